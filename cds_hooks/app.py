@@ -1,0 +1,139 @@
+"""Flask app factory: discovery, the two hook services, health; errors as OperationOutcome."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Callable
+
+from flask import Blueprint, Flask, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from cds_hooks import auth, feedback
+from cds_hooks.cards import cards
+from cds_hooks.config import Config
+from cds_hooks.errors import RequestError, operation_outcome
+from cds_hooks.hook_request import parse
+from cds_hooks.prefetch import gather
+from cds_hooks.services import SERVICES
+from plugin.engine import evaluate
+from plugin.facts import has_subject
+from plugin.policy import Policy, load_policy
+from plugin.record import Record
+
+log = logging.getLogger("cpt97124")
+
+
+@dataclass
+class State:
+    config: Config
+    policy: Policy
+    # Called with (service_id, hookInstance, cards) after each answer; feedback keeps card topics.
+    on_cards: Callable[[str, str, list[dict]], None] = lambda *args: None
+
+
+def state() -> State:
+    return current_app.extensions["cpt97124"]
+
+
+def read_json() -> object:
+    """The request body as JSON, or a RequestError (never a 500 for broken or absurd JSON)."""
+    raw = request.get_data(cache=True)
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise RequestError("the request body is not valid JSON") from None
+
+
+services = Blueprint("services", __name__)
+
+
+@services.get("/cds-services")
+def discovery():
+    return jsonify({"services": [s.discovery() for s in SERVICES.values()]})
+
+
+@services.post("/cds-services/<service_id>")
+def call_service(service_id: str):
+    service = SERVICES.get(service_id)
+    if service is None:
+        raise RequestError(f"no CDS service {service_id!r}", "id", status=404, code="not-found")
+    st = state()
+    hook_request = parse(read_json(), service.hook)
+    g.hook = service.hook
+    record = Record.build(service.hook, hook_request.context)
+    if not has_subject(record):  # no 97124 order or line: nothing to say, nothing to fetch
+        g.rule_codes = []
+        return jsonify({"cards": []})
+    data, unavailable = gather(service, hook_request, st.config)
+    record.add_prefetch(data, unavailable)
+    findings = evaluate(record, st.policy)
+    out = cards(findings, record, st.config)
+    g.rule_codes = [f.code for f in findings]
+    st.on_cards(service.id, hook_request.hook_instance, out)
+    return jsonify({"cards": out})
+
+
+@services.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+def _error_response(status: int, message: str, field: str | None = None, code: str = "invalid"):
+    response = jsonify(operation_outcome(message, field, code))
+    response.status_code = status
+    return response
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(RequestError)
+    def request_error(error: RequestError):
+        return _error_response(error.status, error.message, error.field, error.code)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        response = _error_response(error.code or 500, error.description or error.name,
+                                   code="not-supported" if error.code == 405 else "invalid")
+        if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        log.error("unhandled %s", type(error).__name__)
+        return _error_response(500, "internal error; the request was not evaluated", code="exception")
+
+
+def _register_logging(app: Flask) -> None:
+    @app.before_request
+    def start():
+        g.started = time.perf_counter()
+        header = request.headers.get("X-Request-Id", "")
+        g.request_id = header if header.isalnum() and len(header) <= 64 else uuid.uuid4().hex
+
+    @app.after_request
+    def finish(response):
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        # Ids, hook, timing and rule codes only: no PHI, no tokens, no bodies.
+        log.info(json.dumps({
+            "request_id": g.get("request_id"), "method": request.method, "path": request.path,
+            "status": response.status_code, "hook": g.get("hook"), "rules": g.get("rule_codes"),
+            "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
+        }))
+        return response
+
+
+def create_app(config: Config | None = None, policy: Policy | None = None) -> Flask:
+    config = config or Config.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
+    app.json.sort_keys = False
+    app.extensions["cpt97124"] = State(config=config, policy=policy or load_policy(config.payer_profiles))
+    _register_logging(app)
+    _register_errors(app)
+    auth.init_app(app, config)
+    app.register_blueprint(services)
+    feedback.init_app(app, config)
+    return app

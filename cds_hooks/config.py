@@ -1,0 +1,80 @@
+"""Settings, read once from the environment (CPT97124_*), with safe embedded defaults.
+
+Dev mode (what `make serve` runs) turns JWT checks off, allows loopback FHIR servers and any
+CORS origin; production mode refuses to start without a trusted issuer.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _list(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """A trusted EHR: its `iss`, where its public keys are, and which `jku` URLs it may name."""
+
+    iss: str
+    jwks_url: str | None = None
+    jwks_file: str | None = None
+    jku_allowlist: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    dev: bool = False
+    database_url: str = "sqlite:///var/feedback.db"
+    issuers: tuple[Issuer, ...] = ()
+    # Origins (scheme://host[:port]) the service may call as fhirServer. Dev mode adds loopback.
+    fhir_allowlist: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    max_request_bytes: int = 5 * 1024 * 1024
+    payer_profiles: str | None = None          # a clinic's own payer profile TOML
+    fhir_connect_timeout: float = 2.0
+    fhir_read_timeout: float = 4.0
+    fhir_deadline: float = 8.0                 # seconds for all FHIR fallback queries of a request
+    fhir_page_cap: int = 20                    # Bundle pages followed per query
+    jwt_leeway: int = 60
+    rule_system: str = "http://cpt97124.example.org/fhir/CodeSystem/rule"
+    product_label: str = "CPT 97124 Massage Billing Check"
+    public_base_url: str | None = None         # the URL EHRs call us by, for JWT `aud`
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def auth_required(self) -> bool:
+        return not self.dev
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
+        env = dict(os.environ if env is None else env)
+        get = lambda key, default=None: env.get(f"CPT97124_{key}", default)  # noqa: E731
+        issuers = ()
+        if get("ISSUERS"):
+            # A JSON file: [{"iss": ..., "jwks_url" | "jwks_file": ..., "jku_allowlist": [...]}]
+            data = json.loads(Path(get("ISSUERS")).read_text())
+            issuers = tuple(Issuer(iss=i["iss"], jwks_url=i.get("jwks_url"), jwks_file=i.get("jwks_file"),
+                                   jku_allowlist=tuple(i.get("jku_allowlist", ()))) for i in data)
+        values = dict(
+            dev=get("DEV", "0").lower() in ("1", "true", "yes"),
+            database_url=get("DATABASE_URL", cls.database_url),
+            issuers=issuers,
+            fhir_allowlist=_list(get("FHIR_ALLOWLIST")),
+            cors_origins=_list(get("CORS_ORIGINS")),
+            max_request_bytes=int(get("MAX_REQUEST_BYTES", cls.max_request_bytes)),
+            payer_profiles=get("PAYER_PROFILES"),
+            fhir_deadline=float(get("FHIR_DEADLINE", cls.fhir_deadline)),
+            public_base_url=get("PUBLIC_BASE_URL"),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def check(self) -> None:
+        """Refuse configurations that would be unsafe in production."""
+        if not self.dev and not self.issuers:
+            raise SystemExit("production mode needs at least one trusted issuer (CPT97124_ISSUERS); "
+                             "use --dev for local testing")

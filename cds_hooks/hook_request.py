@@ -1,0 +1,108 @@
+"""Check the shape of a CDS Hooks 2.0 request before anything reads it (a clear 400 otherwise)."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from cds_hooks.errors import RequestError
+
+# Context fields each hook requires, and the JSON type each must have.
+# order-sign is the CDS Hooks 2.0 hook; claim-prepare is ours (docs/hooks/claim-prepare.md).
+CONTEXT = {
+    "order-sign": {"userId": str, "patientId": str, "draftOrders": dict},
+    "claim-prepare": {"userId": str, "patientId": str, "encounterId": str, "claim": dict},
+}
+OPTIONAL_CONTEXT = {"encounterId": str}
+AUTHORIZATION = {"access_token": str, "token_type": str, "expires_in": int, "scope": str, "subject": str}
+
+
+@dataclass(frozen=True)
+class HookRequest:
+    hook: str
+    hook_instance: str
+    context: dict
+    prefetch: dict
+    fhir_server: str | None
+    access_token: str | None
+
+    def __repr__(self) -> str:  # never print the token
+        return f"HookRequest(hook={self.hook!r}, hookInstance={self.hook_instance!r})"
+
+
+def _require(obj: dict, key: str, kind: type, path: str) -> Any:
+    if key not in obj or obj[key] is None:
+        raise RequestError(f"{path} is required", path)
+    value = obj[key]
+    if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        raise RequestError(f"{path} must be a {_name(kind)}", path)
+    if kind is str and not value.strip():
+        raise RequestError(f"{path} must not be empty", path)
+    return value
+
+
+def _name(kind: type) -> str:
+    return {str: "string", dict: "JSON object", int: "integer", list: "JSON array"}[kind]
+
+
+def _check_resource(value: dict, rtype: str, path: str) -> None:
+    if value.get("resourceType") != rtype:
+        raise RequestError(f"{path} must be a FHIR {rtype}", f"{path}.resourceType")
+
+
+def parse(body: Any, hook: str) -> HookRequest:
+    """Validate a decoded JSON body for the service's hook; raise RequestError naming the field."""
+    if not isinstance(body, dict):
+        raise RequestError("the request body must be a JSON object")
+    got_hook = _require(body, "hook", str, "hook")
+    if got_hook != hook:
+        raise RequestError(f"this service answers the {hook!r} hook, not {got_hook!r}", "hook")
+    instance = _require(body, "hookInstance", str, "hookInstance")
+    try:
+        uuid.UUID(instance.removeprefix("urn:uuid:"))
+    except ValueError:
+        raise RequestError("hookInstance must be a UUID", "hookInstance") from None
+
+    context = _require(body, "context", dict, "context")
+    for key, kind in CONTEXT[hook].items():
+        _require(context, key, kind, f"context.{key}")
+    for key, kind in OPTIONAL_CONTEXT.items():
+        if context.get(key) is not None and not isinstance(context[key], kind):
+            raise RequestError(f"context.{key} must be a {_name(kind)}", f"context.{key}")
+    if hook == "order-sign":
+        _check_resource(context["draftOrders"], "Bundle", "context.draftOrders")
+        entries = context["draftOrders"].get("entry", [])
+        if not isinstance(entries, list):
+            raise RequestError("context.draftOrders.entry must be a JSON array", "context.draftOrders.entry")
+    if hook == "claim-prepare":
+        _check_resource(context["claim"], "Claim", "context.claim")
+        if not isinstance(context["claim"].get("item", []), list):
+            raise RequestError("context.claim.item must be a JSON array", "context.claim.item")
+
+    prefetch = body.get("prefetch") or {}
+    if not isinstance(prefetch, dict):
+        raise RequestError("prefetch must be a JSON object", "prefetch")
+
+    server = body.get("fhirServer")
+    if server is not None:
+        if not isinstance(server, str):
+            raise RequestError("fhirServer must be a URL string", "fhirServer")
+        parts = urlsplit(server)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise RequestError("fhirServer must be an absolute http(s) URL", "fhirServer")
+
+    token = None
+    auth = body.get("fhirAuthorization")
+    if auth is not None:
+        if not isinstance(auth, dict):
+            raise RequestError("fhirAuthorization must be a JSON object", "fhirAuthorization")
+        if server is None:
+            raise RequestError("fhirAuthorization needs fhirServer", "fhirServer")
+        for key, kind in AUTHORIZATION.items():
+            _require(auth, key, kind, f"fhirAuthorization.{key}")
+        if auth["token_type"].lower() != "bearer":
+            raise RequestError("fhirAuthorization.token_type must be Bearer", "fhirAuthorization.token_type")
+        token = auth["access_token"]
+    return HookRequest(hook=hook, hook_instance=instance, context=context, prefetch=prefetch,
+                       fhir_server=server.rstrip("/") if server else None, access_token=token)

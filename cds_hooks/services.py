@@ -1,0 +1,64 @@
+"""The CDS Services this product offers: what discovery announces and what each hook needs.
+
+Prefetch templates keep to CDS Hooks 2.0's recommended subset (instance reads, type searches
+by patient, token equality). Facts no template can reach (Provenance of the visit's
+Procedures, the performers' Practitioner/PractitionerRole, the payer Organization) are
+fetched after the first round; see cds_hooks/prefetch.py and docs/fhir-mapping.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PATIENT = "{{context.patientId}}"
+ENCOUNTER = "{{context.encounterId}}"
+
+_CLINICAL = {
+    "patient": f"Patient/{PATIENT}",
+    "conditions": f"Condition?patient={PATIENT}",
+    "observations": f"Observation?patient={PATIENT}",
+    "goals": f"Goal?patient={PATIENT}",
+    "carePlans": f"CarePlan?patient={PATIENT}&status=active",
+    "procedures": f"Procedure?patient={PATIENT}",
+    "coverage": f"Coverage?patient={PATIENT}&status=active",
+}
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    hook: str
+    title: str
+    description: str
+    prefetch: dict[str, str]
+    required: frozenset[str]   # prefetch keys without which we cannot decide (412 if unobtainable)
+
+    def discovery(self) -> dict:
+        return {"id": self.id, "hook": self.hook, "title": self.title,
+                "description": self.description, "prefetch": dict(self.prefetch)}
+
+
+SERVICES = {
+    s.id: s for s in (
+        Service(
+            id="massage-97124-order-check",
+            hook="order-sign",
+            title="Therapeutic massage (97124) order check",
+            description=("When a 97124 massage order is signed: is it medically necessary, does it cite a "
+                         "qualifying condition, does the plan support it, and is it really 97140?"),
+            prefetch={**_CLINICAL, "encounter": f"Encounter/{ENCOUNTER}"},
+            required=frozenset({"conditions"}),
+        ),
+        Service(
+            id="massage-97124-claim-check",
+            hook="claim-prepare",
+            title="Therapeutic massage (97124) claim check",
+            description=("Before a visit's charges become a claim: 8-minute-rule units, modifiers 59/GP in "
+                         "payer order, medical necessity, documentation and audit triggers for 97124."),
+            prefetch={**_CLINICAL,
+                      "encounter": f"Encounter/{ENCOUNTER}",
+                      "serviceRequests": f"ServiceRequest?patient={PATIENT}",
+                      "documents": f"DocumentReference?patient={PATIENT}&encounter={ENCOUNTER}"},
+            required=frozenset({"procedures"}),
+        ),
+    )
+}

@@ -1,0 +1,37 @@
+"""Run the rules a hook calls for over one record and collect their findings."""
+from __future__ import annotations
+
+import logging
+from typing import Iterable
+
+from plugin.facts import has_subject
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
+from plugin.record import Record
+from plugin.rules import all_rules
+from plugin.rules._rule import Rule
+
+log = logging.getLogger(__name__)
+_ORDER = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def evaluate(record: Record, policy: Policy, rules: Iterable[Rule] | None = None) -> list[Finding]:
+    """Findings for the record, most severe first. A hook with no 97124 order or line gets none."""
+    if not has_subject(record):
+        return []
+    applicable = [r for r in (rules if rules is not None else all_rules()) if record.hook in r.hooks]
+    # Rules that report on the evaluation itself (data-unavailable) run after the others.
+    applicable.sort(key=lambda r: r.runs_last)
+    found: dict[str, list[Finding]] = {}
+    for rule in applicable:
+        try:
+            found[rule.code] = list(rule.check(record, policy))
+        except Exception as error:  # one broken rule must not take the others down; a card says so
+            # The type only: an exception message may quote patient data.
+            log.error("rule %s failed: %s", rule.code, type(error).__name__)
+            record.failed_rules.append(rule.code)
+            found[rule.code] = []
+    fired = {code for code, findings in found.items() if findings}
+    kept = [f for rule in applicable if not fired.intersection(rule.superseded_by)
+            for f in found[rule.code]]
+    return sorted(kept, key=lambda f: _ORDER[f.severity])

@@ -1,0 +1,238 @@
+"""Facts the rules share, read from a Record the same way everywhere (see docs/fhir-mapping.md).
+
+Each function is pure over the record; expensive ones are memoised per request.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Iterable
+
+from plugin.policy import Policy, PayerProfile
+from plugin.record import Record
+
+CPT = "http://www.ama-assn.org/go/cpt"
+ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+SNOMED = "http://snomed.info/sct"
+MASSAGE = "97124"
+MASSAGE_TEXT = ("massage therapy", "therapeutic massage")
+
+
+# -- codes and text ----------------------------------------------------------------
+def codings(concepts: Any) -> list[Any]:
+    """All Codings of a CodeableConcept, or of a list of them (None-safe)."""
+    if concepts is None:
+        return []
+    if not isinstance(concepts, (list, tuple)):
+        concepts = [concepts]
+    return [c for concept in concepts if concept is not None for c in (concept.coding or [])]
+
+
+def codes(concepts: Any, system: str) -> list[str]:
+    return [c.code for c in codings(concepts) if c.system == system and c.code]
+
+
+def cpt_codes(concepts: Any) -> list[str]:
+    return codes(concepts, CPT)
+
+
+def texts(concepts: Any) -> list[str]:
+    """Human text of concepts: `.text` and each coding's `display`."""
+    if concepts is None:
+        return []
+    if not isinstance(concepts, (list, tuple)):
+        concepts = [concepts]
+    out = [c.text for c in concepts if c is not None and c.text]
+    out += [c.display for c in codings(concepts) if c.display]
+    return out
+
+
+def in_valueset(concepts: Any, policy: Policy, name: str) -> list[str]:
+    """`system|code` of each coding in the named value set."""
+    vs = policy.valueset(name)
+    return [f"{c.code}" for c in codings(concepts) if vs.contains(c.system, c.code)]
+
+
+def is_massage(concept: Any) -> bool:
+    """CPT 97124, or (orders only, as the mapping allows) the text "massage therapy"."""
+    if MASSAGE in cpt_codes(concept):
+        return True
+    return any(t.lower().strip() in MASSAGE_TEXT for t in texts(concept))
+
+
+def notes_text(annotations: Any) -> str:
+    return "\n".join(a.text for a in (annotations or []) if getattr(a, "text", None))
+
+
+# -- time ------------------------------------------------------------------------------
+def day_of(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return None
+
+
+def procedure_day(proc: Any) -> date | None:
+    if proc.performedDateTime is not None:
+        return day_of(proc.performedDateTime)
+    if proc.performedPeriod is not None:
+        return day_of(proc.performedPeriod.start) or day_of(proc.performedPeriod.end)
+    return None
+
+
+def clock_minutes(proc: Any) -> int | None:
+    """Minutes between the documented time in and time out; None unless both carry a time of day."""
+    period = proc.performedPeriod
+    if period is None:
+        return None
+    start, end = period.start, period.end
+    if not isinstance(start, datetime) or not isinstance(end, datetime):
+        return None
+    if (start.tzinfo is None) != (end.tzinfo is None):
+        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+    seconds = (end - start).total_seconds()
+    return int(seconds // 60) if seconds >= 0 else None
+
+
+# -- the claim ------------------------------------------------------------------------
+def item_cpt(item: Any) -> str | None:
+    found = cpt_codes(item.productOrService)
+    return found[0] if found else None
+
+
+def item_modifiers(item: Any) -> list[str]:
+    return [c.code for c in codings(item.modifier) if c.code]
+
+
+def item_day(item: Any) -> date | None:
+    if item.servicedDate is not None:
+        return day_of(item.servicedDate)
+    if item.servicedPeriod is not None:
+        return day_of(item.servicedPeriod.start)
+    return None
+
+
+def massage_lines(record: Record) -> list[Any]:
+    claim = record.claim
+    return [i for i in (claim.item or []) if item_cpt(i) == MASSAGE] if claim is not None else []
+
+
+def massage_orders(record: Record) -> list[Any]:
+    return [o for o in record.draft_orders if is_massage(o.code)]
+
+
+def has_subject(record: Record) -> bool:
+    """Whether the hook carries something for us: a 97124 order or a 97124 claim line."""
+    if record.hook == "order-sign":
+        return bool(massage_orders(record))
+    if record.hook == "claim-prepare":
+        return bool(massage_lines(record))
+    return False
+
+
+def lines_on(record: Record, day: date | None) -> list[Any]:
+    """Claim lines with the given date of service (all lines when the date is unknown)."""
+    claim = record.claim
+    if claim is None:
+        return []
+    return [i for i in claim.item or [] if day is None or item_day(i) in (day, None)]
+
+
+# -- the visit ------------------------------------------------------------------------
+def visit_day(record: Record) -> date | None:
+    """The date of service: the 97124 claim line, else the claim, else the encounter, else the order."""
+    def compute() -> date | None:
+        for line in massage_lines(record):
+            if item_day(line):
+                return item_day(line)
+        claim = record.claim
+        if claim is not None and claim.billablePeriod is not None:
+            if day_of(claim.billablePeriod.start):
+                return day_of(claim.billablePeriod.start)
+        encounter = record.resolve(f"Encounter/{record.encounter_id}") if record.encounter_id else None
+        if encounter is not None and encounter.period is not None and day_of(encounter.period.start):
+            return day_of(encounter.period.start)
+        for order in massage_orders(record):
+            if order.occurrencePeriod is not None and day_of(order.occurrencePeriod.start):
+                return day_of(order.occurrencePeriod.start)
+            if day_of(order.authoredOn):
+                return day_of(order.authoredOn)
+        return None
+    return record.memo("visit_day", compute)
+
+
+def _ref_id(reference: Any) -> str | None:
+    ref = getattr(reference, "reference", None)
+    return ref.rstrip("/").split("/")[-1] if isinstance(ref, str) and ref else None
+
+
+def patient_procedures(record: Record) -> list[Any]:
+    """Procedures about the hook's patient (all of them when the patient is unknown)."""
+    pid = record.patient_id
+    return [p for p in record.all("Procedure") if pid is None or _ref_id(p.subject) == pid]
+
+
+def visit_procedures(record: Record) -> list[Any]:
+    """This visit's completed Procedures: same encounter, else same patient and date."""
+    def compute() -> list[Any]:
+        day, enc = visit_day(record), record.encounter_id
+        out = []
+        for p in patient_procedures(record):
+            if p.status != "completed":
+                continue
+            p_enc = _ref_id(p.encounter)
+            same_encounter = bool(enc) and p_enc == enc
+            same_day = (p_enc is None or not enc) and day is not None and procedure_day(p) == day
+            if same_encounter or same_day:
+                out.append(p)
+        return out
+    return record.memo("visit_procedures", compute)
+
+
+def massage_procedures(record: Record) -> list[Any]:
+    """This visit's completed 97124 Procedures."""
+    return [p for p in visit_procedures(record) if MASSAGE in cpt_codes(p.code)]
+
+
+def timed_minutes(record: Record, policy: Policy) -> dict[str, int]:
+    """Clock minutes per timed CPT code for this visit (codes without a full clock time: 0)."""
+    def compute() -> dict[str, int]:
+        timed = policy.valueset("timed-codes")
+        out: dict[str, int] = {}
+        for p in visit_procedures(record):
+            for code in cpt_codes(p.code):
+                if timed.contains(CPT, code):
+                    out[code] = out.get(code, 0) + (clock_minutes(p) or 0)
+        return out
+    return record.memo("timed_minutes", compute)
+
+
+# -- the payer ------------------------------------------------------------------------
+def payer_profile(record: Record, policy: Policy) -> PayerProfile:
+    """Profile of the payer behind the claim's insurance (or the patient's Coverage)."""
+    def compute() -> PayerProfile:
+        coverages = []
+        claim = record.claim
+        if claim is not None:
+            for ins in claim.insurance or []:
+                cov = record.resolve(ins.coverage)
+                if cov is not None:
+                    coverages.append(cov)
+        if not coverages:
+            coverages = [c for c in record.all("Coverage") if c.status in (None, "active")]
+        names, identifiers = [], []
+        for cov in coverages:
+            for payor in cov.payor or []:
+                names += [payor.display] if payor.display else []
+                if payor.identifier is not None and payor.identifier.value:
+                    identifiers.append(payor.identifier.value)
+                org = record.resolve(payor)
+                if org is not None:
+                    names += [n for n in [org.name, *(org.alias or [])] if n]
+                    identifiers += [i.value for i in org.identifier or [] if i.value]
+        return policy.profile_for(names, identifiers)
+    return record.memo("payer_profile", compute)
+
+
+def references(models: Iterable[Any]) -> tuple[str, ...]:
+    return tuple(Record.ref_of(m) for m in models)

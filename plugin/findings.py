@@ -1,0 +1,70 @@
+"""What a rule says about a record: findings, their citations and the fixes they propose.
+
+Findings are protocol-neutral. Only `cds_hooks.cards` turns them into CDS Hooks cards.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(frozen=True)
+class Citation:
+    document: str
+    section: str
+    url: str
+
+    def __str__(self) -> str:
+        return f"{self.document}, {self.section}" if self.section else self.document
+
+
+@dataclass(frozen=True)
+class ClaimLineFix:
+    """Change one Claim.item, identified by its `sequence`.
+
+    `remove` drops the line; otherwise each field that is not None replaces the line's value.
+    `modifiers` is the complete, ordered modifier list the line should carry.
+    """
+
+    label: str
+    sequence: int
+    remove: bool = False
+    quantity: int | None = None
+    modifiers: tuple[str, ...] | None = None
+    product_code: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderFix:
+    """Change the draft ServiceRequest being signed."""
+
+    label: str
+    order_id: str
+    add_reason_references: tuple[str, ...] = ()
+    product_code: str | None = None
+    patient_pay: bool = False
+
+
+Fix = ClaimLineFix | OrderFix
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    title: str
+    severity: Severity
+    summary: str
+    detail: str
+    citation: Citation
+    evidence: tuple[str, ...] = ()
+    fixes: tuple[Fix, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if len(self.summary) >= 140:
+            raise ValueError(f"{self.code}: summary must be under 140 characters")

@@ -1,0 +1,111 @@
+"""Apply a finding's fix to the resource it changes: a whole, updated copy, validated as FHIR R4.
+
+The original JSON is never touched; every field the fix does not name is kept as it came.
+"""
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+
+from plugin.findings import ClaimLineFix, Fix, OrderFix
+
+CPT = "http://www.ama-assn.org/go/cpt"
+HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+CPT_DISPLAY = {"97124": "Therapeutic massage, each 15 minutes",
+               "97140": "Manual therapy techniques, each 15 minutes"}
+PATIENT_PAY_NOTE = ("Patient pay: the documented purpose is not medically necessary; "
+                    "do not bill the payer for this service.")
+
+
+def _modifier_system(code: str) -> str:
+    # 59 is a CPT modifier; GP and the X{EPSU} family are HCPCS level II modifiers.
+    return CPT if code.isdigit() else HCPCS
+
+
+def _modifier_concepts(existing: list[dict], wanted: tuple[str, ...]) -> list[dict]:
+    by_code = {}
+    for concept in existing:
+        for coding in concept.get("coding") or []:
+            if coding.get("code"):
+                by_code.setdefault(coding["code"], concept)
+    return [by_code.get(code) or {"coding": [{"system": _modifier_system(code), "code": code}]}
+            for code in wanted]
+
+
+def _money(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value["value"]))
+    except (KeyError, TypeError, ValueError, ArithmeticError):
+        return None
+
+
+def _reprice(item: dict) -> None:
+    """Keep item.net = unitPrice × quantity × factor when the line carries prices."""
+    unit = _money(item.get("unitPrice") or {})
+    qty = (item.get("quantity") or {}).get("value")
+    if unit is None or qty is None or "net" not in item:
+        return
+    factor = Decimal(str(item.get("factor", 1)))
+    item["net"] = {**item["net"], "value": float(unit * Decimal(str(qty)) * factor)}
+
+
+def _retotal(claim: dict) -> None:
+    nets = [_money(i.get("net") or {}) for i in claim.get("item") or []]
+    if "total" in claim and nets and None not in nets:
+        claim["total"] = {**claim["total"], "value": float(sum(nets))}
+
+
+def _apply_claim(claim: dict, fix: ClaimLineFix) -> dict:
+    items = claim.get("item") or []
+    index = next((i for i, item in enumerate(items) if item.get("sequence") == fix.sequence), None)
+    if index is None:
+        raise ValueError(f"claim has no item with sequence {fix.sequence}")
+    if fix.remove:
+        del items[index]
+    else:
+        item = items[index]
+        if fix.quantity is not None:
+            item["quantity"] = {**(item.get("quantity") or {}), "value": fix.quantity}
+            _reprice(item)
+        if fix.modifiers is not None:
+            item["modifier"] = _modifier_concepts(item.get("modifier") or [], fix.modifiers)
+            if not item["modifier"]:
+                del item["modifier"]
+        if fix.product_code is not None:
+            item["productOrService"] = {"coding": [{"system": CPT, "code": fix.product_code,
+                                                    "display": CPT_DISPLAY.get(fix.product_code)}]}
+    _retotal(claim)
+    return claim
+
+
+def _apply_order(order: dict, fix: OrderFix) -> dict:
+    if fix.add_reason_references:
+        present = {r.get("reference") for r in order.get("reasonReference") or []}
+        order["reasonReference"] = (order.get("reasonReference") or []) + [
+            {"reference": ref} for ref in fix.add_reason_references if ref not in present]
+    if fix.product_code is not None:
+        order["code"] = {"coding": [{"system": CPT, "code": fix.product_code,
+                                     "display": CPT_DISPLAY.get(fix.product_code)}]}
+    if fix.patient_pay:
+        order.pop("insurance", None)
+        order["note"] = (order.get("note") or []) + [{"text": PATIENT_PAY_NOTE}]
+    return order
+
+
+def apply(fix: Fix, resource: dict) -> dict:
+    """The updated copy of `resource`, validated with its fhir.resources R4B model.
+
+    Raises ValueError if the fix does not fit the resource or the result is not valid FHIR.
+    """
+    updated = copy.deepcopy(resource)
+    if isinstance(fix, ClaimLineFix):
+        updated = _apply_claim(updated, fix)
+    elif isinstance(fix, OrderFix):
+        updated = _apply_order(updated, fix)
+    else:
+        raise TypeError(f"unknown fix {type(fix).__name__}")
+    get_fhir_model_class(updated["resourceType"]).model_validate(updated)
+    return updated

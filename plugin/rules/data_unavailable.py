@@ -1,0 +1,30 @@
+"""data-unavailable: say plainly what could not be read or checked, instead of failing silently."""
+from plugin.findings import Citation, Severity
+from plugin.rules._rule import BOTH, Rule
+
+RULE = Rule(
+    code="data-unavailable",
+    title="Some data could not be checked",
+    description=("Data the rules need could not be fetched from the EHR, a resource failed FHIR "
+                 "validation and was skipped, or a rule could not run. The other cards still stand; "
+                 "this one lists what they could not take into account."),
+    citation=Citation("HL7 CDS Hooks 2.0", "Prefetch and FHIR resource access",
+                      "https://cds-hooks.hl7.org/2.0/"),
+    hooks=BOTH,
+    severity=Severity.INFO,
+    runs_last=True,
+)
+
+
+@RULE.checks
+def check(record, policy):
+    lines = []
+    lines += [f"- Could not fetch **{key}** from the EHR's FHIR server." for key in record.unavailable]
+    lines += [f"- Skipped `{s.where}`: not valid FHIR R4 ({s.reason})." for s in record.skipped]
+    lines += [f"- Rule `{code}` could not be evaluated." for code in record.failed_rules]
+    if not lines:
+        return
+    yield RULE.finding(
+        summary="Some data could not be checked; review the listed items before relying on these cards.",
+        detail="\n".join(lines),
+        evidence=[s.where for s in record.skipped])

@@ -1,0 +1,37 @@
+"""time-in-out: units come from the clock, so the 97124 service needs a documented time in and out."""
+from plugin.facts import clock_minutes, massage_lines, massage_procedures
+from plugin.findings import Citation, Severity
+from plugin.record import Record
+from plugin.rules._rule import CP, Rule
+
+RULE = Rule(
+    code="time-in-out",
+    title="Time in and time out documented",
+    description=("The 97124 service must carry a clock start and end time (Procedure.performedPeriod "
+                 "with times of day); without them its units cannot be counted under the 8-minute rule."),
+    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.3 (timed-code treatment minutes)",
+                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
+    hooks=CP,
+    severity=Severity.CRITICAL,
+)
+
+
+@RULE.checks
+def check(record, policy):
+    procedures = massage_procedures(record)
+    if not procedures:
+        lines = massage_lines(record)
+        yield RULE.finding(
+            summary="Document the 97124 time in and time out: no massage service record for this visit.",
+            detail=("The claim bills 97124 but this visit has no completed 97124 Procedure, so there is "
+                    "no clock time to count units from."),
+            evidence=[f"Claim.item[{line.sequence}]" for line in lines])
+        return
+    untimed = [p for p in procedures if clock_minutes(p) is None]
+    if untimed:
+        refs = [Record.ref_of(p) for p in untimed]
+        yield RULE.finding(
+            summary="Document the 97124 time in and time out before billing; units cannot be counted.",
+            detail=("These 97124 services lack a clock start or end time (performedPeriod with a time "
+                    "of day): " + ", ".join(f"`{r}`" for r in refs) + "."),
+            evidence=refs)

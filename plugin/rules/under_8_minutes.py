@@ -1,0 +1,38 @@
+"""under-8-minutes: 97124 time that cannot earn a unit must not be billed."""
+from plugin.facts import MASSAGE, clock_minutes, massage_lines, massage_procedures, payer_profile, timed_minutes
+from plugin.findings import Citation, ClaimLineFix, Severity
+from plugin.record import Record
+from plugin.rules._rule import CP, Rule
+from plugin.units import explain, units_by_method
+
+RULE = Rule(
+    code="under-8-minutes",
+    title="97124 time earns no unit",
+    description=("Under the 8-minute rule, 97124 minutes that earn no unit (fewer than 8, with nothing "
+                 "to combine under the payer's method) are not billable: remove the line."),
+    citation=Citation("CMS Claims Processing Manual, ch. 5", "§20.2 (8-minute rule)",
+                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf"),
+    hooks=CP,
+    severity=Severity.CRITICAL,
+    superseded_by=("time-in-out",),
+)
+
+
+@RULE.checks
+def check(record, policy):
+    procedures = massage_procedures(record)
+    if not procedures or any(clock_minutes(p) is None for p in procedures):
+        return  # time-in-out speaks for missing clock times
+    profile = payer_profile(record, policy)
+    minutes = timed_minutes(record, policy)
+    units = units_by_method(profile.units_method, minutes)
+    if units.get(MASSAGE, 0) > 0:
+        return
+    lines = massage_lines(record)
+    yield RULE.finding(
+        summary=f"Remove 97124: {minutes.get(MASSAGE, 0)} minutes earn no unit under the 8-minute rule.",
+        detail=(f"Payer profile **{profile.name}** ({profile.units_method} method).\n\n"
+                + explain(profile.units_method, minutes)),
+        evidence=[Record.ref_of(p) for p in procedures],
+        fixes=[ClaimLineFix(label="Remove the 97124 line", sequence=line.sequence, remove=True)
+               for line in lines[:1]])

@@ -1,0 +1,47 @@
+"""units: the 97124 line's quantity must equal the 8-minute-rule units under the payer's method."""
+from plugin.facts import MASSAGE, clock_minutes, massage_lines, massage_procedures, payer_profile, timed_minutes
+from plugin.findings import Citation, ClaimLineFix, Severity
+from plugin.record import Record
+from plugin.rules._rule import CP, Rule
+from plugin.units import explain, units_by_method
+
+RULE = Rule(
+    code="units",
+    title="97124 units match the documented time",
+    description=("The 97124 claim line's quantity must equal the units its documented minutes earn "
+                 "under the payer's 8-minute-rule method (CMS total time, or per code)."),
+    citation=Citation("CMS Claims Processing Manual, ch. 5", "§20.2 (8-minute rule)",
+                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf"),
+    hooks=CP,
+    severity=Severity.WARNING,
+    superseded_by=("under-8-minutes", "time-in-out", "not-medically-necessary"),
+)
+
+
+def _quantity(line) -> int:
+    value = line.quantity.value if line.quantity is not None else None
+    return int(value) if value is not None else 0
+
+
+@RULE.checks
+def check(record, policy):
+    procedures = massage_procedures(record)
+    lines = massage_lines(record)
+    if not procedures or not lines or any(clock_minutes(p) is None for p in procedures):
+        return
+    profile = payer_profile(record, policy)
+    minutes = timed_minutes(record, policy)
+    expected = units_by_method(profile.units_method, minutes).get(MASSAGE, 0)
+    billed = sum(_quantity(line) for line in lines)
+    if expected == 0 or billed == expected:
+        return
+    fixes = []
+    if len(lines) == 1:
+        fixes.append(ClaimLineFix(label=f"Set 97124 units to {expected}",
+                                  sequence=lines[0].sequence, quantity=expected))
+    yield RULE.finding(
+        summary=f"Bill 97124 × {expected}, not × {billed}: that is what the documented minutes support.",
+        detail=(f"Billed: {billed} unit(s) of 97124. Payer profile **{profile.name}** "
+                f"({profile.units_method} method).\n\n" + explain(profile.units_method, minutes)),
+        evidence=[Record.ref_of(p) for p in procedures] + [f"Claim.item[{l.sequence}]" for l in lines],
+        fixes=fixes)

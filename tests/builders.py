@@ -1,0 +1,168 @@
+"""Small builders for FHIR R4 test data: a readable visit in a few lines.
+
+    visit = Visit().procedure("97124", minutes=22).procedure("97110", minutes=18)
+    visit.claim_line("97124", units=2)
+    record = visit.record("claim-prepare")
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from plugin.record import Record
+
+CPT = "http://www.ama-assn.org/go/cpt"
+ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+SNOMED = "http://snomed.info/sct"
+NUCC = "http://nucc.org/provider-taxonomy"
+PATIENT = "pat-1"
+ENCOUNTER = "enc-1"
+DAY = "2026-03-02"
+_ids = itertools.count(1)
+
+
+def ref(resource: dict) -> str:
+    return f"{resource['resourceType']}/{resource['id']}"
+
+
+def concept(code: str, system: str = CPT, display: str | None = None, text: str | None = None) -> dict:
+    coding = {"system": system, "code": code}
+    if display:
+        coding["display"] = display
+    out: dict[str, Any] = {"coding": [coding]}
+    if text:
+        out["text"] = text
+    return out
+
+
+class Visit:
+    """One patient's visit: resources for prefetch plus the hook context."""
+
+    def __init__(self, day: str = DAY, patient: str = PATIENT, encounter: str = ENCOUNTER):
+        self.day, self.patient, self.encounter = day, patient, encounter
+        self.resources: list[dict] = [
+            {"resourceType": "Patient", "id": patient, "birthDate": "1970-01-01"},
+            {"resourceType": "Encounter", "id": encounter, "status": "finished",
+             "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+             "subject": {"reference": f"Patient/{patient}"},
+             "period": {"start": f"{day}T09:00:00-05:00", "end": f"{day}T11:00:00-05:00"}},
+        ]
+        self.claim: dict | None = None
+        self.orders: list[dict] = []
+        self._clock = datetime.fromisoformat(f"{day}T09:00:00-05:00")
+
+    def add(self, resource: dict) -> dict:
+        resource.setdefault("id", f"{resource['resourceType'].lower()}-{next(_ids)}")
+        self.resources.append(resource)
+        return resource
+
+    def procedure(self, code: str, minutes: int | None = None, *, start: str | None = None,
+                  end: str | None = None, body_site: str | None = "Lumbar region",
+                  note: str | None = None, performer: dict | None = None, day: str | None = None,
+                  encounter: bool = True, status: str = "completed", **extra) -> dict:
+        """A Procedure; `minutes` lays it on the visit clock after the previous one."""
+        proc: dict[str, Any] = {"resourceType": "Procedure", "status": status,
+                                "code": concept(code), "subject": {"reference": f"Patient/{self.patient}"}}
+        if encounter and day is None:
+            proc["encounter"] = {"reference": f"Encounter/{self.encounter}"}
+        if minutes is not None:
+            begin = self._clock if day is None else datetime.fromisoformat(f"{day}T09:00:00-05:00")
+            finish = begin + timedelta(minutes=minutes)
+            if day is None:
+                self._clock = finish
+            proc["performedPeriod"] = {"start": begin.isoformat(), "end": finish.isoformat()}
+        elif start or end:
+            proc["performedPeriod"] = {k: v for k, v in (("start", start), ("end", end)) if v}
+        else:
+            proc["performedDateTime"] = day or self.day
+        if body_site:
+            proc["bodySite"] = [{"text": body_site}]
+        if note:
+            proc["note"] = [{"text": note}]
+        if performer:
+            proc["performer"] = [{"actor": {"reference": ref(performer)}}]
+        proc.update(extra)
+        return self.add(proc)
+
+    def condition(self, code: str, system: str = ICD10, text: str | None = None, **extra) -> dict:
+        return self.add({"resourceType": "Condition", "subject": {"reference": f"Patient/{self.patient}"},
+                         "clinicalStatus": concept("active", "http://terminology.hl7.org/CodeSystem/condition-clinical"),
+                         "code": concept(code, system, text=text), **extra})
+
+    def practitioner(self, taxonomy: str = "225100000X", **extra) -> dict:
+        return self.add({"resourceType": "Practitioner", "name": [{"family": "Therapist"}],
+                         "qualification": [{"code": concept(taxonomy, NUCC)}], **extra})
+
+    def claim_line(self, code: str, units: int = 1, modifiers: tuple[str, ...] = (),
+                   day: str | None = None) -> dict:
+        if self.claim is None:
+            self.claim = {"resourceType": "Claim", "id": "claim-1", "status": "draft",
+                          "type": concept("professional", "http://terminology.hl7.org/CodeSystem/claim-type"),
+                          "use": "claim", "patient": {"reference": f"Patient/{self.patient}"},
+                          "created": f"{self.day}T12:00:00-05:00",
+                          "provider": {"reference": "Organization/clinic"},
+                          "priority": concept("normal", "http://terminology.hl7.org/CodeSystem/processpriority"),
+                          "insurance": [], "item": []}
+        item: dict[str, Any] = {"sequence": len(self.claim["item"]) + 1, "productOrService": concept(code),
+                                "servicedDate": day or self.day, "quantity": {"value": units},
+                                "encounter": [{"reference": f"Encounter/{self.encounter}"}]}
+        if modifiers:
+            item["modifier"] = [concept(m) for m in modifiers]
+        self.claim["item"].append(item)
+        return item
+
+    def payer(self, name: str, identifier: str | None = None) -> dict:
+        org = self.add({"resourceType": "Organization", "name": name,
+                        **({"identifier": [{"value": identifier}]} if identifier else {})})
+        cov = self.add({"resourceType": "Coverage", "status": "active",
+                        "beneficiary": {"reference": f"Patient/{self.patient}"},
+                        "payor": [{"reference": ref(org)}]})
+        if self.claim is not None:
+            self.claim["insurance"] = [{"sequence": 1, "focal": True, "coverage": {"reference": ref(cov)}}]
+        return cov
+
+    def order(self, code: str = "97124", **extra) -> dict:
+        sr = {"resourceType": "ServiceRequest", "id": f"sr-{next(_ids)}", "status": "draft",
+              "intent": "order", "code": concept(code), "subject": {"reference": f"Patient/{self.patient}"},
+              "authoredOn": self.day, **extra}
+        self.orders.append(sr)
+        return sr
+
+    # -- outputs ------------------------------------------------------------------------
+    def context(self, hook: str) -> dict:
+        ctx: dict[str, Any] = {"userId": "Practitioner/user-1", "patientId": self.patient,
+                               "encounterId": self.encounter}
+        if hook == "claim-prepare":
+            ctx["claim"] = copy.deepcopy(self.claim)
+        else:
+            ctx["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
+                                  "entry": [{"resource": copy.deepcopy(o)} for o in self.orders]}
+        return ctx
+
+    def prefetch(self) -> dict:
+        """Everything in one Bundle per resource type, keyed like the services' prefetch."""
+        keys = {"Patient": "patient", "Encounter": "encounter", "Procedure": "procedures",
+                "Condition": "conditions", "Observation": "observations", "Goal": "goals",
+                "CarePlan": "carePlans", "Coverage": "coverage", "ServiceRequest": "serviceRequests",
+                "DocumentReference": "documents"}
+        out: dict[str, Any] = {}
+        for res in self.resources:
+            key = keys.get(res["resourceType"])
+            if key in ("patient", "encounter"):
+                out[key] = copy.deepcopy(res)
+                continue
+            # Resources no template reaches ride along in a related Bundle, as an EHR's _include would.
+            key = key or {"Organization": "coverage"}.get(res["resourceType"], "procedures")
+            bundle = out.setdefault(key, {"resourceType": "Bundle", "type": "searchset", "entry": []})
+            bundle["entry"].append({"resource": copy.deepcopy(res)})
+        return out
+
+    def request(self, hook: str) -> dict:
+        return {"hook": hook, "hookInstance": str(uuid.uuid4()), "context": self.context(hook),
+                "prefetch": self.prefetch()}
+
+    def record(self, hook: str = "claim-prepare") -> Record:
+        return Record.build(hook, self.context(hook), self.prefetch())
