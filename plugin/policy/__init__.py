@@ -148,6 +148,8 @@ def load_policy(extra_profiles: str | Path | None = None) -> Policy:
     valuesets = {}
     for path in sorted((HERE / "valuesets").glob("*.json")):
         valuesets[path.stem] = ValueSet(json.loads(path.read_text()))
-    with open(HERE / "lexicons.toml", "rb") as fh:
-        lexicons = {name: Lexicon(name, body["terms"]) for name, body in tomllib.load(fh).items()}
+    lexicons = {}
+    for path in sorted((HERE / "lexicons").glob("*.toml")):
+        with open(path, "rb") as fh:
+            lexicons[path.stem] = Lexicon(path.stem, tomllib.load(fh)["terms"])
     return Policy(profiles=profiles, valuesets=valuesets, lexicons=lexicons)
