@@ -52,7 +52,8 @@ services = Blueprint("services", __name__)
 
 @services.get("/cds-services")
 def discovery():
-    return jsonify({"services": [s.discovery() for s in SERVICES.values()]})
+    config = state().config
+    return jsonify({"services": [s.discovery(config.hook_name(s.hook)) for s in SERVICES.values()]})
 
 
 @services.post("/cds-services/<service_id>")
@@ -61,7 +62,7 @@ def call_service(service_id: str):
     if service is None:
         raise RequestError(f"no CDS service {service_id!r}", "id", status=404, code="not-found")
     st = state()
-    hook_request = parse(read_json(), service.hook)
+    hook_request = parse(read_json(), service.hook, st.config.hook_name(service.hook))
     g.hook = service.hook
     record = Record.build(service.hook, hook_request.context)
     if not has_subject(record):  # no 97124 order or line: nothing to say, nothing to fetch

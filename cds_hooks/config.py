@@ -43,11 +43,18 @@ class Config:
     rule_system: str = "http://cpt97124.example.org/fhir/CodeSystem/rule"
     product_label: str = "CPT 97124 Massage Billing Check"
     public_base_url: str | None = None         # the URL EHRs call us by, for JWT `aud`
+    # The name EHRs use for our custom hook; a deployment may register it under a
+    # reverse-domain name (e.g. "org.example.claim-prepare"), as CDS Hooks asks of custom hooks.
+    claim_hook_name: str = "claim-prepare"
     extra: dict = field(default_factory=dict)
 
     @property
     def auth_required(self) -> bool:
         return not self.dev
+
+    def hook_name(self, hook: str) -> str:
+        """The name a hook goes by on the wire (only claim-prepare may be renamed)."""
+        return self.claim_hook_name if hook == "claim-prepare" else hook
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
@@ -69,6 +76,7 @@ class Config:
             payer_profiles=get("PAYER_PROFILES"),
             fhir_deadline=float(get("FHIR_DEADLINE", cls.fhir_deadline)),
             public_base_url=get("PUBLIC_BASE_URL"),
+            claim_hook_name=get("CLAIM_HOOK_NAME", cls.claim_hook_name),
         )
         values.update(overrides)
         return cls(**values)

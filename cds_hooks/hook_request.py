@@ -51,13 +51,17 @@ def _check_resource(value: dict, rtype: str, path: str) -> None:
         raise RequestError(f"{path} must be a FHIR {rtype}", f"{path}.resourceType")
 
 
-def parse(body: Any, hook: str) -> HookRequest:
-    """Validate a decoded JSON body for the service's hook; raise RequestError naming the field."""
+def parse(body: Any, hook: str, wire_name: str | None = None) -> HookRequest:
+    """Validate a decoded JSON body for the service's hook; raise RequestError naming the field.
+
+    `wire_name` is the name the hook is registered under, when a deployment renamed it.
+    """
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object")
     got_hook = _require(body, "hook", str, "hook")
-    if got_hook != hook:
-        raise RequestError(f"this service answers the {hook!r} hook, not {got_hook!r}", "hook")
+    wire_name = wire_name or hook
+    if got_hook != wire_name:
+        raise RequestError(f"this service answers the {wire_name!r} hook, not {got_hook!r}", "hook")
     instance = _require(body, "hookInstance", str, "hookInstance")
     try:
         uuid.UUID(instance.removeprefix("urn:uuid:"))
@@ -80,7 +84,8 @@ def parse(body: Any, hook: str) -> HookRequest:
         if not isinstance(context["claim"].get("item", []), list):
             raise RequestError("context.claim.item must be a JSON array", "context.claim.item")
 
-    prefetch = body.get("prefetch") or {}
+    prefetch = body.get("prefetch")
+    prefetch = {} if prefetch is None else prefetch
     if not isinstance(prefetch, dict):
         raise RequestError("prefetch must be a JSON object", "prefetch")
 

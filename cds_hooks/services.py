@@ -32,8 +32,8 @@ class Service:
     prefetch: dict[str, str]
     required: frozenset[str]   # prefetch keys without which we cannot decide (412 if unobtainable)
 
-    def discovery(self) -> dict:
-        return {"id": self.id, "hook": self.hook, "title": self.title,
+    def discovery(self, hook_name: str | None = None) -> dict:
+        return {"id": self.id, "hook": hook_name or self.hook, "title": self.title,
                 "description": self.description, "prefetch": dict(self.prefetch)}
 
 

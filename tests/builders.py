@@ -148,7 +148,9 @@ class Visit:
                 "Condition": "conditions", "Observation": "observations", "Goal": "goals",
                 "CarePlan": "carePlans", "Coverage": "coverage", "ServiceRequest": "serviceRequests",
                 "DocumentReference": "documents"}
-        out: dict[str, Any] = {}
+        # A search with no hits still answers: an empty searchset Bundle.
+        out: dict[str, Any] = {key: {"resourceType": "Bundle", "type": "searchset", "entry": []}
+                               for key in keys.values() if key not in ("patient", "encounter")}
         for res in self.resources:
             key = keys.get(res["resourceType"])
             if key in ("patient", "encounter"):
