@@ -1,0 +1,167 @@
+"""time-in-out, under-8-minutes and units: the 8-minute rule applied to the 97124 line."""
+import pytest
+
+from plugin.engine import evaluate
+from plugin.fixes import apply
+from plugin.record import Record
+from plugin.rules import rule
+from tests.builders import Visit
+
+
+def codes(visit, policy):
+    return {f.code: f for f in evaluate(visit.record(), policy)}
+
+
+def check(code, visit, policy):
+    return list(rule(code).check(visit.record(), policy))
+
+
+def reevaluate(visit, finding, policy):
+    """Apply the finding's first fix to the claim and evaluate again."""
+    updated = apply(finding.fixes[0], visit.claim)
+    context = visit.context("claim-prepare")
+    context["claim"] = updated
+    return {f.code for f in evaluate(Record.build("claim-prepare", context, visit.prefetch()), policy)}
+
+
+# -- time-in-out -------------------------------------------------------------------
+def test_time_in_out_fires_when_the_time_out_is_missing(policy):
+    visit = Visit()
+    proc = visit.procedure("97124", start="2026-03-02T09:00:00-05:00")
+    visit.claim_line("97124")
+    [finding] = check("time-in-out", visit, policy)
+    assert finding.evidence == (f"Procedure/{proc['id']}",)
+    found = codes(visit, policy)
+    assert "time-in-out" in found and "units" not in found and "under-8-minutes" not in found
+
+
+def test_time_in_out_fires_for_a_date_without_clock_time(policy):
+    visit = Visit()
+    visit.procedure("97124", start="2026-03-02", end="2026-03-02")
+    visit.claim_line("97124")
+    assert check("time-in-out", visit, policy)
+
+
+def test_time_in_out_fires_when_no_massage_service_is_recorded(policy):
+    visit = Visit()
+    visit.procedure("97110", minutes=20)
+    visit.claim_line("97124")
+    [finding] = check("time-in-out", visit, policy)
+    assert "no completed 97124 Procedure" in finding.detail
+
+
+def test_time_in_out_quiet_with_clock_times(policy):
+    visit = Visit()
+    visit.procedure("97124", minutes=15)
+    visit.claim_line("97124")
+    assert check("time-in-out", visit, policy) == []
+
+
+# -- under-8-minutes ---------------------------------------------------------------
+def test_under_8_fires_for_7_minutes_alone_and_offers_removal(policy):
+    visit = Visit()
+    visit.procedure("97124", minutes=7)
+    visit.claim_line("97124")
+    [finding] = check("under-8-minutes", visit, policy)
+    assert "7 min" in finding.detail and finding.fixes[0].remove
+    assert "under-8-minutes" not in reevaluate(visit, finding, policy)
+
+
+def test_under_8_fires_when_combined_minutes_go_to_another_code(policy):
+    # 97124 7 + 97110 30 = 37 min → 2 units, both to 97110 (two whole units).
+    visit = Visit()
+    visit.procedure("97124", minutes=7)
+    visit.procedure("97110", minutes=30)
+    visit.claim_line("97124")
+    visit.claim_line("97110", units=2)
+    assert check("under-8-minutes", visit, policy)
+
+
+def test_under_8_quiet_when_leftover_minutes_earn_97124_a_unit(policy):
+    # 97110 33 + 97124 7 = 40 min → 3 units; 97124's 7 leftover minutes beat 97110's 3.
+    visit = Visit()
+    visit.procedure("97110", minutes=33)
+    visit.procedure("97124", minutes=7)
+    visit.claim_line("97110", units=2)
+    visit.claim_line("97124", units=1)
+    assert check("under-8-minutes", visit, policy) == []
+    assert "units" not in codes(visit, policy)
+
+
+def test_under_8_quiet_at_8_minutes(policy):
+    visit = Visit()
+    visit.procedure("97124", minutes=8)
+    visit.claim_line("97124")
+    assert check("under-8-minutes", visit, policy) == []
+
+
+# -- units -------------------------------------------------------------------------
+@pytest.mark.parametrize("minutes,billed,expected", [(22, 1, None), (23, 1, 2), (38, 2, 3), (52, 4, 3)])
+def test_units_alone(policy, minutes, billed, expected):
+    visit = Visit()
+    visit.procedure("97124", minutes=minutes)
+    visit.claim_line("97124", units=billed)
+    found = check("units", visit, policy)
+    if expected is None:
+        assert found == []
+    else:
+        [finding] = found
+        assert finding.fixes[0].quantity == expected
+        assert f"{minutes} min" in finding.detail
+        assert "units" not in reevaluate(visit, finding, policy)
+
+
+def test_units_cms_mixed_remainder_gives_97124_two(policy):
+    visit = Visit()
+    visit.procedure("97124", minutes=22)
+    visit.procedure("97110", minutes=18)
+    visit.claim_line("97124", units=1)
+    visit.claim_line("97110", units=1)
+    [finding] = check("units", visit, policy)
+    assert finding.fixes[0].quantity == 2
+    assert "40 timed minutes → 3 unit(s)" in finding.detail
+
+
+def test_units_per_code_payer_counts_each_code_alone(tmp_path):
+    from plugin.policy import load_policy
+    extra = tmp_path / "p.toml"
+    extra.write_text('[profiles.acme]\nname = "Acme Health"\nunits_method = "per-code"\n')
+    policy = load_policy(extra)
+    visit = Visit()
+    visit.procedure("97124", minutes=22)
+    visit.procedure("97110", minutes=18)
+    visit.claim_line("97124", units=1)
+    visit.claim_line("97110", units=1)
+    visit.payer("Acme Health")
+    assert check("units", visit, policy) == []
+    visit.claim["item"][0]["quantity"]["value"] = 2
+    [finding] = check("units", visit, policy)
+    assert finding.fixes[0].quantity == 1 and "Per-code method" in finding.detail
+
+
+def test_units_is_superseded_by_under_8(policy):
+    visit = Visit()
+    visit.procedure("97124", minutes=5)
+    visit.claim_line("97124", units=1)
+    found = codes(visit, policy)
+    assert "under-8-minutes" in found and "units" not in found
+
+
+# -- data-unavailable --------------------------------------------------------------
+def test_data_unavailable_lists_skipped_resources_and_missing_keys(policy):
+    visit = Visit()
+    visit.procedure("97124", minutes=15)
+    bad = visit.add({"resourceType": "Observation", "id": "obs-bad", "status": 12})
+    visit.claim_line("97124")
+    record = visit.record()
+    record.unavailable.append("goals")
+    [finding] = rule("data-unavailable").check(record, policy)
+    assert "`Observation/obs-bad`" in finding.detail and "**goals**" in finding.detail
+    assert finding.evidence == (f"Observation/{bad['id']}",)
+
+
+def test_data_unavailable_quiet_when_everything_was_read(policy):
+    visit = Visit()
+    visit.procedure("97124", minutes=15)
+    visit.claim_line("97124")
+    assert list(rule("data-unavailable").check(visit.record(), policy)) == []

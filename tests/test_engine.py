@@ -1,0 +1,63 @@
+"""Engine: hooks select rules, superseded findings drop, a failing rule is reported, not fatal."""
+from plugin.engine import evaluate
+from plugin.findings import Citation, Severity
+from plugin.rules import all_rules
+from plugin.rules._rule import CP, Rule
+from tests.builders import Visit
+
+CITE = Citation("Test", "", "https://example.org/test")
+
+
+def make_rule(code, fires=True, superseded_by=(), severity=Severity.WARNING, raises=False):
+    rule = Rule(code=code, title=code, description=code, citation=CITE, hooks=CP, severity=severity,
+                superseded_by=superseded_by)
+
+    @rule.checks
+    def check(record, policy):
+        if raises:
+            raise RuntimeError("patient data would be here")
+        if fires:
+            yield rule.finding(summary=f"{code} fired", detail="d")
+    return rule
+
+
+def visit():
+    v = Visit()
+    v.procedure("97124", minutes=15)
+    v.claim_line("97124")
+    return v
+
+
+def test_superseded_findings_are_dropped_and_order_is_by_severity(policy):
+    rules = [make_rule("a", superseded_by=("b",)), make_rule("b", severity=Severity.INFO),
+             make_rule("c", severity=Severity.CRITICAL), make_rule("d", fires=False)]
+    found = evaluate(visit().record(), policy, rules)
+    assert [f.code for f in found] == ["c", "b"]
+
+
+def test_rules_of_the_other_hook_do_not_run(policy):
+    v = Visit()
+    v.order("97124")
+    assert evaluate(v.record("order-sign"), policy, [make_rule("a")]) == []
+
+
+def test_no_97124_subject_means_no_findings(policy):
+    v = Visit()
+    v.claim_line("97110")
+    assert evaluate(v.record(), policy, [make_rule("a")]) == []
+
+
+def test_a_failing_rule_is_reported_by_data_unavailable(policy, caplog):
+    data_unavailable = next(r for r in all_rules() if r.code == "data-unavailable")
+    found = evaluate(visit().record(), policy, [data_unavailable, make_rule("boom", raises=True),
+                                                 make_rule("ok")])
+    codes = [f.code for f in found]
+    assert codes == ["ok", "data-unavailable"]
+    assert "`boom`" in found[1].detail
+    assert "patient data" not in caplog.text  # only the exception type is logged
+
+
+def test_every_shipped_rule_is_complete():
+    for rule in all_rules():
+        assert rule.title and rule.description and rule.hooks and rule.check
+        assert rule.citation.url.startswith("https://"), rule.code

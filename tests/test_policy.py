@@ -1,0 +1,48 @@
+"""Policy data: payer profiles matched by name, alias or identifier; clinic overrides; value sets."""
+import pytest
+
+from plugin.policy import load_policy
+
+ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+
+
+@pytest.mark.parametrize("name,profile", [
+    ("Blue Cross NC", "bcbsnc"), ("blue cross and blue shield of north carolina", "bcbsnc"),
+    ("BCBSNC", "bcbsnc"), ("NC State Health Plan", "nc-shp"), ("State  Health Plan", "nc-shp"),
+    ("MedCost", "medcost"), ("MedCost Benefit Services", "medcost"), ("Medicare", "medicare"),
+    ("Acme Health", "default"),
+])
+def test_profiles_match_names_and_aliases_case_insensitively(policy, name, profile):
+    assert policy.profile_for([name], []).id == profile
+
+
+def test_profile_matches_identifier(tmp_path):
+    extra = tmp_path / "clinic.toml"
+    extra.write_text('[profiles.acme]\nname = "Acme Health"\nunits_method = "per-code"\n'
+                     'identifiers = ["ACME-123"]\n[profiles.medicare]\naudit_visits_over = 5\n')
+    policy = load_policy(extra)
+    acme = policy.profile_for(["someone else"], ["acme-123"])
+    assert acme.id == "acme" and acme.units_method == "per-code"
+    assert acme.audit_units_over == policy.default_profile.audit_units_over  # inherits defaults
+    medicare = policy.profiles["medicare"]
+    assert medicare.audit_visits_over == 5 and medicare.gp_required  # override keeps the rest
+
+
+def test_unknown_profile_setting_is_refused(tmp_path):
+    extra = tmp_path / "bad.toml"
+    extra.write_text('[profiles.x]\nunit_method = "cms"\n')
+    with pytest.raises(ValueError, match="unit_method"):
+        load_policy(extra)
+
+
+def test_icd10_prefixes_match_with_or_without_the_dot(policy):
+    tenderness = policy.valueset("qualifying-tenderness")
+    assert tenderness.contains(ICD10, "M79.18") and tenderness.contains(ICD10, "m7918")
+    assert not tenderness.contains(ICD10, "M80.0")
+    assert not tenderness.contains("http://snomed.info/sct", "M79.1")
+
+
+def test_lexicon_matches_whole_words_only(policy):
+    techniques = policy.lexicon("techniques")
+    assert techniques.hits("Effleurage then PETRISSAGE, effleurage") == ["effleurage", "petrissage"]
+    assert techniques.hits("decompression") == []
