@@ -1,0 +1,69 @@
+"""Generate docs/rules.md from the rule modules, so the published catalog cannot drift from the code.
+
+`cpt97124 docs rules > docs/rules.md` (or `make docs`) writes it; tests/test_docs.py fails when the
+committed file differs from what this module produces.
+"""
+from __future__ import annotations
+
+from plugin.rules import all_rules
+from plugin.rules._rule import CLAIM_PREPARE, ORDER_SIGN, Rule
+
+# Hooks are listed in the order a visit meets them: the order is signed, then the claim is made.
+HOOK_ORDER = (ORDER_SIGN, CLAIM_PREPARE)
+
+HEADER = """\
+<!-- Generated from plugin/rules by `make docs` (cpt97124 docs rules). Do not edit by hand. -->
+# Rule catalog
+
+Each rule below is one module in `plugin/rules/`. Its **code** is the `source.topic.code` of every
+card it produces; codes are a stable contract for integrators and for feedback analytics, so they
+are never renamed. Hooks: `order-sign` checks a draft 97124 order, `claim-prepare` checks a draft
+claim with a 97124 line (see [hooks/claim-prepare.md](hooks/claim-prepare.md)). Severity is the
+card's `indicator`. Where the data to decide is missing, the rule that reports the gap fires
+instead of a guess. Rules are listed by code, alphabetically.
+"""
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _hooks(rule: Rule) -> str:
+    return ", ".join(f"`{h}`" for h in HOOK_ORDER if h in rule.hooks)
+
+
+def _citation(rule: Rule) -> str:
+    label = str(rule.citation)
+    return f"[{label}]({rule.citation.url})" if rule.citation.url else label
+
+
+def _summary_table(rules: list[Rule]) -> list[str]:
+    lines = ["| code | hooks | severity | title |", "|---|---|---|---|"]
+    for rule in rules:
+        lines.append(f"| [`{rule.code}`](#{rule.code}) | {_hooks(rule)} | {rule.severity.value} "
+                     f"| {_cell(rule.title)} |")
+    return lines
+
+
+def _section(rule: Rule) -> list[str]:
+    lines = [f"## `{rule.code}`", "", f"**{rule.title}**", "",
+             " ".join(rule.description.split()), "",
+             f"- Hooks: {_hooks(rule)}",
+             f"- Severity: {rule.severity.value}",
+             f"- Source: {_citation(rule)}"]
+    if rule.superseded_by:
+        quiet = ", ".join(f"`{code}`" for code in rule.superseded_by)
+        lines.append(f"- Stays silent when {quiet} fires for the same request (that card already says it).")
+    if rule.runs_last:
+        lines.append("- Runs after every other rule: it reports on the evaluation itself.")
+    return lines + [""]
+
+
+def rules_markdown() -> str:
+    """The whole of docs/rules.md, deterministic for a given set of rule modules."""
+    rules = sorted(all_rules(), key=lambda r: r.code)
+    lines = [HEADER, *_summary_table(rules), ""]
+    for rule in rules:
+        lines += _section(rule)
+    return "\n".join(lines).rstrip("\n") + "\n"
