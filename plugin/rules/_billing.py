@@ -1,0 +1,199 @@
+"""Facts shared by the billing, modifier, audit and performer rules.
+
+Kept apart from plugin.facts because only these rules read them. Modifier fixes are computed
+here in one place (`target_modifiers`) so that accepting any one modifier card leaves a line
+that none of the other modifier rules objects to.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any, Callable, Iterable
+
+from plugin.facts import (CPT, codings, cpt_codes, day_of, item_cpt, item_day, item_modifiers, lines_on,
+                          patient_procedures, payer_profile, procedure_day, texts)
+from plugin.policy import Policy
+from plugin.record import Record
+
+DISTINCT = "59"
+X_MODIFIERS = ("XE", "XS", "XP", "XU")  # NCCI's subsets of 59; any one bypasses the edit too
+GP = "GP"
+MANUAL_THERAPY = "97140"
+
+
+def line_ref(line: Any) -> str:
+    return f"Claim.item[{line.sequence}]"
+
+
+# -- claim lines ----------------------------------------------------------------------
+def same_day_codes(record: Record, line: Any, policy: Policy, valueset: str) -> list[str]:
+    """CPT codes of the other claim lines on `line`'s date that are in the value set."""
+    members = policy.valueset(valueset)
+    return [item_cpt(other) for other in lines_on(record, item_day(line))
+            if other is not line and members.contains(CPT, item_cpt(other))]
+
+
+def needs_distinct(record: Record, policy: Policy, line: Any) -> list[str]:
+    """The E/M or CMT codes billed the same date, if the line lacks 59 or an X modifier."""
+    mods = item_modifiers(line)
+    if DISTINCT in mods or any(x in mods for x in X_MODIFIERS):
+        return []
+    return same_day_codes(record, line, policy, "em-codes") + same_day_codes(record, line, policy, "cmt-codes")
+
+
+def zelis_applies(record: Record, policy: Policy, line: Any) -> list[str]:
+    """CMT codes the same date, when the payer runs Zelis edits (59 then GP required)."""
+    if not payer_profile(record, policy).zelis_59_gp:
+        return []
+    return same_day_codes(record, line, policy, "cmt-codes")
+
+
+def zelis_order_ok(mods: list[str]) -> bool:
+    return mods[:2] == [DISTINCT, GP]
+
+
+def target_modifiers(record: Record, policy: Policy, line: Any) -> tuple[str, ...]:
+    """The complete modifier list the line should carry under every modifier rule at once."""
+    mods = item_modifiers(line)
+    if zelis_applies(record, policy, line):
+        # 59 itself replaces any X modifier: CMS does not want 59 and an X modifier on one line.
+        return (DISTINCT, GP, *[m for m in mods if m not in (DISTINCT, GP, *X_MODIFIERS)])
+    wanted = list(mods)
+    if needs_distinct(record, policy, line):
+        wanted.append(DISTINCT)
+    if payer_profile(record, policy).gp_required and GP not in wanted:
+        at = wanted.index(DISTINCT) + 1 if DISTINCT in wanted else len(wanted)
+        wanted.insert(at, GP)
+    return tuple(wanted)
+
+
+def quantity(line: Any) -> int:
+    value = line.quantity.value if line.quantity is not None else None
+    return int(value) if value is not None else 0
+
+
+# -- body regions ---------------------------------------------------------------------
+def region_keys(concepts: Any) -> set[str]:
+    """Comparable keys of body-site concepts: each code and each text/display, case-folded."""
+    keys = {f"code:{c.code.casefold()}" for c in codings(concepts) if c.code}
+    return keys | {f"text:{' '.join(t.casefold().split())}" for t in texts(concepts)}
+
+
+def region_names(concepts: Any) -> list[str]:
+    return texts(concepts) or [c.code for c in codings(concepts) if c.code]
+
+
+# -- therapy and the episode ---------------------------------------------------------------
+def therapy_codes(concept: Any, policy: Policy) -> list[str]:
+    members = policy.valueset("therapy-codes")
+    return [c for c in cpt_codes(concept) if members.contains(CPT, c)]
+
+
+def active_care_plan(record: Record, day: date | None) -> Any | None:
+    """The patient's active plan of care whose period contains the day (or has no end)."""
+    for plan in record.all("CarePlan"):
+        if plan.status != "active" or plan.period is None or day_of(plan.period.start) is None:
+            continue
+        start, end = day_of(plan.period.start), day_of(plan.period.end)
+        if day is None or (start <= day and (end is None or day <= end)):
+            return plan
+    return None
+
+
+def episode_window(record: Record, day: date) -> tuple[date, date, str]:
+    """(first day, last day, how it was chosen): the plan-of-care period, else the past 12 months."""
+    plan = active_care_plan(record, day)
+    if plan is not None:
+        return day_of(plan.period.start), day, f"plan of care `{Record.ref_of(plan)}` period"
+    return day - timedelta(days=365), day, "the 12 months before this visit"
+
+
+def therapy_days(record: Record, policy: Policy) -> dict[date, list[Any]]:
+    """The patient's completed therapy Procedures, grouped by date, oldest first."""
+    by_day: dict[date, list[Any]] = {}
+    for proc in patient_procedures(record):
+        day = procedure_day(proc)
+        if proc.status == "completed" and day is not None and therapy_codes(proc.code, policy):
+            by_day.setdefault(day, []).append(proc)
+    return dict(sorted(by_day.items()))
+
+
+# -- people ---------------------------------------------------------------------------
+def ref_key(reference: Any) -> str | None:
+    """`Type/id` of a Reference (relative or absolute), to compare references."""
+    ref = getattr(reference, "reference", reference)
+    if not isinstance(ref, str) or "/" not in ref:
+        return None
+    parts = ref.rstrip("/").split("/")
+    return f"{parts[-2]}/{parts[-1]}"
+
+
+def person_keys(record: Record, reference: Any) -> set[str]:
+    """The reference itself plus, for a PractitionerRole, the Practitioner it stands for."""
+    key = ref_key(reference)
+    if key is None:
+        return set()
+    out = {key}
+    target = record.resolve(reference)
+    if target is not None and target.get_resource_type() == "PractitionerRole" and target.practitioner:
+        out |= {k for k in [ref_key(target.practitioner)] if k}
+    return out
+
+
+def credentials(record: Record, reference: Any) -> list[Any] | None:
+    """Qualification and role codes of a Practitioner / PractitionerRole; None when unresolvable."""
+    target = record.resolve(reference)
+    if target is None:
+        return None
+    kind = target.get_resource_type()
+    if kind == "Practitioner":
+        return [q.code for q in target.qualification or []]
+    if kind == "PractitionerRole":
+        found = list(target.code or []) + list(target.specialty or [])
+        person = record.resolve(target.practitioner) if target.practitioner else None
+        if person is not None and person.get_resource_type() == "Practitioner":
+            found += [q.code for q in person.qualification or []]
+        return found
+    return None
+
+
+def holds(record: Record, policy: Policy, reference: Any, valueset: str) -> bool:
+    members = policy.valueset(valueset)
+    return any(members.contains(c.system, c.code) for c in codings(credentials(record, reference) or []))
+
+
+def performer_refs(procedure: Any) -> list[Any]:
+    return [p.actor for p in procedure.performer or [] if p.actor is not None]
+
+
+def performer_keys(record: Record, procedure: Any) -> set[str]:
+    keys: set[str] = set()
+    for actor in performer_refs(procedure):
+        keys |= person_keys(record, actor)
+    return keys
+
+
+def note_documents(record: Record) -> list[Any]:
+    """DocumentReferences of this visit's encounter (the day's note)."""
+    enc = record.encounter_id
+    return [d for d in record.all("DocumentReference")
+            if enc and d.context is not None and any(ref_key(e) == f"Encounter/{enc}"
+                                                     for e in d.context.encounter or [])]
+
+
+def note_targets(record: Record, procedure: Any) -> list[str]:
+    """What a signature on this service may point at: the Procedure or the visit's note."""
+    return [Record.ref_of(procedure), *(Record.ref_of(d) for d in note_documents(record))]
+
+
+def signing_evidence(record: Record, targets: Iterable[str], agent_ok: Callable[[Any, Any], bool],
+                     note_ok: Callable[[Any], bool]) -> list[str]:
+    """Provenances on `targets` with an agent `agent_ok(provenance, agent)` accepts, and visit notes
+    `note_ok` accepts: the signatures found, as references."""
+    wanted = set(targets)
+    found = [Record.ref_of(p) for p in record.all("Provenance")
+             if any(ref_key(t) in wanted for t in p.target or []) and any(agent_ok(p, a) for a in p.agent or [])]
+    return found + [Record.ref_of(d) for d in note_documents(record) if note_ok(d)]
+
+
+def agent_types(agent: Any) -> set[str]:
+    return {c.code for c in codings(agent.type) if c.code}

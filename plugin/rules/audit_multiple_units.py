@@ -1,0 +1,44 @@
+"""audit-multiple-units: more than one unit of 97124 on a date draws payer review."""
+from collections import defaultdict
+
+from plugin.facts import item_day, massage_lines, payer_profile
+from plugin.findings import Citation, Severity
+from plugin.rules._billing import line_ref, quantity
+from plugin.rules._rule import CP, Rule
+
+RULE = Rule(
+    code="audit-multiple-units",
+    title="Several 97124 units on one date",
+    description=("Payers scrutinise more than one unit of 97124 on the same date (threshold per payer "
+                 "profile: audit_units_over). Not a denial: the note must make the time and the need plain."),
+    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (utilisation)",
+                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
+    hooks=CP,
+    severity=Severity.INFO,
+)
+
+MUST_SHOW = (
+    "clock time in and time out of the massage (minutes that support every unit)",
+    "the indication (rationale) for massage and the goals it serves",
+    "the specific regions treated and the techniques used",
+    "objective measures and progress since the last visit",
+    "the note signed and dated by the person who did the massage, and countersigned by the supervising doctor",
+)
+
+
+@RULE.checks
+def check(record, policy):
+    limit = payer_profile(record, policy).audit_units_over
+    by_day = defaultdict(list)
+    for line in massage_lines(record):
+        by_day[item_day(line)].append(line)
+    for day, lines in by_day.items():
+        units = sum(quantity(line) for line in lines)
+        if units <= limit:
+            continue
+        when = day.isoformat() if day else "the date of service"
+        yield RULE.finding(
+            summary=f"{units} units of 97124 on {when} may draw an audit: make the note airtight.",
+            detail=(f"Billed {units} unit(s) of 97124 on {when}; payers review more than {limit}. "
+                    "The documentation must show:\n" + "\n".join(f"- {item}" for item in MUST_SHOW)),
+            evidence=[line_ref(line) for line in lines])

@@ -1,0 +1,69 @@
+"""modality-count: in the initial phase of care, more than two therapies in one visit is beyond usual."""
+from plugin.facts import day_of, item_day, lines_on, massage_lines, payer_profile, visit_day, visit_procedures
+from plugin.findings import Citation, Severity
+from plugin.record import Record
+from plugin.rules._billing import active_care_plan, line_ref, therapy_codes, therapy_days
+from plugin.rules._rule import BOTH, Rule
+
+RULE = Rule(
+    code="modality-count",
+    title="Therapies per visit in the initial phase",
+    description=("In the initial phase of care (the first initial_phase_days of the plan of care, or the "
+                 "first therapy visit when there is no plan) more than max_modalities_initial distinct "
+                 "therapies/modalities in one visit is beyond usual and customary. Counts the visit's "
+                 "completed therapy services plus the draft orders (order-sign) or claim lines (claim-prepare)."),
+    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (modalities per visit)",
+                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
+    hooks=BOTH,
+    severity=Severity.WARNING,
+)
+
+
+def _initial_phase(record, policy, day) -> str | None:
+    """Why this visit is in the initial phase, or None if it is not."""
+    plan = active_care_plan(record, day)
+    if plan is not None:
+        since = (day - day_of(plan.period.start)).days
+        limit = payer_profile(record, policy).initial_phase_days
+        if since >= limit:  # day 0 is the plan's first day, so the phase is days 0 .. limit - 1
+            return None
+        return f"day {since} of plan of care `{Record.ref_of(plan)}` (initial phase: {limit} days)"
+    earlier = [d for d in therapy_days(record, policy) if d < day]
+    return None if earlier else "first therapy visit (no active plan of care)"
+
+
+def _visit_services(record, policy) -> dict[str, str]:
+    """Therapy code -> where it was found, for this visit."""
+    found: dict[str, str] = {}
+    for proc in visit_procedures(record):
+        for code in therapy_codes(proc.code, policy):
+            found.setdefault(code, Record.ref_of(proc))
+    for order in record.draft_orders:
+        for code in therapy_codes(order.code, policy):
+            found.setdefault(code, Record.ref_of(order))
+    for day in {item_day(line) for line in massage_lines(record)}:
+        for line in lines_on(record, day):
+            for code in therapy_codes(line.productOrService, policy):
+                found.setdefault(code, line_ref(line))
+    return found
+
+
+@RULE.checks
+def check(record, policy):
+    day = visit_day(record)
+    if day is None:
+        return
+    phase = _initial_phase(record, policy, day)
+    if phase is None:
+        return
+    services = _visit_services(record, policy)
+    limit = payer_profile(record, policy).max_modalities_initial
+    if len(services) <= limit:
+        return
+    codes = sorted(services)
+    yield RULE.finding(
+        summary=f"{len(codes)} therapies in one initial-phase visit; usual is {limit} or fewer. Justify or trim.",
+        detail=(f"This visit is the {phase}. Therapies/modalities in the visit: {', '.join(codes)}. "
+                f"More than {limit} is beyond usual and customary early in care; document the type, rationale, "
+                "area, and time of each, or drop the ones the plan does not need."),
+        evidence=sorted(set(services.values())))

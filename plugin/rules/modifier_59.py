@@ -1,0 +1,39 @@
+"""modifier-59: 97124 billed the same date as an E/M or CMT code needs 59 (or an X modifier)."""
+from plugin.facts import massage_lines
+from plugin.findings import Citation, ClaimLineFix, Severity
+from plugin.rules._billing import line_ref, needs_distinct, target_modifiers
+from plugin.rules._rule import CP, Rule
+
+NCCI_PTP_EDITS = "https://www.cms.gov/medicare-medicaid-coordination/national-correct-coding-initiative-ncci/ncci-medicare/medicare-ncci-procedure-procedure-ptp-edits"  # noqa: E501
+
+RULE = Rule(
+    code="modifier-59",
+    title="Modifier 59 on 97124 with E/M or CMT",
+    description=("NCCI pairs 97124 with chiropractic manipulation and E/M visits on the same date. When the "
+                 "massage is a distinct service, its line carries modifier 59 (or XE/XS/XP/XU) so the edit "
+                 "does not deny it; the note must support the distinct service."),
+    citation=Citation("CMS National Correct Coding Initiative", "Procedure-to-procedure (PTP) edits, modifier 59",
+                      NCCI_PTP_EDITS),
+    hooks=CP,
+    severity=Severity.WARNING,
+    # That rule's fix sets 59 and GP in payer order, which covers this one.
+    superseded_by=("modifier-59-gp-order",),
+)
+
+
+@RULE.checks
+def check(record, policy):
+    for line in massage_lines(record):
+        paired = needs_distinct(record, policy, line)
+        if not paired:
+            continue
+        wanted = target_modifiers(record, policy, line)
+        yield RULE.finding(
+            summary=f"Add modifier 59 to the 97124 line: {paired[0]} is billed the same date.",
+            detail=(f"The 97124 line (sequence {line.sequence}) shares its date of service with "
+                    f"{', '.join(sorted(set(paired)))}, an NCCI pair. Without 59 or an X modifier the massage "
+                    "is bundled and denied. Use it only when the note shows a separate service "
+                    "(different region or session)."),
+            evidence=[line_ref(line)],
+            fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
+                                sequence=line.sequence, modifiers=wanted)])

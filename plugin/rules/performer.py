@@ -1,0 +1,64 @@
+"""performer: 97124 needs one-on-one contact by a physician or a licensed therapist."""
+from plugin.facts import codings, cpt_codes, massage_procedures, texts
+from plugin.findings import Citation, Severity
+from plugin.record import Record
+from plugin.rules._billing import credentials, holds, performer_refs
+from plugin.rules._rule import CP, Rule
+
+RULE = Rule(
+    code="performer",
+    title="Qualified performer, one-on-one",
+    description=("97124 requires direct one-on-one contact by a physician or a licensed therapist "
+                 "(qualified-performers value set: physicians, chiropractors, physical, occupational and "
+                 "massage therapists). Aides, unlicensed staff, an undocumented performer, or group "
+                 "treatment (97150) do not qualify."),
+    citation=Citation("Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy", "Who may bill 97124",
+                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
+    hooks=CP,
+    severity=Severity.CRITICAL,
+)
+
+GROUP_CODE = "97150"
+GROUP_WORDS = ("group",)
+
+
+def _is_group(proc) -> bool:
+    """Group therapy: CPT 97150, or a category, code text or extension saying so."""
+    if GROUP_CODE in cpt_codes(proc.code) or GROUP_CODE in cpt_codes(proc.category):
+        return True
+    words = texts(proc.category) + [c.code for c in codings(proc.category) if c.code]
+    for ext in proc.extension or []:
+        words += [ext.url or ""] if ext.valueBoolean else []
+        words += [ext.valueString or ""] + texts(ext.valueCodeableConcept)
+    return any(w in text.casefold() for text in words for w in GROUP_WORDS)
+
+
+def _problem(record, policy, proc) -> tuple[str, str] | None:
+    """(short, full) description of what is wrong with who performed this service, or None."""
+    if _is_group(proc):
+        return "a group service", "documented as a group service, not one-on-one"
+    actors = performer_refs(proc)
+    if not actors:
+        return "no performer documented", "no performer documented on the service"
+    known = [a for a in actors if credentials(record, a) is not None]
+    if not known:
+        return "performer not documented", "the performer reference does not resolve to a Practitioner or role"
+    if not any(holds(record, policy, a, "qualified-performers") for a in known):
+        return "performer not qualified", "the performer's credentials are not on the qualified list"
+    return None
+
+
+@RULE.checks
+def check(record, policy):
+    for proc in massage_procedures(record):
+        problem = _problem(record, policy, proc)
+        if problem is None:
+            continue
+        (short, full), ref = problem, Record.ref_of(proc)
+        yield RULE.finding(
+            summary=f"Do not bill 97124 ({short}): it needs one-on-one care by a physician or licensed therapist.",
+            detail=(f"`{ref}`: {full}. The performer's Practitioner.qualification or PractitionerRole.code "
+                    "must show a physician (NUCC 207*/208*, MD/DO), chiropractor (111N*), physical therapist "
+                    "(2251*), occupational therapist (225X*) or massage therapist (225700000X). Group work "
+                    "is billed as 97150, not 97124."),
+            evidence=[ref] + [a.reference for a in performer_refs(proc) if a.reference])

@@ -1,0 +1,45 @@
+"""signature: the day's 97124 note is signed and dated by the person who did the massage."""
+from plugin.facts import massage_procedures
+from plugin.findings import Citation, Severity
+from plugin.rules._billing import (agent_types, note_targets, performer_keys, person_keys,
+                                   signing_evidence)
+from plugin.rules._rule import CP, Rule
+
+RULE = Rule(
+    code="signature",
+    title="Note signed and dated by the performer",
+    description=("Each day's treatment note is signed and dated by the person who gave the massage: a "
+                 "Provenance on the 97124 Procedure (or the visit's note DocumentReference) whose author "
+                 "agent is the performer and that carries a date, or the note's authenticator being the "
+                 "performer."),
+    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.3 (treatment notes, signatures)",
+                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
+    hooks=CP,
+    severity=Severity.WARNING,
+)
+
+AUTHOR_TYPES = {"author", "AUT"}  # provenance-participant-type and v3 ParticipationType
+
+
+@RULE.checks
+def check(record, policy):
+    for proc in massage_procedures(record):
+        targets, performers = note_targets(record, proc), performer_keys(record, proc)
+
+        def by_performer(prov, agent) -> bool:
+            dated = prov.recorded is not None or any(s.when for s in prov.signature or [])
+            authored = not agent_types(agent) or bool(agent_types(agent) & AUTHOR_TYPES)
+            return dated and authored and bool(person_keys(record, agent.who) & performers)
+
+        def authenticated(doc) -> bool:
+            return doc.date is not None and bool(person_keys(record, doc.authenticator) & performers)
+
+        if performers and signing_evidence(record, targets, by_performer, authenticated):
+            continue
+        who = "the performer" if performers else "a performer (none is documented)"
+        yield RULE.finding(
+            summary="Have the massage therapist sign and date today's 97124 note before billing.",
+            detail=(f"No dated signature by {who} was found for `{targets[0]}`: expected a Provenance targeting "
+                    "the Procedure or the visit's note with an author agent who performed the service, or the "
+                    "note's authenticator."),
+            evidence=targets)
