@@ -1,10 +1,266 @@
-"""EHR authentication (CDS Hooks 2.0 JWT bearer) and CORS. (Placeholder: wired by the auth work.)"""
+"""EHR authentication (CDS Hooks 2.0 "Trusting CDS Clients") and CORS.
+
+Every call under /cds-services must carry `Authorization: Bearer <JWT>` unless dev mode is on:
+hook calls and feedback always, discovery too unless `auth_discovery` is off (the 2.0 text has
+the client sign discovery calls as well). The token must be signed with an asymmetric algorithm
+by a configured issuer's key (its JWKS URL or file; a `jku` header only if that exact URL is on
+the issuer's allowlist), name this endpoint's URL as `aud`, carry `exp`, `iat` and a `jti` never
+seen before. Replay is checked in the shared database, so every gunicorn worker sees every jti.
+
+Any failure is a bare 401; the log gets only the reason category, never the token.
+"""
 from __future__ import annotations
 
-from flask import Flask
+import itertools
+import json
+import logging
+import threading
+import time
+from pathlib import Path
 
-from cds_hooks.config import Config
+import jwt
+import requests
+from flask import Flask, Response, g, request
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from cds_hooks import cors
+from cds_hooks.config import Config, Issuer
+from cds_hooks.database import engine_for, seen_tokens
+
+log = logging.getLogger("cpt97124.auth")
+
+# CDS Hooks forbids `none` and symmetric (HMAC) signatures; the key type must match the family.
+KEY_TYPE = {"RS": "RSA", "PS": "RSA", "ES": "EC"}
+ALGORITHMS = frozenset(f"{family}{bits}" for family in KEY_TYPE for bits in (256, 384, 512))
+MAX_TOKEN_CHARS = 8192
+MAX_JWKS_BYTES = 256 * 1024
+KEY_MISS_REFETCH_SECONDS = 30   # an unknown kid may mean rotated keys, but do not refetch on every miss
+PURGE_EVERY = 100               # requests between sweeps of expired jti rows
+
+
+class Rejected(Exception):
+    """A token we refuse; `reason` is a short category safe to log."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class KeySets:
+    """JWK Sets by source (URL or file), cached in-process with a time-to-live."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self._cache: dict[str, tuple[float, dict]] = {}
+        self._lock = threading.Lock()
+
+    def _fetch_url(self, url: str) -> dict:
+        timeout = (self.config.jwks_timeout, self.config.jwks_timeout)
+        try:
+            with requests.get(url, timeout=timeout, stream=True, allow_redirects=False,
+                              headers={"Accept": "application/json"}) as response:
+                if response.status_code != 200:
+                    raise Rejected("jwks-unavailable")
+                body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
+        except requests.RequestException:
+            raise Rejected("jwks-unavailable") from None
+        if len(body) > MAX_JWKS_BYTES:
+            raise Rejected("jwks-invalid")
+        return _parse_jwks(body)
+
+    def _read_file(self, path: str) -> dict:
+        try:
+            return _parse_jwks(Path(path).read_bytes())
+        except OSError:
+            raise Rejected("jwks-unavailable") from None
+
+    def get(self, source: str, is_url: bool, refresh: bool = False) -> dict:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(source)
+        if cached is not None:
+            fetched, jwks = cached
+            age = now - fetched
+            if age < self.config.jwks_cache_seconds and not (refresh and age >= KEY_MISS_REFETCH_SECONDS):
+                return jwks
+        jwks = self._fetch_url(source) if is_url else self._read_file(source)
+        with self._lock:
+            self._cache[source] = (now, jwks)
+        return jwks
+
+
+def _parse_jwks(body: bytes) -> dict:
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        raise Rejected("jwks-invalid") from None
+    if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+        raise Rejected("jwks-invalid")
+    return data
+
+
+def _find_key(jwks: dict, kid: str, alg: str):
+    """The public key `kid` in the set, if its type fits `alg` and it is meant for signatures."""
+    for jwk in jwks["keys"]:
+        if not isinstance(jwk, dict) or jwk.get("kid") != kid:
+            continue
+        if jwk.get("kty") != KEY_TYPE[alg[:2]] or jwk.get("alg", alg) != alg or jwk.get("use", "sig") != "sig":
+            raise Rejected("key-mismatch")
+        if "d" in jwk:  # a private key published by mistake is not a key we will trust
+            raise Rejected("key-mismatch")
+        try:
+            return jwt.PyJWK(jwk, algorithm=alg).key
+        except jwt.PyJWTError:
+            raise Rejected("key-invalid") from None
+    return None
+
+
+class Verifier:
+    def __init__(self, config: Config):
+        self.config = config
+        self.issuers = {i.iss: i for i in config.issuers}
+        self.keys = KeySets(config)
+        self.engine = engine_for(config.database_url)
+        self._calls = itertools.count(1)
+
+    def _key_source(self, issuer: Issuer, header: dict) -> tuple[str, bool]:
+        jku = header.get("jku")
+        if jku is not None:
+            if not isinstance(jku, str) or jku not in issuer.jku_allowlist:
+                raise Rejected("jku-not-allowed")
+            return jku, True
+        if issuer.jwks_url:
+            return issuer.jwks_url, True
+        if issuer.jwks_file:
+            return issuer.jwks_file, False
+        raise Rejected("issuer-has-no-keys")
+
+    def _public_key(self, issuer: Issuer, header: dict):
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise Rejected("kid-missing")
+        source, is_url = self._key_source(issuer, header)
+        key = _find_key(self.keys.get(source, is_url), kid, header["alg"])
+        if key is None:  # perhaps the issuer rotated its keys since we cached the set
+            key = _find_key(self.keys.get(source, is_url, refresh=True), kid, header["alg"])
+        if key is None:
+            raise Rejected("kid-unknown")
+        return key
+
+    def _issuer_and_header(self, token: str) -> tuple[Issuer, dict]:
+        """Who claims to have signed, and how: read before any signature check, trusted after."""
+        try:
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise Rejected("malformed") from None
+        if not isinstance(header.get("alg"), str) or header["alg"] not in ALGORITHMS:
+            raise Rejected("algorithm")
+        iss = unverified.get("iss")
+        issuer = self.issuers.get(iss) if isinstance(iss, str) else None
+        if issuer is None:
+            raise Rejected("issuer-unknown")
+        return issuer, header
+
+    def _checked_claims(self, token: str, key, alg: str, issuer: Issuer, audience: str) -> dict:
+        try:
+            claims = jwt.decode(
+                token, key=key, algorithms=[alg], issuer=issuer.iss,
+                audience=[audience, audience + "/"], leeway=self.config.jwt_leeway,
+                options={"require": ["iss", "aud", "exp", "iat", "jti"]})
+        except jwt.InvalidSignatureError:
+            raise Rejected("signature") from None
+        except jwt.ExpiredSignatureError:
+            raise Rejected("expired") from None
+        except (jwt.InvalidAudienceError, jwt.InvalidIssuerError):
+            raise Rejected("audience") from None
+        except jwt.PyJWTError:
+            raise Rejected("claims") from None
+        if not isinstance(claims["jti"], str) or not 0 < len(claims["jti"]) <= 255:
+            raise Rejected("claims")
+        if not all(isinstance(claims[t], (int, float)) and not isinstance(claims[t], bool) for t in ("exp", "iat")):
+            raise Rejected("claims")  # PyJWT also takes numeric strings; CDS Hooks says numbers
+        if claims["exp"] - claims["iat"] > self.config.jwt_max_lifetime:
+            raise Rejected("lifetime")
+        return claims
+
+    def verify(self, token: str, audience: str) -> dict:
+        """The token's claims if it passes every check (replay last), else Rejected."""
+        issuer, header = self._issuer_and_header(token)
+        key = self._public_key(issuer, header)
+        claims = self._checked_claims(token, key, header["alg"], issuer, audience)
+        self._remember(issuer.iss, claims["jti"], int(claims["exp"]) + self.config.jwt_leeway)
+        return claims
+
+    def _remember(self, iss: str, jti: str, keep_until: int) -> None:
+        """Record the jti; a second use of it, by any worker, fails the unique key."""
+        try:
+            with self.engine.begin() as connection:
+                if next(self._calls) % PURGE_EVERY == 0:
+                    connection.execute(delete(seen_tokens).where(seen_tokens.c.expires_at < int(time.time())))
+                connection.execute(insert(seen_tokens).values(iss=iss, jti=jti, expires_at=keep_until))
+        except IntegrityError:
+            raise Rejected("replay") from None
+        except SQLAlchemyError:
+            # Without the replay table we cannot vouch for the token: refuse rather than trust.
+            raise Rejected("replay-store-unavailable") from None
+
+
+def _bearer_token() -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Rejected("missing")
+    if len(token) > MAX_TOKEN_CHARS:
+        raise Rejected("malformed")
+    return token
+
+
+def expected_audience(config: Config) -> str:
+    """The URL the client called, as CDS Hooks wants it in `aud`.
+
+    Behind a proxy the URL Flask sees is not the one the EHR used: set public_base_url
+    (CPT97124_PUBLIC_BASE_URL) to the external base URL there.
+    """
+    if config.public_base_url:
+        return config.public_base_url.rstrip("/") + request.path
+    return request.base_url
+
+
+def _needs_token(config: Config) -> bool:
+    if not config.auth_required or request.method == "OPTIONS":
+        return False  # preflights carry no credentials; cors.py answers them
+    if request.path == "/cds-services":
+        return config.auth_discovery
+    return cors.is_cds_path(request.path)
+
+
+def unauthorized(reason: str) -> Response:
+    log.warning(json.dumps({"request_id": g.get("request_id"), "auth": "rejected", "reason": reason}))
+    response = Response(status=401)
+    response.headers["WWW-Authenticate"] = (
+        'Bearer' if reason == "missing" else 'Bearer error="invalid_token"')
+    return response
 
 
 def init_app(app: Flask, config: Config) -> None:
-    return None
+    cors.init_app(app, config)  # first: a preflight is answered before any token is asked for
+    if not config.auth_required:
+        log.warning("JWT verification is OFF (dev mode)")
+        return
+    if not config.public_base_url:
+        log.warning("CPT97124_PUBLIC_BASE_URL is not set: JWT `aud` is checked against the Host the "
+                    "request names; set it to the URL the EHRs call")
+    verifier = Verifier(config)
+
+    @app.before_request
+    def require_client_jwt():
+        if not _needs_token(config):
+            return None
+        try:
+            claims = verifier.verify(_bearer_token(), expected_audience(config))
+        except Rejected as rejected:
+            return unauthorized(rejected.reason)
+        g.client_iss = claims["iss"]
+        return None

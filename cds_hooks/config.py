@@ -46,6 +46,12 @@ class Config:
     # The name EHRs use for our custom hook; a deployment may register it under a
     # reverse-domain name (e.g. "org.example.claim-prepare"), as CDS Hooks asks of custom hooks.
     claim_hook_name: str = "claim-prepare"
+    # CDS Hooks 2.0 has the client sign every call, discovery included; a deployment whose EHR
+    # cannot sign its discovery GET may turn this off (hook calls and feedback stay protected).
+    auth_discovery: bool = True
+    jwks_cache_seconds: int = 300              # how long a fetched JWK Set is used before refetching
+    jwks_timeout: float = 3.0                  # seconds to connect to / read an issuer's JWKS URL
+    jwt_max_lifetime: int = 3600               # longest exp - iat accepted (bounds the replay table)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -76,6 +82,10 @@ class Config:
             payer_profiles=get("PAYER_PROFILES"),
             fhir_deadline=float(get("FHIR_DEADLINE", cls.fhir_deadline)),
             public_base_url=get("PUBLIC_BASE_URL"),
+            jwt_leeway=int(get("JWT_LEEWAY", cls.jwt_leeway)),
+            auth_discovery=get("AUTH_DISCOVERY", "1").lower() in ("1", "true", "yes"),
+            jwks_cache_seconds=int(get("JWKS_CACHE_SECONDS", cls.jwks_cache_seconds)),
+            jwt_max_lifetime=int(get("JWT_MAX_LIFETIME", cls.jwt_max_lifetime)),
             claim_hook_name=get("CLAIM_HOOK_NAME", cls.claim_hook_name),
         )
         values.update(overrides)
@@ -86,3 +96,6 @@ class Config:
         if not self.dev and not self.issuers:
             raise SystemExit("production mode needs at least one trusted issuer (CPT97124_ISSUERS); "
                              "use --dev for local testing")
+        if not self.dev and not self.public_base_url:
+            # JWT `aud` must be checked against the URL EHRs were told to call, not a Host header.
+            raise SystemExit("production mode needs CPT97124_PUBLIC_BASE_URL (the service's public URL)")
