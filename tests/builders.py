@@ -168,3 +168,59 @@ class Visit:
 
     def record(self, hook: str = "claim-prepare") -> Record:
         return Record.build(hook, self.context(hook), self.prefetch())
+
+    # -- clinical documentation (appended for the medical-necessity and documentation rules) -----
+    def goal(self, description: str, *, due: str | None = None, measure: str | None = None,
+             achievement: str | None = None, status: str = "active", **extra) -> dict:
+        """A Goal; `due` a date (time frame), `measure` a LOINC code tying an Observation to it."""
+        goal: dict[str, Any] = {"resourceType": "Goal", "lifecycleStatus": status,
+                                "description": {"text": description},
+                                "subject": {"reference": f"Patient/{self.patient}"}}
+        target: dict[str, Any] = {}
+        if due:
+            target["dueDate"] = due
+        if measure:
+            target["measure"] = concept(measure, "http://loinc.org")
+        if target:
+            goal["target"] = [target]
+        if achievement:
+            goal["achievementStatus"] = concept(
+                achievement, "http://terminology.hl7.org/CodeSystem/goal-achievement")
+        goal.update(extra)
+        return self.add(goal)
+
+    def care_plan(self, *, goals: tuple[dict, ...] = (), addresses: tuple[dict, ...] = (),
+                  activity: str | None = "97124", status: str = "active", intent: str = "plan",
+                  **extra) -> dict:
+        """A CarePlan; `activity` a CPT code planned (None: no activity)."""
+        plan: dict[str, Any] = {"resourceType": "CarePlan", "status": status, "intent": intent,
+                                "subject": {"reference": f"Patient/{self.patient}"}}
+        if goals:
+            plan["goal"] = [{"reference": ref(g)} for g in goals]
+        if addresses:
+            plan["addresses"] = [{"reference": ref(c)} for c in addresses]
+        if activity:
+            plan["activity"] = [{"detail": {"status": "in-progress", "code": concept(activity)}}]
+        plan.update(extra)
+        return self.add(plan)
+
+    def observation(self, code: str, value: float | None = None, unit: str = "deg", *,
+                    day: str | None = None, text: str | None = None, **extra) -> dict:
+        """An Observation (LOINC `code`) with a quantity value on `day` (default: the visit day)."""
+        obs: dict[str, Any] = {"resourceType": "Observation", "status": "final",
+                               "code": concept(code, "http://loinc.org", text=text),
+                               "subject": {"reference": f"Patient/{self.patient}"},
+                               "effectiveDateTime": day or self.day}
+        if value is not None:
+            obs["valueQuantity"] = {"value": value, "unit": unit, "system": "http://unitsofmeasure.org",
+                                    "code": unit}
+        obs.update(extra)
+        return self.add(obs)
+
+    def claim_diagnosis(self, code: str, system: str = ICD10) -> dict:
+        """A diagnosis on the draft claim (call after claim_line)."""
+        assert self.claim is not None, "add a claim line first"
+        dx = {"sequence": len(self.claim.setdefault("diagnosis", [])) + 1,
+              "diagnosisCodeableConcept": concept(code, system)}
+        self.claim["diagnosis"].append(dx)
+        return dx

@@ -1,0 +1,44 @@
+"""frequency: a massage order should say how often and for how long (e.g. 2x/week for 4 weeks)."""
+from plugin.facts import massage_orders
+from plugin.findings import Citation, Severity
+from plugin.record import Record
+from plugin.rules._rule import OS, Rule
+
+RULE = Rule(
+    code="frequency",
+    title="Order gives a frequency",
+    description=("Every modality or therapy ordered should state its frequency: the order's "
+                 "occurrenceTiming should carry how often (frequency per period) or how many sessions "
+                 "or for how long (count, bounds), e.g. twice a week for four weeks."),
+    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (setting and frequency)",
+                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
+    hooks=OS,
+    severity=Severity.INFO,
+)
+
+
+def gives_frequency(timing) -> bool:
+    if timing is None:
+        return False
+    if timing.code is not None:  # a named schedule (BID, WK...) is a frequency
+        return True
+    repeat = timing.repeat
+    if repeat is None:
+        return False
+    per_period = repeat.frequency is not None and repeat.period is not None
+    bounded = any(v is not None for v in (repeat.count, repeat.boundsDuration, repeat.boundsPeriod))
+    return per_period or bounded
+
+
+@RULE.checks
+def check(record, policy):
+    for order in massage_orders(record):
+        if gives_frequency(order.occurrenceTiming):
+            continue
+        ref = Record.ref_of(order)
+        has_timing = "has an occurrenceTiming without" if order.occurrenceTiming else "has no occurrenceTiming with"
+        yield RULE.finding(
+            summary="State how often massage is to be given (e.g. 2x/week for 4 weeks).",
+            detail=(f"The order `{ref}` {has_timing} a frequency (repeat.frequency per repeat.period) "
+                    "or a number of sessions or duration (repeat.count, repeat.bounds)."),
+            evidence=[ref])

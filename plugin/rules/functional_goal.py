@@ -1,0 +1,47 @@
+"""functional-goal: the plan needs a direct functional goal with a time frame."""
+from plugin.facts import texts
+from plugin.findings import Citation, Severity
+from plugin.record import Record
+from plugin.rules._clinical import current_goals, subject_refs
+from plugin.rules._rule import BOTH, Rule
+
+RULE = Rule(
+    code="functional-goal",
+    title="Functional goal with a time frame",
+    description=("The plan must hold a direct functional goal with a time frame: a Goal naming a daily "
+                 "activity (walk, dress, lift, reach, climb stairs, drive, sit, sleep, work...) with a "
+                 "due date or duration, e.g. \"able to lift a grocery bag independently within 4 weeks\"."),
+    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (plan and goals)",
+                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
+    hooks=BOTH,
+    severity=Severity.WARNING,
+)
+
+
+def _has_time_frame(goal) -> bool:
+    return any(t.dueDate is not None or t.dueDuration is not None for t in goal.target or [])
+
+
+@RULE.checks
+def check(record, policy):
+    activities = policy.lexicon("functional_activities")
+    goals = current_goals(record)
+    notes = []
+    for goal in goals:
+        words = activities.hits("\n".join(texts(goal.description)))
+        timed = _has_time_frame(goal)
+        if words and timed:
+            return
+        ref = Record.ref_of(goal)
+        if words:
+            notes.append(f"`{ref}` names {', '.join(words)} but has no target due date or duration")
+        elif timed:
+            notes.append(f"`{ref}` has a time frame but names no daily activity")
+        else:
+            notes.append(f"`{ref}` names no daily activity and has no time frame")
+    detail = ("Goals read: " + "; ".join(notes) + "." if notes else "The patient has no active Goal.")
+    yield RULE.finding(
+        summary="Add a functional goal with a time frame (e.g. able to lift 10 lb within 4 weeks).",
+        detail=detail + (" A functional goal names a daily activity and carries target.dueDate or "
+                         "target.dueDuration."),
+        evidence=[Record.ref_of(g) for g in goals] + subject_refs(record))

@@ -1,0 +1,26 @@
+"""indication: the 97124 service must carry its rationale (a reason)."""
+from plugin.findings import Citation, Severity
+from plugin.rules._clinical import lacking, listing
+from plugin.rules._rule import CP, Rule
+
+RULE = Rule(
+    code="indication",
+    title="Rationale for the massage documented",
+    description=("The day's 97124 service must state why it was given: a reason code or a reference to "
+                 "the condition it treats (Procedure.reasonCode or reasonReference)."),
+    citation=Citation("Coding Ahead, CPT Code 97124 - Therapeutic Massage Therapy", "Documentation",
+                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
+    hooks=CP,
+    severity=Severity.WARNING,
+)
+
+
+@RULE.checks
+def check(record, policy):
+    bare = lacking(record, lambda p: bool(p.reasonCode or p.reasonReference))
+    if bare:
+        yield RULE.finding(
+            summary="Document why the massage was given: add the reason to the 97124 service.",
+            detail=("These 97124 services carry no reasonCode or reasonReference: "
+                    + listing(bare) + "."),
+            evidence=bare)

@@ -1,0 +1,49 @@
+"""intent-suggests-97140: when the documented goals are manual-therapy goals, the code is 97140."""
+from plugin.facts import massage_lines, massage_orders
+from plugin.findings import Citation, ClaimLineFix, OrderFix, Severity
+from plugin.rules._clinical import (careplan_activity_sources, describe, goal_sources,
+                                    massage_service_sources, refs, subject_refs, term_hits)
+from plugin.rules._rule import BOTH, ORDER_SIGN, Rule
+
+RULE = Rule(
+    code="intent-suggests-97140",
+    title="Documented intent reads like manual therapy (97140)",
+    description=("97124 aims to increase circulation and relax tissue. When the documented goals are "
+                 "pain-free range of motion, myofascial extensibility or return to function, the "
+                 "service is manual therapy (97140). Choose the code by what was done and why."),
+    citation=Citation("Coding Ahead, CPT Code 97124 - Therapeutic Massage Therapy", "97124 vs 97140",
+                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
+    hooks=BOTH,
+    severity=Severity.WARNING,
+    superseded_by=("not-medically-necessary",),
+)
+
+
+def _dominates(manual: list, massage: list) -> bool:
+    """Manual-therapy intent wins outright, or with at least twice as many distinct terms plus one."""
+    manual_terms = {h.what for h in manual}
+    massage_terms = {h.what for h in massage}
+    return bool(manual_terms) and len(manual_terms) >= 2 * len(massage_terms) + (1 if massage_terms else 0)
+
+
+@RULE.checks
+def check(record, policy):
+    sources = massage_service_sources(record) + goal_sources(record) + careplan_activity_sources(record)
+    manual = term_hits(sources, policy.lexicon("intent_97140"))
+    massage = term_hits(sources, policy.lexicon("intent_97124"))
+    if not _dominates(manual, massage):
+        return
+    if record.hook == ORDER_SIGN:
+        fixes = [OrderFix(label="Order manual therapy (97140) instead", order_id=o.id, product_code="97140")
+                 for o in massage_orders(record)]
+    else:
+        fixes = [ClaimLineFix(label=f"Bill 97140 on item {line.sequence} instead",
+                              sequence=line.sequence, product_code="97140") for line in massage_lines(record)]
+    balance = ("Circulation/relaxation intent (97124) found: " + describe(massage) + "."
+               if massage else "No circulation or tissue-relaxation intent (97124) is documented.")
+    yield RULE.finding(
+        summary="The documented goals read like manual therapy: consider 97140 instead of 97124.",
+        detail=("Manual-therapy intent (97140) found: " + describe(manual) + ". " + balance
+                + " Choose the code by what was done and why, not by what pays more."),
+        evidence=refs(manual, subject_refs(record)),
+        fixes=fixes)

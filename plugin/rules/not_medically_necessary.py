@@ -1,0 +1,60 @@
+"""not-medically-necessary: massage whose only documented purpose is relaxation, stress relief,
+wellness or comfort is not billable to the payer (patient-pay at most)."""
+from plugin.facts import massage_lines, massage_orders, notes_text
+from plugin.findings import Citation, ClaimLineFix, OrderFix, Severity
+from plugin.fixes import PATIENT_PAY_NOTE
+from plugin.rules._clinical import (claim_diagnosis_sources, code_hits, describe, goal_sources,
+                                    massage_service_sources, patient_qualifying_conditions,
+                                    pre_exercise_hits, qualifying_hits, refs, subject_refs, term_hits)
+from plugin.rules._rule import BOTH, ORDER_SIGN, Rule
+
+RULE = Rule(
+    code="not-medically-necessary",
+    title="Massage for relaxation or wellness only",
+    description=("When the only purpose documented for 97124 is relaxation, stress relief, wellness or "
+                 "comfort and no qualifying condition (the seven groups of medical necessity) is "
+                 "documented, the massage is not medically necessary: do not bill it to the payer."),
+    citation=Citation("Coding Ahead, CPT Code 97124 - Therapeutic Massage Therapy", "Medical necessity",
+                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
+    hooks=BOTH,
+    severity=Severity.CRITICAL,
+)
+
+
+def _sources(record):
+    sources = massage_service_sources(record) + goal_sources(record)
+    return sources + (claim_diagnosis_sources(record) if record.hook != ORDER_SIGN else [])
+
+
+def _payer_billed_orders(record):
+    """Massage orders not yet marked patient-pay (the OS fix adds that note)."""
+    return [o for o in massage_orders(record) if PATIENT_PAY_NOTE not in notes_text(o.note)]
+
+
+@RULE.checks
+def check(record, policy):
+    if record.hook == ORDER_SIGN and not _payer_billed_orders(record):
+        return
+    sources = _sources(record)
+    wellness = code_hits(sources, policy, "not-medically-necessary", "wellness code") + term_hits(
+        sources, policy.lexicon("relaxation"), mask=policy.lexicon("intent_97124"))
+    if not wellness:
+        return
+    if (qualifying_hits(sources, policy) or patient_qualifying_conditions(record, policy)
+            or pre_exercise_hits(record, policy)):
+        return
+    if record.hook == ORDER_SIGN:
+        fixes = [OrderFix(label="Mark the massage order patient-pay", order_id=o.id, patient_pay=True)
+                 for o in _payer_billed_orders(record)]
+    else:
+        fixes = [ClaimLineFix(label=f"Remove the 97124 line (item {line.sequence})",
+                              sequence=line.sequence, remove=True) for line in massage_lines(record)]
+    yield RULE.finding(
+        summary="Do not bill the payer for 97124: the only documented purpose is relaxation or wellness.",
+        detail=("The documented purpose of the massage is " + describe(wellness) + ". No qualifying "
+                "condition (paralysis, excess fluid, tenderness, tightness, adherence, contracture, or "
+                "relaxation before 97110/97112/97530) is documented in the reasons, diagnoses, the "
+                "patient's active conditions or the visit's services. Massage for relaxation is "
+                "clinically fine but patient-pay at most."),
+        evidence=refs(wellness, subject_refs(record)),
+        fixes=fixes)

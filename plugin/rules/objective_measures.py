@@ -1,0 +1,58 @@
+"""objective-measures: progress toward the goals must be tracked with objective measures."""
+from plugin.facts import codings
+from plugin.findings import Citation, Severity
+from plugin.record import Record
+from plugin.rules._clinical import current_goals, listing, measured, recorded_observations, subject_refs
+from plugin.rules._rule import BOTH, Rule
+
+RULE = Rule(
+    code="objective-measures",
+    title="Objective measures track the goals",
+    description=("The record must hold objective measures that track progress toward the massage goals: "
+                 "Observations with a value (range of motion in degrees, a pain score, girth in cm...), "
+                 "and, when the Goals name a target.measure, a value of that measure."),
+    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.3 (documentation: objective measures)",
+                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
+    hooks=BOTH,
+    severity=Severity.WARNING,
+)
+
+
+def goal_measures(record) -> set[tuple[str, str]]:
+    """(system, code) of every Goal.target.measure of the patient's current goals."""
+    return {(c.system, c.code) for g in current_goals(record) for t in g.target or []
+            for c in codings(t.measure) if c.code}
+
+
+def _measure_codes(obs) -> set[tuple[str, str]]:
+    return {(c.system, c.code) for c in codings([obs.code, *(x.code for x in obs.component or [])]) if c.code}
+
+
+def tracking(record) -> list:
+    """Measured Observations that track the goals: of a goal's target measure when the goals name
+    one, else any measured Observation."""
+    wanted = goal_measures(record)
+    values = measured(record)
+    return [o for o in values if _measure_codes(o) & wanted] if wanted else values
+
+
+@RULE.checks
+def check(record, policy):
+    if tracking(record):
+        return
+    values = [Record.ref_of(o) for o in measured(record)]
+    empty = [Record.ref_of(o) for o in recorded_observations(record) if Record.ref_of(o) not in values]
+    wanted = sorted(code for _, code in goal_measures(record))
+    if wanted:
+        detail = ("The goals name the measures " + listing(wanted) + " but none of them has a recorded "
+                  "value" + ("; the measures on record (" + listing(values) + ") track something else."
+                             if values else "."))
+    else:
+        detail = "The patient has no Observation with a value (e.g. ROM in degrees, pain score, girth)."
+    if empty:
+        detail += " Observations without a value: " + listing(empty) + "."
+    goals = [Record.ref_of(g) for g in current_goals(record) if g.target]
+    yield RULE.finding(
+        summary="Record an objective measure (ROM, pain score, girth) that tracks the massage goals.",
+        detail=detail,
+        evidence=list(dict.fromkeys(goals + values + empty + subject_refs(record))))

@@ -1,0 +1,64 @@
+"""plan-of-care: massage belongs to an active treatment plan with deficits, goals and the massage."""
+from plugin.findings import Citation, Severity
+from plugin.record import Record
+from plugin.rules._clinical import for_patient, names_massage, subject_refs
+from plugin.rules._rule import BOTH, Rule
+
+RULE = Rule(
+    code="plan-of-care",
+    title="Active plan of care includes the massage",
+    description=("Massage must be part of an active plan of care (CarePlan, status active, intent plan "
+                 "or order) that addresses the patient's deficits (conditions), holds goals, and names "
+                 "the massage (97124) among its activities."),
+    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.1.2 (plan of care)",
+                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
+    hooks=BOTH,
+    severity=Severity.WARNING,
+)
+
+
+def _plans_massage(record, plan) -> bool:
+    for activity in plan.activity or []:
+        detail = activity.detail
+        if detail is not None and names_massage(detail.code, detail.description or ""):
+            return True
+        target = record.resolve(activity.reference) if activity.reference else None
+        if target is not None and names_massage(getattr(target, "code", None)):
+            return True
+        if activity.reference is not None and names_massage(None, activity.reference.display or ""):
+            return True
+    return False
+
+
+def missing_parts(record, plan) -> list[str]:
+    """What an active plan lacks, in plain words (empty when complete)."""
+    missing = []
+    if not plan.addresses:
+        missing.append("the conditions (deficits) it addresses")
+    if not plan.goal:
+        missing.append("goals")
+    if not _plans_massage(record, plan):
+        missing.append("an activity naming the massage (97124)")
+    return missing
+
+
+@RULE.checks
+def check(record, policy):
+    plans = [p for p in for_patient(record, "CarePlan")
+             if p.status == "active" and p.intent in ("plan", "order")]
+    if not plans:
+        yield RULE.finding(
+            summary="Document an active plan of care (CarePlan) that includes the massage.",
+            detail=("The patient has no active CarePlan with intent plan or order. Massage must belong to "
+                    "an active treatment plan with specific deficits, goals, expected outcomes and "
+                    "objective measures."),
+            evidence=subject_refs(record))
+        return
+    best = min(plans, key=lambda p: len(missing_parts(record, p)))
+    missing = missing_parts(record, best)
+    if not missing:
+        return
+    yield RULE.finding(
+        summary="Complete the plan of care: " + ", ".join(missing)[:100] + ".",
+        detail=(f"The active plan of care `{Record.ref_of(best)}` lacks " + "; ".join(missing) + "."),
+        evidence=[Record.ref_of(best)] + subject_refs(record))

@@ -1,0 +1,61 @@
+"""progress: the record must show progress toward the goals and since the last visit."""
+from plugin.facts import codings, day_of, massage_procedures, notes_text
+from plugin.findings import Citation, Severity
+from plugin.record import Record
+from plugin.rules._clinical import current_goals, measured
+from plugin.rules._rule import CP, Rule
+
+RULE = Rule(
+    code="progress",
+    title="Progress toward goals documented",
+    description=("Each visit must show progress toward the goals and since the last visit: a measure "
+                 "repeated on a later date, a goal's achievement status, or progress in the 97124 note."),
+    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.3 (progress reports, treatment notes)",
+                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
+    hooks=CP,
+    severity=Severity.WARNING,
+)
+
+
+def _when(obs):
+    if obs.effectiveDateTime is not None:
+        return day_of(obs.effectiveDateTime)
+    if obs.effectivePeriod is not None:
+        return day_of(obs.effectivePeriod.start) or day_of(obs.effectivePeriod.end)
+    return day_of(obs.effectiveInstant) or day_of(obs.issued)
+
+
+def repeated_measures(record) -> dict[str, list]:
+    """Measure code -> Observations of it, when it was measured on at least two dates."""
+    by_code: dict[str, list] = {}
+    for obs in measured(record):
+        for c in codings(obs.code):
+            if c.code:
+                by_code.setdefault(c.code, []).append(obs)
+    return {code: obs for code, obs in by_code.items()
+            if len({_when(o) for o in obs if _when(o) is not None}) >= 2}
+
+
+def progress_evidence(record, policy) -> list[str]:
+    """Where progress is shown (empty when nowhere)."""
+    found = [f"measure `{code}` on {len(obs)} dates" for code, obs in repeated_measures(record).items()]
+    found += [f"`{Record.ref_of(g)}` achievementStatus" for g in current_goals(record) if g.achievementStatus]
+    lexicon = policy.lexicon("progress")
+    for proc in massage_procedures(record):
+        words = lexicon.hits(notes_text(proc.note))
+        found += [f"`{Record.ref_of(proc)}` note: {', '.join(words)}"] if words else []
+    return found
+
+
+@RULE.checks
+def check(record, policy):
+    procedures = massage_procedures(record)
+    if not procedures or progress_evidence(record, policy):
+        return  # no 97124 service at all is time-in-out's card
+    goals = current_goals(record)
+    yield RULE.finding(
+        summary="Document progress toward the goals since the last visit (measure, goal status or note).",
+        detail=("No measure was repeated on a later date, no goal has an achievement status, and the "
+                "97124 note reports no progress (words like improved, since last visit, goal met). "
+                f"Read {len(measured(record))} measured Observation(s) and {len(goals)} goal(s)."),
+        evidence=[Record.ref_of(p) for p in procedures] + [Record.ref_of(g) for g in goals])

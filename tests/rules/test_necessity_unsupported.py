@@ -1,0 +1,87 @@
+from plugin.engine import evaluate
+from plugin.fixes import apply
+from plugin.record import Record
+from tests.builders import Visit, ref
+from tests.rules.clinical_visit import HOOKS, card, documented_visit, findings, quiet
+
+CODE = "necessity-unsupported"
+
+
+def order_context(record: Record, order: dict) -> dict:
+    return {**record.context, "draftOrders": {"resourceType": "Bundle", "type": "collection",
+                                              "entry": [{"resource": order}]}}
+
+
+def test_order_without_qualifying_reason_gets_the_patients_condition_added(policy):
+    visit = Visit()
+    spasm = visit.condition("M62.830", text="Muscle spasm of back")
+    order = visit.order("97124", reasonCode=[{"text": "Low back pain"}])
+    record = visit.record("order-sign")
+    [finding] = findings(CODE, record, policy)
+    assert ref(spasm) in finding.evidence and ref(order) in finding.evidence
+    assert "M62.830" in finding.detail and "tightness" in finding.detail
+    [fix] = finding.fixes
+    assert fix.add_reason_references == (ref(spasm),)
+    updated = apply(fix, record.raw(record.draft_orders[0]))
+    assert {"reference": ref(spasm)} in updated["reasonReference"]
+    again = Record.build("order-sign", order_context(record, updated), visit.prefetch())
+    assert findings(CODE, again, policy) == []
+
+
+def test_order_without_any_qualifying_condition_has_no_fix(policy):
+    visit = Visit()
+    visit.condition("M54.50", text="Low back pain")
+    visit.order("97124")
+    [finding] = findings(CODE, visit.record("order-sign"), policy)
+    assert finding.fixes == ()
+
+
+def test_order_citing_a_qualifying_reason_as_text_is_enough(policy):
+    visit = Visit()
+    visit.order("97124", reasonCode=[{"text": "Lymphedema of left arm"}])
+    assert findings(CODE, visit.record("order-sign"), policy) == []
+
+
+def test_order_with_exercise_ordered_alongside_is_supported(policy):
+    visit = Visit()
+    visit.order("97124")
+    visit.order("97112")
+    assert findings(CODE, visit.record("order-sign"), policy) == []
+
+
+def test_claim_without_qualifying_diagnosis_fires(policy):
+    visit = Visit()
+    visit.procedure("97124", minutes=23)
+    visit.claim_line("97124", units=2)
+    visit.claim_diagnosis("M54.50")
+    [finding] = findings(CODE, visit.record("claim-prepare"), policy)
+    assert "Claim.diagnosis[1]" in finding.evidence and "Claim.item[1]" in finding.evidence
+
+
+def test_claim_with_qualifying_procedure_reason_is_supported(policy):
+    visit = Visit()
+    visit.procedure("97124", minutes=23, reasonCode=[{"coding": [
+        {"system": "http://snomed.info/sct", "code": "45352006"}]}])
+    visit.claim_line("97124", units=2)
+    assert findings(CODE, visit.record("claim-prepare"), policy) == []
+
+
+def test_quiet_for_documented_visit_on_both_hooks(policy):
+    assert quiet(CODE, policy, documented_visit()[0], HOOKS)
+
+
+def test_superseded_when_the_purpose_is_wellness_only(policy):
+    visit = Visit()
+    visit.order("97124", reasonCode=[{"text": "Stress relief"}])
+    codes = {f.code for f in evaluate(visit.record("order-sign"), policy)}
+    assert "not-medically-necessary" in codes and CODE not in codes
+
+
+def test_card_over_http_carries_evidence_and_update(client):
+    visit = Visit()
+    spasm = visit.condition("M62.830")
+    visit.order("97124")
+    found = card(client, visit, "order-sign", CODE)
+    assert found is not None and f"`{ref(spasm)}`" in found["detail"]
+    resource = found["suggestions"][0]["actions"][0]["resource"]
+    assert resource["reasonReference"] == [{"reference": ref(spasm)}]
