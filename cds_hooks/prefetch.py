@@ -2,14 +2,30 @@
 
 A prefetch key counts as missing when absent, null, or an OperationOutcome. Missing keys are
 queried on `fhirServer` (allowlisted) with the EHR's bearer token; the token is never logged.
+After that first round, follow-up searches fetch what no prefetch template can reach: the
+Provenance of the visit's Procedures, their performers, and the payer Organization. Each
+follow-up round asks only for resources nothing so far has brought.
 """
 from __future__ import annotations
 
+import logging
+import re
+from typing import Any, Iterable
+from urllib.parse import quote
+
 from cds_hooks.config import Config
 from cds_hooks.errors import RequestError
-from cds_hooks.fhir_client import FhirClient
+from cds_hooks.fhir_client import FhirClient, allowed_server, merge_bundles
 from cds_hooks.hook_request import HookRequest
 from cds_hooks.services import Service
+from plugin.facts import visit_procedures
+from plugin.record import Record
+
+log = logging.getLogger("cpt97124.fhir")
+
+# Provenance names signers; a PractitionerRole names its Practitioner: one more round each at most.
+FOLLOW_UP_ROUNDS = 3
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
 class DataUnavailable(RequestError):
@@ -21,48 +37,140 @@ class DataUnavailable(RequestError):
                          code="not-found")
 
 
+class ServerNotAllowed(RequestError):
+    def __init__(self):
+        super().__init__("fhirServer is not an allowed FHIR server for this service; send the data in "
+                         "prefetch or ask the operator to add the server's origin to the allowlist",
+                         "fhirServer", status=400, code="security")
+
+
 def usable(value: object) -> bool:
     return isinstance(value, dict) and value.get("resourceType") not in (None, "OperationOutcome")
 
 
 def render(template: str, context: dict) -> str | None:
-    """Fill {{context.x}} tokens; None when a token has no value (that query cannot run)."""
+    """Fill {{context.x}} tokens (URL-quoted); None when a token has no value (that query cannot run)."""
     out = template
     for key, value in context.items():
         token = "{{context.%s}}" % key
         if token in out:
             if not isinstance(value, str) or not value:
                 return None
-            out = out.replace(token, value)
+            out = out.replace(token, quote(value, safe=""))
     return None if "{{" in out else out
 
+
+# -- follow-up searches -------------------------------------------------------------------------
+
+def _local_ref(reference: Any, rtype: str, base: str) -> str | None:
+    """`Type/id` for a reference to a `rtype` on this server; None for other types or servers."""
+    ref = getattr(reference, "reference", None)
+    if not isinstance(ref, str):
+        return None
+    if "://" in ref:
+        if not ref.startswith(base.rstrip("/") + "/"):
+            return None
+        ref = ref[len(base.rstrip("/")) + 1:]
+    parts = ref.strip("/").split("/")
+    if len(parts) != 2 or parts[0] != rtype or not _FHIR_ID.fullmatch(parts[1]):
+        return None
+    return ref.strip("/")
+
+
+def _missing(record: Record, refs: Iterable[str | None], asked: set[str]) -> list[str]:
+    return sorted({r for r in refs if r and r not in asked and record.resolve(r) is None})
+
+
+def _ids(refs: list[str]) -> str:
+    return ",".join(r.split("/")[1] for r in refs)
+
+
+def follow_up_queries(record: Record, base: str, asked: set[str]) -> dict[str, str]:
+    """Searches for what the visit's Procedures and the Coverage point to and nothing brought yet.
+
+    `asked` holds the `Type/id`s already searched for; it is updated, so no id is asked twice.
+    """
+    procedures = visit_procedures(record)
+    visit_refs = {f"Procedure/{p.id}" for p in procedures if p.id and _FHIR_ID.fullmatch(p.id)}
+    provenances = [p for p in record.all("Provenance")
+                   if any(_local_ref(t, "Procedure", base) in visit_refs for t in p.target or [])]
+    signed = {_local_ref(t, "Procedure", base) for p in provenances for t in p.target or []}
+    unsigned = sorted(r for r in visit_refs - signed if f"Provenance:{r}" not in asked)
+    actors = [perf.actor for p in procedures for perf in p.performer or []]
+    people = actors + [r.practitioner for r in record.all("PractitionerRole") if r.practitioner]
+    people += [a.who for p in provenances for a in p.agent or []]
+    payors = [payor for c in record.all("Coverage") for payor in c.payor or []]
+    wanted = {
+        "performers": _missing(record, (_local_ref(a, "Practitioner", base) for a in people), asked),
+        "performerRoles": _missing(record, (_local_ref(a, "PractitionerRole", base) for a in actors), asked),
+        "payors": _missing(record, (_local_ref(p, "Organization", base) for p in payors), asked),
+    }
+    queries = {}
+    if unsigned:
+        asked.update(f"Provenance:{r}" for r in unsigned)
+        queries["provenance"] = "Provenance?target=" + ",".join(unsigned)
+    for key, refs in wanted.items():
+        if refs:
+            asked.update(refs)
+            queries[key] = f"{refs[0].split('/')[0]}?_id={_ids(refs)}"
+    return queries
+
+
+def _merge(data: dict, fetched: dict) -> None:
+    for key, value in fetched.items():
+        data[key] = merge_bundles(data[key], value) if key in data else value
+
+
+# -- gathering ----------------------------------------------------------------------------------
 
 def gather(service: Service, request: HookRequest, config: Config) -> tuple[dict, list[str]]:
     """Prefetch data by key, fetched where the EHR did not send it, and the keys still missing.
 
-    Raises DataUnavailable when a required key cannot be had.
+    Raises DataUnavailable when a required key cannot be had, and ServerNotAllowed when the
+    prefetch is incomplete and fhirServer is not on the allowlist (it is then never contacted).
     """
     data = {k: v for k, v in request.prefetch.items() if k in service.prefetch and usable(v)}
     queries = {}
     for key, template in service.prefetch.items():
-        if key in data:
-            continue
-        query = render(template, request.context)
-        if query is not None:
+        if key not in data and (query := render(template, request.context)) is not None:
             queries[key] = query
-    failed: list[str] = []
-    if queries and request.fhir_server:
-        client = FhirClient(request.fhir_server, request.access_token, config)
-        fetched, failed = client.search_all(queries)
-        data.update(fetched)
-        follow_ups = client.follow_up_queries(request.context, data)
-        if follow_ups:
-            more, more_failed = client.search_all(follow_ups)
-            data.update(more)
-            failed += more_failed
-    elif queries:
-        failed = list(queries)
+    server = request.fhir_server
+    if not server:
+        failed = sorted(queries)
+    elif queries and not allowed_server(server, config):
+        raise ServerNotAllowed()
+    else:
+        failed = _fetch(service, request, config, data, queries)
     missing_required = sorted(service.required.intersection(failed))
     if missing_required:
         raise DataUnavailable(missing_required)
-    return data, sorted(failed)
+    return data, sorted(set(failed))
+
+
+def _fetch(service: Service, request: HookRequest, config: Config, data: dict,
+           queries: dict[str, str]) -> list[str]:
+    """First the missing prefetch keys, then follow-up rounds; returns the keys that failed."""
+    server = request.fhir_server
+    allowed = allowed_server(server, config)
+    failed: list[str] = []
+    asked: set[str] = set()
+    with FhirClient(server, request.access_token, config) as client:
+        if queries:
+            fetched, failed = client.search_all(queries)
+            _merge(data, fetched)
+            if service.required.intersection(failed):
+                return failed  # the answer is 412 whatever follows; do not make the EHR wait
+        for _ in range(FOLLOW_UP_ROUNDS):
+            record = Record.build(service.hook, request.context, data)
+            queries = follow_up_queries(record, server, asked)
+            if not queries:
+                break
+            if not allowed:
+                # Only optional follow-ups are left: fail open and say what could not be checked.
+                log.warning("fhirServer not allowlisted; follow-up searches skipped")
+                failed += queries
+                break
+            fetched, round_failed = client.search_all(queries)
+            _merge(data, fetched)
+            failed += round_failed
+    return failed
