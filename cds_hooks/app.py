@@ -68,8 +68,8 @@ def call_service(service_id: str):
     if not has_subject(record):  # no 97124 order or line: nothing to say, nothing to fetch
         g.rule_codes = []
         return jsonify({"cards": []})
-    data, unavailable = gather(service, hook_request, st.config)
-    record.add_prefetch(data, unavailable)
+    _, unavailable = gather(service, hook_request, st.config, record)
+    record.unavailable.extend(unavailable)
     findings = evaluate(record, st.policy)
     out = cards(findings, record, st.config)
     g.rule_codes = [f.code for f in findings]

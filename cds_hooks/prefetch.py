@@ -123,13 +123,18 @@ def _merge(data: dict, fetched: dict) -> None:
 
 # -- gathering ----------------------------------------------------------------------------------
 
-def gather(service: Service, request: HookRequest, config: Config) -> tuple[dict, list[str]]:
+def gather(service: Service, request: HookRequest, config: Config,
+           record: Record | None = None) -> tuple[dict, list[str]]:
     """Prefetch data by key, fetched where the EHR did not send it, and the keys still missing.
 
+    Every resource gathered is also added to `record` (built from the context if not given) as
+    it arrives, so each is validated once and the follow-up rounds read what is already known.
     Raises DataUnavailable when a required key cannot be had, and ServerNotAllowed when the
     prefetch is incomplete and fhirServer is not on the allowlist (it is then never contacted).
     """
+    record = record if record is not None else Record.build(service.hook, request.context)
     data = {k: v for k, v in request.prefetch.items() if k in service.prefetch and usable(v)}
+    record.add_prefetch(data)
     queries = {}
     for key, template in service.prefetch.items():
         if key not in data and (query := render(template, request.context)) is not None:
@@ -140,7 +145,7 @@ def gather(service: Service, request: HookRequest, config: Config) -> tuple[dict
     elif queries and not allowed_server(server, config):
         raise ServerNotAllowed()
     else:
-        failed = _fetch(service, request, config, data, queries)
+        failed = _fetch(service, request, config, data, queries, record)
     missing_required = sorted(service.required.intersection(failed))
     if missing_required:
         raise DataUnavailable(missing_required)
@@ -148,7 +153,7 @@ def gather(service: Service, request: HookRequest, config: Config) -> tuple[dict
 
 
 def _fetch(service: Service, request: HookRequest, config: Config, data: dict,
-           queries: dict[str, str]) -> list[str]:
+           queries: dict[str, str], record: Record) -> list[str]:
     """First the missing prefetch keys, then follow-up rounds; returns the keys that failed."""
     server = request.fhir_server
     allowed = allowed_server(server, config)
@@ -158,10 +163,10 @@ def _fetch(service: Service, request: HookRequest, config: Config, data: dict,
         if queries:
             fetched, failed = client.search_all(queries)
             _merge(data, fetched)
+            record.add_prefetch(fetched)
             if service.required.intersection(failed):
                 return failed  # the answer is 412 whatever follows; do not make the EHR wait
         for _ in range(FOLLOW_UP_ROUNDS):
-            record = Record.build(service.hook, request.context, data)
             queries = follow_up_queries(record, server, asked)
             if not queries:
                 break
@@ -172,5 +177,6 @@ def _fetch(service: Service, request: HookRequest, config: Config, data: dict,
                 break
             fetched, round_failed = client.search_all(queries)
             _merge(data, fetched)
+            record.add_prefetch(fetched)
             failed += round_failed
     return failed
