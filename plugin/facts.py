@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from plugin.policy import Policy, PayerProfile
 from plugin.record import Record
+from plugin.units import units_by_method
 
 CPT = "http://www.ama-assn.org/go/cpt"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -205,6 +206,17 @@ def timed_minutes(record: Record, policy: Policy) -> dict[str, int]:
                     out[code] = out.get(code, 0) + (clock_minutes(p) or 0)
         return out
     return record.memo("timed_minutes", compute)
+
+
+def visit_units(record: Record, policy: Policy) -> tuple[PayerProfile, dict[str, int], dict[str, int]] | None:
+    """(payer profile, minutes per timed code, units per code) for this visit under the payer's
+    8-minute-rule method; None unless every 97124 service of the visit has its clock times."""
+    procedures = massage_procedures(record)
+    if not procedures or any(clock_minutes(p) is None for p in procedures):
+        return None
+    profile = payer_profile(record, policy)
+    minutes = timed_minutes(record, policy)
+    return profile, minutes, units_by_method(profile.units_method, minutes)
 
 
 # -- the payer ------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """under-8-minutes: 97124 time that cannot earn a unit must not be billed."""
-from plugin.facts import MASSAGE, clock_minutes, massage_lines, massage_procedures, payer_profile, timed_minutes
+from plugin.facts import MASSAGE, massage_lines, massage_procedures, visit_units
 from plugin.findings import Citation, ClaimLineFix, Severity
 from plugin.record import Record
 from plugin.rules._rule import CP, Rule
-from plugin.units import explain, units_by_method
+from plugin.units import explain
 
 RULE = Rule(
     code="under-8-minutes",
@@ -20,14 +20,13 @@ RULE = Rule(
 
 @RULE.checks
 def check(record, policy):
-    procedures = massage_procedures(record)
-    if not procedures or any(clock_minutes(p) is None for p in procedures):
+    computed = visit_units(record, policy)
+    if computed is None:
         return  # time-in-out speaks for missing clock times
-    profile = payer_profile(record, policy)
-    minutes = timed_minutes(record, policy)
-    units = units_by_method(profile.units_method, minutes)
+    profile, minutes, units = computed
     if units.get(MASSAGE, 0) > 0:
         return
+    procedures = massage_procedures(record)
     lines = massage_lines(record)
     yield RULE.finding(
         summary=f"Remove 97124: {minutes.get(MASSAGE, 0)} minutes earn no unit under the 8-minute rule.",

@@ -1,9 +1,9 @@
 """units: the 97124 line's quantity must equal the 8-minute-rule units under the payer's method."""
-from plugin.facts import MASSAGE, clock_minutes, massage_lines, massage_procedures, payer_profile, timed_minutes
+from plugin.facts import MASSAGE, massage_lines, massage_procedures, visit_units
 from plugin.findings import Citation, ClaimLineFix, Severity
 from plugin.record import Record
 from plugin.rules._rule import CP, Rule
-from plugin.units import explain, units_by_method
+from plugin.units import explain
 
 RULE = Rule(
     code="units",
@@ -25,13 +25,13 @@ def _quantity(line) -> int:
 
 @RULE.checks
 def check(record, policy):
-    procedures = massage_procedures(record)
+    computed = visit_units(record, policy)
     lines = massage_lines(record)
-    if not procedures or not lines or any(clock_minutes(p) is None for p in procedures):
+    if computed is None or not lines:
         return
-    profile = payer_profile(record, policy)
-    minutes = timed_minutes(record, policy)
-    expected = units_by_method(profile.units_method, minutes).get(MASSAGE, 0)
+    profile, minutes, units = computed
+    expected = units.get(MASSAGE, 0)
+    procedures = massage_procedures(record)
     billed = sum(_quantity(line) for line in lines)
     if expected == 0 or billed == expected:
         return
