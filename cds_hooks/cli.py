@@ -56,7 +56,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"error: {args.request}: hook must be one of "
               f"{sorted(s.hook for s in SERVICES.values())}", file=sys.stderr)
         return 2
-    app = create_app(Config(dev=True, database_url="sqlite://"))
+    overrides = {"dev": True, "database_url": "sqlite://"}
+    if args.payer_profiles:
+        overrides["payer_profiles"] = args.payer_profiles
+    app = create_app(Config.from_env(**overrides))
     response = app.test_client().post(f"/cds-services/{service.id}", data=body,
                                       content_type="application/json")
     print(json.dumps(response.get_json(), indent=2))
@@ -99,6 +102,7 @@ def parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("evaluate", help="evaluate a CDS Hooks request file offline and print the cards")
     e.add_argument("request")
+    e.add_argument("--payer-profiles", help="a clinic's payer profile TOML (default: CPT97124_PAYER_PROFILES)")
     e.set_defaults(func=_evaluate)
 
     fx = sub.add_parser("fixtures", help="work with fixture scenarios")
