@@ -33,3 +33,24 @@ docs: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis
+
+# ---- Proof of performance and robustness (docs/performance.md). Maintainers only. ----------
+SOAK_SECONDS  ?= 300
+FUZZ_EXAMPLES ?= 400
+
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+# One table: no-op ceiling vs both hooks under gunicorn, in-process latency, history growth,
+# the no-prefetch path against a local FHIR server, RSS per worker; each target met or not.
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.run
+
+# The full fuzz run: at least 5,000 generated requests (make test runs a small bounded one).
+fuzz: install-test
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_MIN_REQUESTS=5000 $(BIN)/python -m pytest tests/fuzz
+
+# SOAK_SECONDS at half the measured maximum, both hooks plus feedback; exits non-zero on a miss.
+soak: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.soak --seconds $(SOAK_SECONDS)

@@ -88,6 +88,11 @@ def parse(body: Any, hook: str, wire_name: str | None = None) -> HookRequest:
     prefetch = {} if prefetch is None else prefetch
     if not isinstance(prefetch, dict):
         raise RequestError("prefetch must be a JSON object", "prefetch")
+    for key, value in prefetch.items():  # a Bundle whose entry is no array cannot be read at all
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle" \
+                and value.get("entry") is not None and not isinstance(value["entry"], list):
+            path = f"prefetch.{key[:64]}.entry"
+            raise RequestError(f"{path} must be a JSON array", path)
 
     server = body.get("fhirServer")
     if server is not None:

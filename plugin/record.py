@@ -2,9 +2,20 @@
 
 Every resource is validated on its own with the fhir.resources R4B model of its type.
 One bad resource is skipped and reported; it never sinks the request.
+
+Validation is the costliest step of a request (fhir.resources checks each element in Python),
+so validated elements are remembered by content: an element (a whole resource, a
+CodeableConcept, a Period, ...) whose exact JSON passed validation before is not checked
+again, its model is reused. Everything a rule reads was validated, only not twice. Reused
+models are shared across requests, so they must never be mutated: updates are built from
+`Record.raw` (plugin/fixes.py), never by assigning to a model.
 """
 from __future__ import annotations
 
+import marshal
+import threading
+import typing
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
@@ -19,6 +30,118 @@ KNOWN_TYPES = frozenset({
     "Provenance", "DocumentReference",
 })
 _MODELS = {name: get_fhir_model_class(name) for name in KNOWN_TYPES}
+CACHE_ENTRIES = 10_000   # validated elements kept per process (about 25 MB at most, measured)
+
+
+# -- validation, remembered by content ----------------------------------------------------------
+def _element_fields(model_cls: type) -> dict[str, tuple[str, type, bool]]:
+    """JSON key -> (attribute, element model class, is a list) for the complex-typed fields.
+
+    Polymorphic fields (contained resources) are left out: their declared class is abstract,
+    so a remembered concrete model could not stand in for the JSON.
+    """
+    out = {}
+    for name, info in model_cls.model_fields.items():
+        for arg in typing.get_args(info.annotation) or (info.annotation,):
+            is_list = typing.get_origin(arg) is list
+            inner = typing.get_args(arg)[0] if is_list else arg
+            klass = inner.get_model_klass() if hasattr(inner, "get_model_klass") else None
+            if klass is not None and klass.__name__ not in ("Resource", "DomainResource"):
+                out[info.alias or name] = (name, klass, is_list)
+                break
+    return out
+
+
+class ValidatedElements:
+    """A bounded, least-recently-used memory of validated models, keyed by class and exact JSON."""
+
+    def __init__(self, max_entries: int = CACHE_ENTRIES):
+        self.max_entries = max_entries
+        self._models: OrderedDict[tuple[type, bytes], Any] = OrderedDict()
+        self._fields: dict[type, dict[str, tuple[str, type, bool]]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(model_cls: type, value: dict) -> tuple[type, bytes]:
+        # marshal format 2 has no back-references, so equal JSON values in the same key order give
+        # equal bytes, and equal bytes decode to equal values: a hit is always the same content.
+        # Another key order is only a miss. Several times faster than json.dumps.
+        return model_cls, marshal.dumps(value, 2)
+
+    def _lookup(self, key: tuple[type, bytes]) -> Any | None:
+        with self._lock:
+            model = self._models.get(key)
+            if model is not None:
+                self._models.move_to_end(key)
+            return model
+
+    def _store(self, key: tuple[type, bytes], model: Any) -> None:
+        with self._lock:
+            self._models[key] = model
+            if len(self._models) > self.max_entries:
+                self._models.popitem(last=False)
+
+    def fields(self, model_cls: type) -> dict[str, tuple[str, type, bool]]:
+        if model_cls not in self._fields:
+            self._fields[model_cls] = _element_fields(model_cls)
+        return self._fields[model_cls]
+
+    def validate(self, model_cls: type, raw: dict) -> Any:
+        """model_cls.model_validate(raw), reusing any element validated before; raises the same errors."""
+        key = self.key(model_cls, raw)
+        model = self._lookup(key)
+        if model is not None:
+            return model
+        prepared, fresh = self._substitute(model_cls, raw, ())
+        model = model_cls.model_validate(prepared)
+        self._store(key, model)
+        for path, sub_key in fresh:
+            sub = _follow(model, path)
+            if type(sub) is sub_key[0]:
+                self._store(sub_key, sub)
+        return model
+
+    def _substitute(self, model_cls: type, raw: dict, path: tuple) -> tuple[dict, list]:
+        """A copy of raw with remembered elements replaced by their models, and the new elements' paths."""
+        prepared, fresh, fields = dict(raw), [], self.fields(model_cls)
+        for json_key, value in raw.items():  # the few keys present, not the model's many fields
+            spec = fields.get(json_key)
+            if spec is None:
+                continue
+            attr, klass, is_list = spec
+            if is_list and isinstance(value, list):
+                items = list(value)
+                for i, item in enumerate(items):
+                    items[i] = self._element(klass, item, path + ((attr, i),), fresh)
+                prepared[json_key] = items
+            elif not is_list and isinstance(value, dict):
+                prepared[json_key] = self._element(klass, value, path + ((attr, None),), fresh)
+        return prepared, fresh
+
+    def _element(self, klass: type, value: Any, path: tuple, fresh: list) -> Any:
+        if not isinstance(value, dict):
+            return value  # left for validation to refuse
+        key = self.key(klass, value)
+        model = self._lookup(key)
+        if model is not None:
+            return model
+        fresh.append((path, key))
+        prepared, deeper = self._substitute(klass, value, path)
+        fresh.extend(deeper)
+        return prepared
+
+
+def _follow(model: Any, path: tuple) -> Any:
+    for attr, index in path:
+        model = getattr(model, attr, None)
+        if index is not None:
+            model = model[index] if isinstance(model, list) and index < len(model) else None
+        if model is None:
+            return None
+    return model
+
+
+VALIDATED = ValidatedElements()
 
 
 @dataclass(frozen=True)
@@ -42,7 +165,8 @@ def iter_resources(value: Any) -> Iterator[dict]:
     if not isinstance(value, dict):
         return
     if value.get("resourceType") == "Bundle":
-        for entry in value.get("entry") or []:
+        entries = value.get("entry")
+        for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
                 yield entry["resource"]
     else:
@@ -97,12 +221,15 @@ class Record:
         if ref and ref in self._by_ref:
             return self._by_ref[ref]
         try:
-            model = model_cls.model_validate(raw)
+            model = VALIDATED.validate(model_cls, raw)
         except ValidationError as error:
             self.skipped.append(Skipped(where=ref or where, reason=_describe(error)))
             return None
         except (TypeError, ValueError) as error:  # fhir.resources raises these for some shapes
             self.skipped.append(Skipped(where=ref or where, reason=type(error).__name__))
+            return None
+        except RecursionError:  # fhir.resources recurses per level: ~150 nested extensions exhaust the stack
+            self.skipped.append(Skipped(where=ref or where, reason="resource: nested too deeply to validate"))
             return None
         self._by_type.setdefault(rtype, []).append(model)
         self._raw[id(model)] = raw

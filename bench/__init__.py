@@ -1,0 +1,1 @@
+"""Benchmark, load and soak harness (not shipped with the product)."""

@@ -1,0 +1,107 @@
+"""In-process timings through the Flask test client: no network, no server, one core."""
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+from bench.app import create_bench_app
+from bench.bodies import body
+from cds_hooks.config import Config
+from cds_hooks.services import SERVICES
+
+PATHS = {s.hook: f"/cds-services/{s.id}" for s in SERVICES.values()}
+
+
+def _client(workdir: Path):
+    config = Config(dev=True, database_url=f"sqlite:///{workdir}/inprocess.db")
+    return create_bench_app(config).test_client()
+
+
+def _timed_post(client, hook: str, data: bytes) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this thread) for one request."""
+    t0, c0 = time.perf_counter(), time.thread_time()
+    response = client.post(PATHS[hook], data=data, content_type="application/json")
+    elapsed, cpu = time.perf_counter() - t0, time.thread_time() - c0
+    if response.status_code != 200:
+        raise RuntimeError(f"{hook} answered {response.status_code}: {response.get_data(as_text=True)[:200]}")
+    return elapsed, cpu
+
+
+def latency(workdir: Path, hook: str, count: int, first: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds per request for `count` distinct bodies (after 20 warm-up requests).
+
+    CPU time is what the request itself costs; wall time adds waits (the SQLite commit that
+    records issued cards) and whatever else the machine is running.
+    """
+    client = _client(workdir)
+    for n in range(first, first + 20):
+        _timed_post(client, hook, body(hook, n))
+    bodies = [body(hook, n) for n in range(first + 20, first + 20 + count)]
+    timings = [_timed_post(client, hook, b) for b in bodies]
+    return [t[0] for t in timings], [t[1] for t in timings]
+
+
+def growth(workdir: Path, sizes: tuple[int, ...], runs: int, first: int) -> dict[int, dict[str, float]]:
+    """claim-prepare with `size` prior 97124 Procedures: median CPU seconds, first sight and re-sent.
+
+    cold: a new patient each run (nothing seen before); warm: the same body sent again, as an
+    EHR re-sends a returning patient's history at every visit.
+    """
+    client = _client(workdir)
+    for n in range(first, first + 20):
+        _timed_post(client, "claim-prepare", body("claim-prepare", n))
+    out, n = {}, first + 20
+    for size in sizes:
+        cold, warm = [], []
+        for _ in range(runs):
+            data = body("claim-prepare", n, prior_massage=size)
+            n += 1
+            cold.append(_timed_post(client, "claim-prepare", data)[1])
+            warm.append(_timed_post(client, "claim-prepare", data)[1])
+        out[size] = {"cold": statistics.median(cold), "warm": statistics.median(warm)}
+    return out
+
+
+def stages(workdir: Path, count: int, first: int) -> tuple[float, dict[str, float]]:
+    """CPU seconds per claim-prepare request, and per stage of the handler (no profiler overhead).
+
+    Wraps the functions cds_hooks/app.py calls, so the split follows the handler as written;
+    a stage the handler no longer calls by that name is simply absent.
+    """
+    import cds_hooks.app as handler
+    from plugin.record import Record
+
+    spent: dict[str, float] = {}
+
+    def timed(name: str, fn):
+        def wrapper(*args, **kwargs):
+            t0 = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] = spent.get(name, 0.0) + time.thread_time() - t0
+        return wrapper
+
+    names = {"read_json": "JSON parse", "parse": "request checks", "gather": "prefetch: validation",
+             "evaluate": "rules", "cards": "cards and fixes"}
+    saved = {attr: getattr(handler, attr) for attr in names if hasattr(handler, attr)}
+    saved_build = Record.__dict__["build"]
+    try:
+        for attr, name in names.items():
+            if attr in saved:
+                setattr(handler, attr, timed(name, saved[attr]))
+        Record.build = classmethod(timed("context: validation", saved_build.__func__))
+        client = _client(workdir)
+        state = client.application.extensions["cpt97124"]
+        state.on_cards = timed("issued cards to SQLite", state.on_cards)
+        for n in range(first, first + 20):
+            _timed_post(client, "claim-prepare", body("claim-prepare", n))
+        spent.clear()
+        bodies = [body("claim-prepare", n) for n in range(first + 20, first + 20 + count)]
+        total = sum(_timed_post(client, "claim-prepare", b)[1] for b in bodies) / count
+    finally:
+        for attr, fn in saved.items():
+            setattr(handler, attr, fn)
+        Record.build = saved_build
+    return total, {name: seconds / count for name, seconds in spent.items()}

@@ -1,0 +1,45 @@
+"""Inputs the fuzz suite once found answered with a 5xx, pinned so they stay fixed."""
+from __future__ import annotations
+
+import json
+
+from plugin.record import Record
+from tests.fuzz.conftest import post
+from tests.fuzz.test_hostile_bodies import BASES, HOOKS, prefetch_resources
+
+
+def nested_extensions(depth: int) -> str:
+    text = '{"url":"http://example.org/x","valueString":"v"}'
+    for _ in range(depth):
+        text = '{"url":"http://example.org/x","extension":[%s]}' % text
+    return text
+
+
+def test_deeply_nested_resource_is_skipped_and_reported_not_a_500(fuzz_client):
+    # fhir.resources validates nested extensions recursively; ~150 levels exhausted the stack.
+    procedure = json.loads('{"resourceType":"Procedure","id":"deep","status":"completed",'
+                           '"subject":{"reference":"Patient/p"},"extension":[%s]}' % nested_extensions(300))
+    record = Record.build("claim-prepare", {}, {"procedures": procedure})
+    assert record.all("Procedure") == []
+    assert [(s.where, s.reason) for s in record.skipped] == [
+        ("Procedure/deep", "resource: nested too deeply to validate")]
+
+    for hook, service in HOOKS.items():
+        body = json.loads(json.dumps(BASES[hook]))
+        next(r for r in prefetch_resources(body) if r["resourceType"] == "Procedure")["extension"] = "X"
+        text = json.dumps(body).replace('"X"', "[%s]" % nested_extensions(300))
+        status, answer = post(fuzz_client, f"/cds-services/{service}", text, "regression")
+        assert status == 200, answer
+
+
+def test_prefetch_bundle_entry_that_is_not_an_array_is_a_clear_400(fuzz_client):
+    # plugin/record.iter_resources iterated Bundle.entry as given: a number raised TypeError (500).
+    for value in (5, 1.5, True):
+        body = json.loads(json.dumps(BASES["claim-prepare"]))
+        body["prefetch"]["procedures"]["entry"] = value
+        status, answer = post(fuzz_client, f"/cds-services/{HOOKS['claim-prepare']}", json.dumps(body),
+                              "regression")
+        assert status == 400, answer
+        assert answer["issue"][0]["expression"] == ["prefetch.procedures.entry"]
+    record = Record.build("claim-prepare", {}, {"procedures": {"resourceType": "Bundle", "entry": 5}})
+    assert record.all("Procedure") == []
