@@ -65,6 +65,9 @@ def call_service(service_id: str):
     hook_request = parse(read_json(), service.hook, st.config.hook_name(service.hook))
     g.hook = service.hook
     record = Record.build(service.hook, hook_request.context)
+    if record.skipped:  # the claim or orders we are asked about must themselves be valid FHIR
+        bad = record.skipped[0]
+        raise RequestError(f"{bad.path} is not valid FHIR R4: {bad.reason}", bad.path)
     if not has_subject(record):  # no 97124 order or line: nothing to say, nothing to fetch
         g.rule_codes = []
         return jsonify({"cards": []})

@@ -148,8 +148,9 @@ VALIDATED = ValidatedElements()
 class Skipped:
     """A resource that failed validation. `reason` names fields, never their values (no PHI)."""
 
-    where: str
+    where: str   # the resource's `Type/id`, else its place in the request
     reason: str
+    path: str = ""  # its place in the request, e.g. "context.claim" or "prefetch.goals[2]"
 
 
 def _describe(error: ValidationError) -> str:
@@ -223,13 +224,13 @@ class Record:
         try:
             model = VALIDATED.validate(model_cls, raw)
         except ValidationError as error:
-            self.skipped.append(Skipped(where=ref or where, reason=_describe(error)))
+            self.skipped.append(Skipped(where=ref or where, path=where, reason=_describe(error)))
             return None
         except (TypeError, ValueError) as error:  # fhir.resources raises these for some shapes
-            self.skipped.append(Skipped(where=ref or where, reason=type(error).__name__))
+            self.skipped.append(Skipped(where=ref or where, path=where, reason=type(error).__name__))
             return None
         except RecursionError:  # fhir.resources recurses per level: ~150 nested extensions exhaust the stack
-            self.skipped.append(Skipped(where=ref or where, reason="resource: nested too deeply to validate"))
+            self.skipped.append(Skipped(where=ref or where, path=where, reason="resource: nested too deeply to validate"))
             return None
         self._by_type.setdefault(rtype, []).append(model)
         self._raw[id(model)] = raw

@@ -118,3 +118,21 @@ def test_urn_uuid_hook_instance_is_accepted(client):
     body = claim_request()
     body["hookInstance"] = "urn:uuid:" + body["hookInstance"]
     assert client.post(CLAIM, json=body).status_code == 200
+
+
+def test_invalid_fhir_in_the_context_claim_is_a_400_naming_it(client):
+    body = claim_request()
+    body["context"]["claim"]["item"][0]["servicedDate"] = "03/02/2026"
+    resp = client.post(CLAIM, json=body)
+    assert resp.status_code == 400
+    issue = resp.get_json()["issue"][0]
+    assert issue["expression"] == ["context.claim"]
+    assert "item.0.servicedDate" in issue["diagnostics"] and "03/02/2026" not in issue["diagnostics"]
+
+
+def test_invalid_draft_order_is_a_400_naming_its_entry(client):
+    body = order_request()
+    body["context"]["draftOrders"]["entry"][0]["resource"]["authoredOn"] = "yesterday"
+    resp = client.post(ORDER, json=body)
+    assert resp.status_code == 400
+    assert resp.get_json()["issue"][0]["expression"] == ["context.draftOrders[0]"]
