@@ -170,7 +170,8 @@ def _ref_id(reference: Any) -> str | None:
 def patient_procedures(record: Record) -> list[Any]:
     """Procedures about the hook's patient (all of them when the patient is unknown)."""
     pid = record.patient_id
-    return [p for p in record.all("Procedure") if pid is None or _ref_id(p.subject) == pid]
+    return record.memo("patient_procedures", lambda: [
+        p for p in record.all("Procedure") if pid is None or _ref_id(p.subject) == pid])
 
 
 def visit_procedures(record: Record) -> list[Any]:

@@ -108,13 +108,15 @@ def episode_window(record: Record, day: date) -> tuple[date, date, str]:
 
 
 def therapy_days(record: Record, policy: Policy) -> dict[date, list[Any]]:
-    """The patient's completed therapy Procedures, grouped by date, oldest first."""
-    by_day: dict[date, list[Any]] = {}
-    for proc in patient_procedures(record):
-        day = procedure_day(proc)
-        if proc.status == "completed" and day is not None and therapy_codes(proc.code, policy):
-            by_day.setdefault(day, []).append(proc)
-    return dict(sorted(by_day.items()))
+    """The patient's completed therapy Procedures, grouped by date, oldest first (once per request)."""
+    def compute() -> dict[date, list[Any]]:
+        by_day: dict[date, list[Any]] = {}
+        for proc in patient_procedures(record):
+            day = procedure_day(proc)
+            if proc.status == "completed" and day is not None and therapy_codes(proc.code, policy):
+                by_day.setdefault(day, []).append(proc)
+        return dict(sorted(by_day.items()))
+    return record.memo("therapy_days", compute)
 
 
 # -- people ---------------------------------------------------------------------------
