@@ -57,13 +57,21 @@ class KeySets:
 
     def _fetch_url(self, url: str) -> dict:
         timeout = (self.config.jwks_timeout, self.config.jwks_timeout)
+        deadline = time.monotonic() + 2 * self.config.jwks_timeout
         try:
             with requests.get(url, timeout=timeout, stream=True, allow_redirects=False,
-                              headers={"Accept": "application/json"}) as response:
+                              headers={"Accept": "application/json", "Accept-Encoding": "identity"}) as response:
                 if response.status_code != 200:
                     raise Rejected("jwks-unavailable")
-                body = response.raw.read(MAX_JWKS_BYTES + 1, decode_content=True)
-        except requests.RequestException:
+                # read1 returns what has arrived, so a host dripping bytes cannot hold the request.
+                parts, size = [], 0
+                while size <= MAX_JWKS_BYTES and (chunk := response.raw.read1(65536)):
+                    if time.monotonic() > deadline:
+                        raise Rejected("jwks-unavailable")
+                    parts.append(chunk)
+                    size += len(chunk)
+                body = b"".join(parts)
+        except (requests.RequestException, OSError, ValueError):
             raise Rejected("jwks-unavailable") from None
         if len(body) > MAX_JWKS_BYTES:
             raise Rejected("jwks-invalid")

@@ -28,7 +28,7 @@ def _target(fix: Fix, record: Record) -> Any | None:
     return None
 
 
-def _suggestion(fix: Fix, record: Record) -> dict | None:
+def _suggestion(fix: Fix, record: Record, recommended: bool) -> dict | None:
     target = _target(fix, record)
     if target is None:
         return None
@@ -37,7 +37,7 @@ def _suggestion(fix: Fix, record: Record) -> dict | None:
     except ValueError as error:  # a fix that would produce invalid FHIR is dropped, not sent
         log.warning("suggestion dropped: %s", type(error).__name__)
         return None
-    return {"label": fix.label, "uuid": str(uuid.uuid4()), "isRecommended": True,
+    return {"label": fix.label, "uuid": str(uuid.uuid4()), "isRecommended": recommended,
             "actions": [{"type": "update", "description": fix.label, "resource": resource}]}
 
 
@@ -62,7 +62,9 @@ def card(finding: Finding, record: Record, config: Config) -> dict:
             "topic": {"system": config.rule_system, "code": finding.code, "display": finding.title},
         },
     }
-    suggestions = [s for s in (_suggestion(f, record) for f in finding.fixes) if s is not None]
+    # The rule lists its fixes best first: only the first is recommended.
+    suggestions = [s for s in (_suggestion(f, record, i == 0) for i, f in enumerate(finding.fixes))
+                   if s is not None]
     if suggestions:
         out["suggestions"] = suggestions
         out["selectionBehavior"] = "at-most-one"

@@ -24,9 +24,10 @@ def _serve(args: argparse.Namespace) -> int:
               "  loopback FHIR servers are trusted. Never expose this to a network.\n" + "!" * 78 + "\n",
               file=sys.stderr, flush=True)
     app = create_app(config)
-    settings = {k: getattr(gunicorn_conf, k) for k in dir(gunicorn_conf) if not k.startswith("_")
-                and k in ("workers", "worker_class", "timeout", "graceful_timeout", "keepalive",
-                          "max_requests", "max_requests_jitter", "errorlog", "loglevel")}
+    # The production settings (gunicorn_conf), but our own bind and the app object built here.
+    settings = {k: getattr(gunicorn_conf, k) for k in (
+        "workers", "worker_class", "timeout", "graceful_timeout", "keepalive", "max_requests",
+        "max_requests_jitter", "limit_request_line", "errorlog", "loglevel")}
     settings["bind"] = f"{args.host}:{args.port}"
     if args.workers:
         settings["workers"] = args.workers

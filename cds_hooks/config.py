@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -52,7 +52,6 @@ class Config:
     jwks_cache_seconds: int = 300              # how long a fetched JWK Set is used before refetching
     jwks_timeout: float = 3.0                  # seconds to connect to / read an issuer's JWKS URL
     jwt_max_lifetime: int = 3600               # longest exp - iat accepted (bounds the replay table)
-    extra: dict = field(default_factory=dict)
 
     @property
     def auth_required(self) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy import (Column, DateTime, Engine, Index, Integer, MetaData, Stri
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_MS = 5_000  # well under gunicorn's worker timeout: answer 503, never get killed
 
 metadata = MetaData()
 

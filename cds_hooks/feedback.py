@@ -81,14 +81,14 @@ def _object(value: object, path: str) -> dict:
 
 def _timestamp(value: object, path: str) -> datetime:
     text = _text(value, path, 64)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise RequestError(f"{path} must be an ISO 8601 date-time", path) from None
     if "T" not in text:
         raise RequestError(f"{path} must be a date-time, not a date", path)
-    # CDS Hooks sends UTC; a time without an offset is taken to be UTC as the spec says it is.
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    try:
+        moment = datetime.fromisoformat(text)
+        # CDS Hooks sends UTC; a time without an offset is taken to be UTC as the spec says it is.
+        return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # OverflowError: an offset pushes it past year 1 or 9999
+        raise RequestError(f"{path} must be an ISO 8601 date-time", path) from None
 
 
 def _accepted_suggestions(item: dict, path: str) -> list[str]:

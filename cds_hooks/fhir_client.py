@@ -99,7 +99,8 @@ def _check_body(status: int, content: bytes, read_type: str | None) -> dict:
 
 
 def _next_link(bundle: dict) -> str | None:
-    for link in bundle.get("link") or []:
+    links = bundle.get("link")
+    for link in links if isinstance(links, list) else []:
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             return link["url"]
     return None
@@ -125,6 +126,8 @@ class FhirClient:
         self.session.mount("http://", HTTPAdapter(pool_maxsize=MAX_WORKERS, max_retries=0))
         self.session.mount("https://", HTTPAdapter(pool_maxsize=MAX_WORKERS, max_retries=0))
         self.session.headers["Accept"] = "application/fhir+json"
+        # Bodies are read raw (see _get) so they must come uncompressed.
+        self.session.headers["Accept-Encoding"] = "identity"
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
@@ -183,7 +186,7 @@ class FhirClient:
             return result
         except FetchFailed as failure:
             log.warning(json_line(key=key, outcome=str(failure), pages=pages, ms=_ms(started)))
-        except requests.RequestException as error:
+        except (requests.RequestException, ValueError) as error:  # ValueError: an unparsable next link
             log.warning(json_line(key=key, outcome=type(error).__name__, pages=pages, ms=_ms(started)))
         return None
 
@@ -197,8 +200,10 @@ class FhirClient:
         with self.session.get(url, timeout=timeout, allow_redirects=False, stream=True) as resp:
             if not 200 <= resp.status_code < 300:
                 return resp.status_code, b""
+            # read1 returns whatever has arrived, so the deadline is checked even when a server
+            # drips bytes (each byte would reset the read timeout of a blocking full-chunk read).
             content, size = [], 0
-            for chunk in resp.iter_content(_CHUNK):
+            while chunk := resp.raw.read1(_CHUNK):
                 size += len(chunk)
                 if size > MAX_PAGE_BYTES:
                     raise FetchFailed("page too large")

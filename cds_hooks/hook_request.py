@@ -98,8 +98,13 @@ def parse(body: Any, hook: str, wire_name: str | None = None) -> HookRequest:
     if server is not None:
         if not isinstance(server, str):
             raise RequestError("fhirServer must be a URL string", "fhirServer")
-        parts = urlsplit(server)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(server)
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+            parts.port  # raises for a port that is not a number
+        except ValueError:
+            valid = False
+        if not valid:
             raise RequestError("fhirServer must be an absolute http(s) URL", "fhirServer")
 
     token = None

@@ -129,8 +129,8 @@ def gather(service: Service, request: HookRequest, config: Config,
 
     Every resource gathered is also added to `record` (built from the context if not given) as
     it arrives, so each is validated once and the follow-up rounds read what is already known.
-    Raises DataUnavailable when a required key cannot be had, and ServerNotAllowed when the
-    prefetch is incomplete and fhirServer is not on the allowlist (it is then never contacted).
+    Raises DataUnavailable when a required key cannot be had, and ServerNotAllowed when a
+    required key is missing and fhirServer is not on the allowlist (it is never contacted).
     """
     record = record if record is not None else Record.build(service.hook, request.context)
     data = {k: v for k, v in request.prefetch.items() if k in service.prefetch and usable(v)}
@@ -140,12 +140,17 @@ def gather(service: Service, request: HookRequest, config: Config,
         if key not in data and (query := render(template, request.context)) is not None:
             queries[key] = query
     server = request.fhir_server
-    if not server:
-        failed = sorted(queries)
-    elif queries and not allowed_server(server, config):
-        raise ServerNotAllowed()
-    else:
+    allowed = bool(server) and allowed_server(server, config)
+    if server and not allowed and service.required.intersection(queries):
+        raise ServerNotAllowed()  # deciding would mean calling it: refuse, never contact it
+    if allowed:
         failed = _fetch(service, request, config, data, queries, record)
+    else:
+        # Fail open: what is missing is optional; list it (and, given a server, the follow-ups).
+        failed = sorted(queries)
+        if server:
+            log.warning("fhirServer not allowlisted; optional searches skipped")
+            failed += sorted(follow_up_queries(record, server, set()))
     missing_required = sorted(service.required.intersection(failed))
     if missing_required:
         raise DataUnavailable(missing_required)
@@ -156,7 +161,6 @@ def _fetch(service: Service, request: HookRequest, config: Config, data: dict,
            queries: dict[str, str], record: Record) -> list[str]:
     """First the missing prefetch keys, then follow-up rounds; returns the keys that failed."""
     server = request.fhir_server
-    allowed = allowed_server(server, config)
     failed: list[str] = []
     asked: set[str] = set()
     with FhirClient(server, request.access_token, config) as client:
@@ -169,11 +173,6 @@ def _fetch(service: Service, request: HookRequest, config: Config, data: dict,
         for _ in range(FOLLOW_UP_ROUNDS):
             queries = follow_up_queries(record, server, asked)
             if not queries:
-                break
-            if not allowed:
-                # Only optional follow-ups are left: fail open and say what could not be checked.
-                log.warning("fhirServer not allowlisted; follow-up searches skipped")
-                failed += queries
                 break
             fetched, round_failed = client.search_all(queries)
             _merge(data, fetched)

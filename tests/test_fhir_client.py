@@ -186,6 +186,8 @@ class Drip(io.RawIOBase):
         time.sleep(0.05)
         return b" "
 
+    read1 = read
+
 
 def test_a_body_dripping_forever_stops_at_the_deadline():
     endless = requests.Response()
@@ -274,3 +276,9 @@ def test_procedures_of_other_visits_need_no_signature_search():
     visit.procedure("97124", minutes=23, day="2026-01-05")  # an earlier visit
     visit.claim_line("97124", units=2)
     assert "provenance" not in follow_up_queries(visit.record(), BASE, set())
+
+
+def test_bundle_links_that_are_not_a_list_end_paging():
+    from cds_hooks.fhir_client import _next_link
+    assert _next_link({"resourceType": "Bundle", "link": 5}) is None
+    assert _next_link({"resourceType": "Bundle", "link": [{"relation": "next", "url": "u"}]}) == "u"

@@ -43,3 +43,23 @@ def test_prefetch_bundle_entry_that_is_not_an_array_is_a_clear_400(fuzz_client):
         assert answer["issue"][0]["expression"] == ["prefetch.procedures.entry"]
     record = Record.build("claim-prepare", {}, {"procedures": {"resourceType": "Bundle", "entry": 5}})
     assert record.all("Procedure") == []
+
+
+def test_unparsable_fhir_server_url_is_a_400(fuzz_client):
+    # urlsplit raised ValueError for an unclosed IPv6 bracket before the check could run.
+    for server in ("http://[::1", "http://host:port/fhir"):
+        body = json.loads(json.dumps(BASES["claim-prepare"]))
+        body["fhirServer"] = server
+        status, answer = post(fuzz_client, f"/cds-services/{HOOKS['claim-prepare']}", json.dumps(body),
+                              "regression")
+        assert status == 400 and answer["issue"][0]["expression"] == ["fhirServer"]
+
+
+def test_feedback_time_pushed_out_of_range_by_its_offset_is_a_400(fuzz_client):
+    # astimezone raised OverflowError for year 1 with a positive offset.
+    body = {"feedback": [{"card": "c", "outcome": "overridden",
+                          "overrideReason": {"userComment": "x"},
+                          "outcomeTimestamp": "0001-01-01T00:00:00+01:00"}]}
+    status, answer = post(fuzz_client, f"/cds-services/{HOOKS['claim-prepare']}/feedback",
+                          json.dumps(body), "regression")
+    assert status == 400 and "outcomeTimestamp" in answer["issue"][0]["expression"][0]
