@@ -118,6 +118,12 @@ def massage_lines(record: Record) -> list[Any]:
     return [i for i in (claim.item or []) if item_cpt(i) == MASSAGE] if claim is not None else []
 
 
+def visit_massage_lines(record: Record) -> list[Any]:
+    """The 97124 lines dated on the visit's day (or undated): a claim may span several dates."""
+    day = visit_day(record)
+    return [i for i in massage_lines(record) if day is None or item_day(i) in (day, None)]
+
+
 def massage_orders(record: Record) -> list[Any]:
     return [o for o in record.draft_orders if is_massage(o.code)]
 
@@ -141,8 +147,12 @@ def lines_on(record: Record, day: date | None) -> list[Any]:
 
 # -- the visit ------------------------------------------------------------------------
 def visit_day(record: Record) -> date | None:
-    """The date of service: the 97124 claim line, else the claim, else the encounter, else the order."""
+    """The date of service: the hook's encounter, else the 97124 claim line, else the claim, else
+    the order. (A claim may span several dates; the encounter says which visit this is.)"""
     def compute() -> date | None:
+        encounter = record.resolve(f"Encounter/{record.encounter_id}") if record.encounter_id else None
+        if encounter is not None and encounter.period is not None and day_of(encounter.period.start):
+            return day_of(encounter.period.start)
         for line in massage_lines(record):
             if item_day(line):
                 return item_day(line)
@@ -150,9 +160,6 @@ def visit_day(record: Record) -> date | None:
         if claim is not None and claim.billablePeriod is not None:
             if day_of(claim.billablePeriod.start):
                 return day_of(claim.billablePeriod.start)
-        encounter = record.resolve(f"Encounter/{record.encounter_id}") if record.encounter_id else None
-        if encounter is not None and encounter.period is not None and day_of(encounter.period.start):
-            return day_of(encounter.period.start)
         for order in massage_orders(record):
             if order.occurrencePeriod is not None and day_of(order.occurrencePeriod.start):
                 return day_of(order.occurrencePeriod.start)
@@ -209,6 +216,16 @@ def timed_minutes(record: Record, policy: Policy) -> dict[str, int]:
     return record.memo("timed_minutes", compute)
 
 
+def untimed_services(record: Record, policy: Policy) -> list[Any]:
+    """Other timed services of the visit without clock times, when the payer's method (CMS total
+    time) makes 97124's units depend on their minutes."""
+    if payer_profile(record, policy).units_method != "cms":
+        return []
+    timed = policy.valueset("timed-codes")
+    return [p for p in visit_procedures(record) if MASSAGE not in cpt_codes(p.code)
+            and any(timed.contains(CPT, c) for c in cpt_codes(p.code)) and clock_minutes(p) is None]
+
+
 def visit_units(record: Record, policy: Policy) -> tuple[PayerProfile, dict[str, int], dict[str, int]] | None:
     """(payer profile, minutes per timed code, units per code) for this visit under the payer's
     8-minute-rule method; None unless every 97124 service of the visit has its clock times."""
@@ -216,6 +233,8 @@ def visit_units(record: Record, policy: Policy) -> tuple[PayerProfile, dict[str,
     if not procedures or any(clock_minutes(p) is None for p in procedures):
         return None
     profile = payer_profile(record, policy)
+    if untimed_services(record, policy):
+        return None  # a guess at their minutes would be a guess at 97124's units
     minutes = timed_minutes(record, policy)
     return profile, minutes, units_by_method(profile.units_method, minutes)
 

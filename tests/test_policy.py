@@ -46,3 +46,10 @@ def test_lexicon_matches_whole_words_only(policy):
     techniques = policy.lexicon("techniques")
     assert techniques.hits("Effleurage then PETRISSAGE, effleurage") == ["effleurage", "petrissage"]
     assert techniques.hits("decompression") == []
+
+
+def test_unknown_units_method_is_refused_when_loaded(tmp_path):
+    extra = tmp_path / "bad.toml"
+    extra.write_text('[profiles.x]\nunits_method = "midpoint"\n')
+    with pytest.raises(ValueError, match="units_method"):
+        load_policy(extra)

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 HERE = Path(__file__).parent
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+UNITS_METHODS = frozenset({"cms", "per-code"})
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,8 @@ def _profiles_from(data: dict, base: dict[str, PayerProfile]) -> dict[str, Payer
         unknown = set(values) - _PROFILE_KEYS
         if unknown:
             raise ValueError(f"payer profile {pid!r}: unknown settings {sorted(unknown)}")
+        if values.get("units_method", "cms") not in UNITS_METHODS:
+            raise ValueError(f"payer profile {pid!r}: units_method must be one of {sorted(UNITS_METHODS)}")
         merged: dict[str, Any] = {**defaults, **values} if pid != "default" else dict(values)
         if pid in profiles:  # an override keeps what it does not restate
             merged = {**profiles[pid].__dict__, **values}

@@ -150,7 +150,8 @@ def careplan_activity_sources(record: Record) -> list[Source]:
             continue
         for activity in plan.activity or []:
             detail = activity.detail
-            if detail is not None:
+            # Only the massage's own activity speaks for its intent (a 97140 activity is its own).
+            if detail is not None and names_massage(detail.code, detail.description or ""):
                 out.append(Source(Record.ref_of(plan), tuple(c for c in [detail.code] if c),
                                   detail.description or ""))
     return out

@@ -1,5 +1,5 @@
 """intent-suggests-97140: when the documented goals are manual-therapy goals, the code is 97140."""
-from plugin.facts import massage_lines, massage_orders
+from plugin.facts import item_cpt, lines_on, massage_orders, visit_day, visit_massage_lines
 from plugin.findings import Citation, ClaimLineFix, OrderFix, Severity
 from plugin.rules._clinical import (careplan_activity_sources, describe, goal_sources,
                                     massage_service_sources, refs, subject_refs, term_hits)
@@ -35,10 +35,12 @@ def check(record, policy):
         return
     if record.hook == ORDER_SIGN:
         fixes = [OrderFix(label="Order manual therapy (97140) instead", order_id=o.id, product_code="97140")
-                 for o in massage_orders(record)]
+                 for o in massage_orders(record) if o.id]
+    elif any(item_cpt(i) == "97140" for i in lines_on(record, visit_day(record))):
+        fixes = []  # 97140 is already billed that day: recoding would double it; the biller decides
     else:
         fixes = [ClaimLineFix(label=f"Bill 97140 on item {line.sequence} instead",
-                              sequence=line.sequence, product_code="97140") for line in massage_lines(record)]
+                              sequence=line.sequence, product_code="97140") for line in visit_massage_lines(record)]
     balance = ("Circulation/relaxation intent (97124) found: " + describe(massage) + "."
                if massage else "No circulation or tissue-relaxation intent (97124) is documented.")
     yield RULE.finding(

@@ -37,7 +37,7 @@ def _order_findings(record, policy):
         uncited = [h for h in conditions if h.ref.rsplit("/", 1)[-1] not in cited]
         fixes = [OrderFix(label="Cite the qualifying condition" + ("s" if len(uncited) > 1 else ""),
                           order_id=order.id, add_reason_references=tuple(h.ref for h in uncited))
-                 ] if uncited else []
+                 ] if uncited and order.id else []
         found = (" The patient's active record holds " + describe(uncited) + ", which the order "
                  "could cite.") if uncited else ""
         yield RULE.finding(

@@ -45,7 +45,7 @@ def check(record, policy):
         return
     if record.hook == ORDER_SIGN:
         fixes = [OrderFix(label="Mark the massage order patient-pay", order_id=o.id, patient_pay=True)
-                 for o in _payer_billed_orders(record)]
+                 for o in _payer_billed_orders(record) if o.id]
     else:
         fixes = [ClaimLineFix(label=f"Remove the 97124 line (item {line.sequence})",
                               sequence=line.sequence, remove=True) for line in massage_lines(record)]

@@ -1,5 +1,5 @@
 """time-in-out: units come from the clock, so the 97124 service needs a documented time in and out."""
-from plugin.facts import clock_minutes, massage_lines, massage_procedures
+from plugin.facts import clock_minutes, cpt_codes, massage_lines, massage_procedures, untimed_services
 from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._rule import CP, Rule
@@ -8,7 +8,9 @@ RULE = Rule(
     code="time-in-out",
     title="Time in and time out documented",
     description=("The 97124 service must carry a clock start and end time (Procedure.performedPeriod "
-                 "with times of day); without them its units cannot be counted under the 8-minute rule."),
+                 "with times of day); without them its units cannot be counted under the 8-minute rule. "
+                 "Under the CMS total-time method the visit's other timed services need them too, since "
+                 "their minutes decide 97124's share of the units."),
     citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.3 (timed-code treatment minutes)",
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
     hooks=CP,
@@ -28,6 +30,16 @@ def check(record, policy):
             evidence=[f"Claim.item[{line.sequence}]" for line in lines])
         return
     untimed = [p for p in procedures if clock_minutes(p) is None]
+    others = untimed_services(record, policy)
+    if not untimed and others:
+        refs = [Record.ref_of(p) for p in others]
+        codes = ", ".join(sorted({c for p in others for c in cpt_codes(p.code)})[:3])
+        yield RULE.finding(
+            summary=f"Document time in and out for {codes} too: 97124's units depend on all timed minutes.",
+            detail=("The payer's CMS total-time method shares units across all timed services of the "
+                    "visit, so 97124's units cannot be counted until these services have clock start and "
+                    "end times: " + ", ".join(f"`{r}`" for r in refs) + "."),
+            evidence=refs)
     if untimed:
         refs = [Record.ref_of(p) for p in untimed]
         yield RULE.finding(

@@ -1,5 +1,5 @@
 """under-8-minutes: 97124 time that cannot earn a unit must not be billed."""
-from plugin.facts import MASSAGE, massage_lines, massage_procedures, visit_units
+from plugin.facts import MASSAGE, massage_procedures, visit_massage_lines, visit_units
 from plugin.findings import Citation, ClaimLineFix, Severity
 from plugin.record import Record
 from plugin.rules._rule import CP, Rule
@@ -27,7 +27,7 @@ def check(record, policy):
     if units.get(MASSAGE, 0) > 0:
         return
     procedures = massage_procedures(record)
-    lines = massage_lines(record)
+    lines = visit_massage_lines(record)
     yield RULE.finding(
         summary=f"Remove 97124: {minutes.get(MASSAGE, 0)} minutes earn no unit under the 8-minute rule.",
         detail=(f"Payer profile **{profile.name}** ({profile.units_method} method).\n\n"

@@ -1,5 +1,5 @@
 """units: the 97124 line's quantity must equal the 8-minute-rule units under the payer's method."""
-from plugin.facts import MASSAGE, massage_lines, massage_procedures, visit_units
+from plugin.facts import MASSAGE, massage_procedures, visit_massage_lines, visit_units
 from plugin.findings import Citation, ClaimLineFix, Severity
 from plugin.record import Record
 from plugin.rules._rule import CP, Rule
@@ -26,7 +26,7 @@ def _quantity(line) -> int:
 @RULE.checks
 def check(record, policy):
     computed = visit_units(record, policy)
-    lines = massage_lines(record)
+    lines = visit_massage_lines(record)
     if computed is None or not lines:
         return
     profile, minutes, units = computed

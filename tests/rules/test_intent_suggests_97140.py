@@ -67,3 +67,20 @@ def test_card_over_http_names_the_words_and_offers_97140(client):
     assert found is not None and "extensibility" in found["detail"] and f"`{ref(goal)}`" in found["detail"]
     item = found["suggestions"][0]["actions"][0]["resource"]["item"][0]
     assert item["productOrService"]["coding"][0]["code"] == "97140"
+
+
+def test_a_planned_97140_activity_is_not_the_massage_intent(policy):
+    # A plan may hold manual therapy to another region beside the massage: its words are its own.
+    visit, parts = documented_visit()
+    plan = next(r for r in visit.resources if r["resourceType"] == "CarePlan")
+    plan["activity"].append({"detail": {"status": "in-progress", "code": {"coding": [
+        {"system": "http://www.ama-assn.org/go/cpt", "code": "97140"}]},
+        "description": "Myofascial release and joint mobilization for pain-free range of motion"}})
+    assert quiet("intent-suggests-97140", policy, visit, HOOKS)
+
+
+def test_no_recode_offered_when_97140_is_already_billed_that_day(policy):
+    visit, _ = manual_claim()
+    visit.claim_line("97140", units=1)
+    [finding] = findings("intent-suggests-97140", visit.record("claim-prepare"), policy)
+    assert finding.fixes == ()

@@ -165,3 +165,45 @@ def test_data_unavailable_quiet_when_everything_was_read(policy):
     visit.procedure("97124", minutes=15)
     visit.claim_line("97124")
     assert list(rule("data-unavailable").check(visit.record(), policy)) == []
+
+
+def test_cms_units_wait_for_every_timed_service_to_have_clock_times(policy):
+    # 97110 dated but untimed: under the CMS method 97124's 7 minutes may or may not earn a unit.
+    visit = Visit()
+    visit.procedure("97124", minutes=7)
+    other = visit.procedure("97110")
+    visit.claim_line("97124")
+    visit.claim_line("97110")
+    found = codes(visit, policy)
+    assert "under-8-minutes" not in found and "units" not in found
+    finding = found["time-in-out"]
+    assert "97110" in finding.summary and finding.evidence == (f"Procedure/{other['id']}",)
+
+
+def test_per_code_units_do_not_need_the_other_services_times(tmp_path):
+    from plugin.policy import load_policy
+    extra = tmp_path / "p.toml"
+    extra.write_text('[profiles.acme]\nname = "Acme Health"\nunits_method = "per-code"\n')
+    policy = load_policy(extra)
+    visit = Visit()
+    visit.procedure("97124", minutes=7)
+    visit.procedure("97110")
+    visit.claim_line("97124")
+    visit.payer("Acme Health")
+    found = codes(visit, policy)
+    assert "under-8-minutes" in found and "time-in-out" not in found
+
+
+def test_only_the_visit_days_97124_lines_are_counted_and_fixed(policy):
+    visit = Visit()
+    visit.procedure("97124", minutes=7)
+    earlier = visit.claim_line("97124", units=1, day="2026-02-27")
+    today = visit.claim_line("97124", units=1)
+    visit.claim["item"] = [earlier, today]  # the earlier date comes first
+    [finding] = check("under-8-minutes", visit, policy)
+    assert finding.fixes[0].sequence == today["sequence"]
+    visit2 = Visit()
+    visit2.procedure("97124", minutes=23)
+    visit2.claim_line("97124", units=2)
+    visit2.claim_line("97124", units=2, day="2026-03-04")
+    assert check("units", visit2, policy) == []
