@@ -101,6 +101,17 @@ def item_cpt(item: Any) -> str | None:
     return found[0] if found else None
 
 
+def item_quantity(item: Any) -> int:
+    """Units billed on a claim line (0 when the quantity is not stated)."""
+    value = item.quantity.value if item.quantity is not None else None
+    return int(value) if value is not None else 0
+
+
+def line_ref(item: Any) -> str:
+    """How a card names a claim line in its evidence."""
+    return f"Claim.item[{item.sequence}]"
+
+
 def item_modifiers(item: Any) -> list[str]:
     return [c.code for c in codings(item.modifier) if c.code]
 

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable
 
 from plugin.facts import (CPT, codings, cpt_codes, day_of, item_cpt, item_day, item_modifiers, lines_on,
                           patient_procedures, payer_profile, procedure_day, texts)
+from plugin.facts import item_quantity as quantity, line_ref  # noqa: F401 (the billing rules import them here)
 from plugin.policy import Policy
 from plugin.record import Record
 
@@ -18,10 +19,6 @@ DISTINCT = "59"
 X_MODIFIERS = ("XE", "XS", "XP", "XU")  # NCCI's subsets of 59; any one bypasses the edit too
 GP = "GP"
 MANUAL_THERAPY = "97140"
-
-
-def line_ref(line: Any) -> str:
-    return f"Claim.item[{line.sequence}]"
 
 
 # -- claim lines ----------------------------------------------------------------------
@@ -64,11 +61,6 @@ def target_modifiers(record: Record, policy: Policy, line: Any) -> tuple[str, ..
         at = wanted.index(DISTINCT) + 1 if DISTINCT in wanted else len(wanted)
         wanted.insert(at, GP)
     return tuple(wanted)
-
-
-def quantity(line: Any) -> int:
-    value = line.quantity.value if line.quantity is not None else None
-    return int(value) if value is not None else 0
 
 
 # -- body regions ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from plugin.facts import (CPT, codings, cpt_codes, in_valueset, is_massage, lines_on, massage_lines,
+from plugin.facts import (CPT, codings, cpt_codes, in_valueset, is_massage, line_ref, lines_on, massage_lines,
                           massage_orders, massage_procedures, notes_text, texts, visit_day,
                           visit_procedures)
 from plugin.policy import Lexicon, Policy
@@ -209,7 +209,7 @@ def pre_exercise_hits(record: Record, policy: Policy) -> list[Hit]:
         out += [Hit(Record.ref_of(proc), c, "pre-exercise") for c in cpt_codes(proc.code)
                 if wanted.contains(CPT, c)]
     for line in lines_on(record, visit_day(record)):
-        out += [Hit(f"Claim.item[{line.sequence}]", c, "pre-exercise")
+        out += [Hit(line_ref(line), c, "pre-exercise")
                 for c in cpt_codes(line.productOrService) if wanted.contains(CPT, c)]
     for order in record.draft_orders:
         out += [Hit(Record.ref_of(order), c, "pre-exercise") for c in cpt_codes(order.code)
@@ -234,7 +234,7 @@ def subject_refs(record: Record) -> list[str]:
     """What a documentation card points at: the 97124 orders or the 97124 claim lines."""
     if record.hook == "order-sign":
         return [Record.ref_of(o) for o in massage_orders(record)]
-    return [f"Claim.item[{line.sequence}]" for line in massage_lines(record)]
+    return [line_ref(line) for line in massage_lines(record)]
 
 
 def names_massage(concept: Any, text: str = "") -> bool:

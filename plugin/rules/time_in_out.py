@@ -1,5 +1,5 @@
 """time-in-out: units come from the clock, so the 97124 service needs a documented time in and out."""
-from plugin.facts import clock_minutes, cpt_codes, massage_lines, massage_procedures, untimed_services
+from plugin.facts import clock_minutes, cpt_codes, line_ref, massage_lines, massage_procedures, untimed_services
 from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._rule import CP, Rule
@@ -27,7 +27,7 @@ def check(record, policy):
             summary="Document the 97124 time in and time out: no massage service record for this visit.",
             detail=("The claim bills 97124 but this visit has no completed 97124 Procedure, so there is "
                     "no clock time to count units from."),
-            evidence=[f"Claim.item[{line.sequence}]" for line in lines])
+            evidence=[line_ref(line) for line in lines])
         return
     untimed = [p for p in procedures if clock_minutes(p) is None]
     others = untimed_services(record, policy)

@@ -1,5 +1,5 @@
 """units: the 97124 line's quantity must equal the 8-minute-rule units under the payer's method."""
-from plugin.facts import MASSAGE, massage_procedures, visit_massage_lines, visit_units
+from plugin.facts import MASSAGE, item_quantity, line_ref, massage_procedures, visit_massage_lines, visit_units
 from plugin.findings import Citation, ClaimLineFix, Severity
 from plugin.record import Record
 from plugin.rules._rule import CP, Rule
@@ -18,11 +18,6 @@ RULE = Rule(
 )
 
 
-def _quantity(line) -> int:
-    value = line.quantity.value if line.quantity is not None else None
-    return int(value) if value is not None else 0
-
-
 @RULE.checks
 def check(record, policy):
     computed = visit_units(record, policy)
@@ -32,7 +27,7 @@ def check(record, policy):
     profile, minutes, units = computed
     expected = units.get(MASSAGE, 0)
     procedures = massage_procedures(record)
-    billed = sum(_quantity(line) for line in lines)
+    billed = sum(item_quantity(line) for line in lines)
     if expected == 0 or billed == expected:
         return
     fixes = []
@@ -43,5 +38,5 @@ def check(record, policy):
         summary=f"Bill 97124 × {expected}, not × {billed}: that is what the documented minutes support.",
         detail=(f"Billed: {billed} unit(s) of 97124. Payer profile **{profile.name}** "
                 f"({profile.units_method} method).\n\n" + explain(profile.units_method, minutes)),
-        evidence=[Record.ref_of(p) for p in procedures] + [f"Claim.item[{l.sequence}]" for l in lines],
+        evidence=[Record.ref_of(p) for p in procedures] + [line_ref(line) for line in lines],
         fixes=fixes)
