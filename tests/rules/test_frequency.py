@@ -35,3 +35,10 @@ def test_card_over_http_names_the_order(client):
     order = visit.order("97124")
     found = card(client, visit, "order-sign", CODE)
     assert found is not None and found["indicator"] == "info" and f"`{ref(order)}`" in found["detail"]
+
+
+def test_a_named_schedule_is_a_frequency(policy):
+    visit = Visit()
+    visit.order("97124", occurrenceTiming={"code": {"coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/v3-GTSAbbreviation", "code": "BID"}]}})
+    assert findings(CODE, visit.record("order-sign"), policy) == []

@@ -61,3 +61,10 @@ def test_fires_for_group_service(policy):
     assert "performer" not in run(visit_by(lambda v: v.practitioner("225100000X"),
                                            category=concept("386053000", "http://snomed.info/sct",
                                                             text="Evaluation procedure")), policy)
+
+
+def test_fires_when_the_service_is_coded_as_group_therapy(policy):
+    visit = visit_by(lambda v: v.practitioner("225100000X"),
+                     category=concept("97150", "http://www.ama-assn.org/go/cpt"))
+    [finding] = run(visit, policy)["performer"]
+    assert "group" in finding.summary
