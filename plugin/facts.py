@@ -185,6 +185,35 @@ def _ref_id(reference: Any) -> str | None:
     return ref.rstrip("/").split("/")[-1] if isinstance(ref, str) and ref else None
 
 
+def ref_key(reference: Any) -> str | None:
+    """`Type/id` of a Reference (relative or absolute, model or string), to compare references."""
+    ref = getattr(reference, "reference", reference)
+    if not isinstance(ref, str) or "/" not in ref:
+        return None
+    parts = ref.rstrip("/").split("/")
+    return f"{parts[-2]}/{parts[-1]}"
+
+
+def for_patient(record: Record, rtype: str) -> list[Any]:
+    """Resources of a type about the hook's patient (those naming no patient count too)."""
+    pid = record.patient_id
+    out = []
+    for res in record.all(rtype):
+        who = getattr(res, "subject", None) or getattr(res, "patient", None)
+        if pid is None or who is None or _ref_id(who) == pid:
+            out.append(res)
+    return out
+
+
+def observation_day(obs: Any) -> date | None:
+    """When an Observation was made: effective[x], else when it was issued."""
+    if obs.effectiveDateTime is not None:
+        return day_of(obs.effectiveDateTime)
+    if obs.effectivePeriod is not None:
+        return day_of(obs.effectivePeriod.start) or day_of(obs.effectivePeriod.end)
+    return day_of(obs.effectiveInstant) or day_of(obs.issued)
+
+
 def patient_procedures(record: Record) -> list[Any]:
     """Procedures about the hook's patient (all of them when the patient is unknown)."""
     pid = record.patient_id

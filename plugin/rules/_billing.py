@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable
 
 from plugin.facts import (CPT, codings, cpt_codes, day_of, item_cpt, item_day, item_modifiers, lines_on,
                           patient_procedures, payer_profile, procedure_day, texts)
+from plugin.facts import for_patient, ref_key
 from plugin.facts import item_quantity as quantity, line_ref  # noqa: F401 (the billing rules import them here)
 from plugin.policy import Policy
 from plugin.record import Record
@@ -82,7 +83,7 @@ def therapy_codes(concept: Any, policy: Policy) -> list[str]:
 
 def active_care_plan(record: Record, day: date | None) -> Any | None:
     """The patient's active plan of care whose period contains the day (or has no end)."""
-    for plan in record.all("CarePlan"):
+    for plan in for_patient(record, "CarePlan"):
         if plan.status != "active" or plan.period is None or day_of(plan.period.start) is None:
             continue
         start, end = day_of(plan.period.start), day_of(plan.period.end)
@@ -112,15 +113,6 @@ def therapy_days(record: Record, policy: Policy) -> dict[date, list[Any]]:
 
 
 # -- people ---------------------------------------------------------------------------
-def ref_key(reference: Any) -> str | None:
-    """`Type/id` of a Reference (relative or absolute), to compare references."""
-    ref = getattr(reference, "reference", reference)
-    if not isinstance(ref, str) or "/" not in ref:
-        return None
-    parts = ref.rstrip("/").split("/")
-    return f"{parts[-2]}/{parts[-1]}"
-
-
 def person_keys(record: Record, reference: Any) -> set[str]:
     """The reference itself plus, for a PractitionerRole, the Practitioner it stands for."""
     key = ref_key(reference)

@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from plugin.facts import (CPT, codings, cpt_codes, in_valueset, is_massage, line_ref, lines_on, massage_lines,
-                          massage_orders, massage_procedures, notes_text, texts, visit_day,
-                          visit_procedures)
+from plugin.facts import (CPT, codings, cpt_codes, for_patient, in_valueset, is_massage, line_ref,
+                          lines_on, massage_lines, massage_orders, massage_procedures, notes_text,
+                          texts, visit_day, visit_procedures)
 from plugin.policy import Lexicon, Policy
 from plugin.record import Record
 
@@ -64,22 +64,6 @@ def refs(hits: Iterable[Hit], *more: Iterable[str]) -> list[str]:
 
 
 # -- whose and whether current ----------------------------------------------------------
-def _ref_id(reference: Any) -> str | None:
-    ref = getattr(reference, "reference", None)
-    return ref.rstrip("/").split("/")[-1] if isinstance(ref, str) and ref else None
-
-
-def for_patient(record: Record, rtype: str) -> list[Any]:
-    """Resources of a type about the hook's patient (all of them when the patient is unknown)."""
-    pid = record.patient_id
-    out = []
-    for res in record.all(rtype):
-        who = getattr(res, "subject", None) or getattr(res, "patient", None)
-        if pid is None or who is None or _ref_id(who) == pid:
-            out.append(res)
-    return out
-
-
 def _status_codes(concept: Any) -> set[str]:
     return {c.code for c in codings(concept) if c.code}
 

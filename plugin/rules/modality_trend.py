@@ -6,7 +6,7 @@ at least as many as the first. "Improving" means a measure taken in that span mo
 from its first to its last value: pain scores (value set pain-scores) down, range of motion in
 degrees (UCUM `deg`) up. Other measures are left alone because their good direction is unknown.
 """
-from plugin.facts import codings, day_of, visit_day
+from plugin.facts import codings, for_patient, observation_day, visit_day
 from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._billing import therapy_days
@@ -28,20 +28,12 @@ VISITS = 3
 DEGREES = "deg"
 
 
-def _observed_on(obs):
-    if obs.effectiveDateTime is not None:
-        return day_of(obs.effectiveDateTime)
-    if obs.effectivePeriod is not None:
-        return day_of(obs.effectivePeriod.start)
-    return day_of(obs.issued)
-
-
 def _improvements(record, policy, first, last) -> list[tuple[str, str, float, float, list[str]]]:
     """(measure, direction, first value, last value, refs) for measures that improved in [first, last]."""
     pain = policy.valueset("pain-scores")
     series: dict[str, list] = {}
-    for obs in record.all("Observation"):
-        day, value = _observed_on(obs), obs.valueQuantity
+    for obs in for_patient(record, "Observation"):
+        day, value = observation_day(obs), obs.valueQuantity
         if obs.status in ("entered-in-error", "cancelled") or day is None or value is None or value.value is None:
             continue
         if not first <= day <= last or not codings(obs.code):

@@ -1,5 +1,5 @@
 """necessity-unsupported: 97124 must cite one of the seven qualifying conditions."""
-from plugin.facts import massage_orders, massage_procedures
+from plugin.facts import massage_orders, massage_procedures, ref_key
 from plugin.findings import Citation, OrderFix, Severity
 from plugin.record import Record
 from plugin.rules._clinical import (claim_diagnosis_sources, describe, listing, patient_qualifying_conditions,
@@ -33,8 +33,8 @@ def _order_findings(record, policy):
     for order in massage_orders(record):
         if qualifying_hits(reason_sources(record, order), policy):
             continue
-        cited = {(r.reference or "").rsplit("/", 1)[-1] for r in order.reasonReference or []}
-        uncited = [h for h in conditions if h.ref.rsplit("/", 1)[-1] not in cited]
+        cited = {ref_key(r) for r in order.reasonReference or []}
+        uncited = [h for h in conditions if ref_key(h.ref) not in cited]
         fixes = [OrderFix(label="Cite the qualifying condition" + ("s" if len(uncited) > 1 else ""),
                           order_id=order.id, add_reason_references=tuple(h.ref for h in uncited))
                  ] if uncited and order.id else []

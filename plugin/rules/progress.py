@@ -1,5 +1,5 @@
 """progress: the record must show progress toward the goals and since the last visit."""
-from plugin.facts import codings, day_of, massage_procedures, notes_text
+from plugin.facts import codings, massage_procedures, notes_text, observation_day
 from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._clinical import current_goals, measured
@@ -17,14 +17,6 @@ RULE = Rule(
 )
 
 
-def _when(obs):
-    if obs.effectiveDateTime is not None:
-        return day_of(obs.effectiveDateTime)
-    if obs.effectivePeriod is not None:
-        return day_of(obs.effectivePeriod.start) or day_of(obs.effectivePeriod.end)
-    return day_of(obs.effectiveInstant) or day_of(obs.issued)
-
-
 def repeated_measures(record) -> dict[str, list]:
     """Measure code -> Observations of it, when it was measured on at least two dates."""
     by_code: dict[str, list] = {}
@@ -33,7 +25,7 @@ def repeated_measures(record) -> dict[str, list]:
             if c.code:
                 by_code.setdefault(c.code, []).append(obs)
     return {code: obs for code, obs in by_code.items()
-            if len({_when(o) for o in obs if _when(o) is not None}) >= 2}
+            if len({observation_day(o) for o in obs if observation_day(o) is not None}) >= 2}
 
 
 def progress_evidence(record, policy) -> list[str]:

@@ -85,3 +85,11 @@ def test_card_over_http_carries_evidence_and_update(client):
     assert found is not None and f"`{ref(spasm)}`" in found["detail"]
     resource = found["suggestions"][0]["actions"][0]["resource"]
     assert resource["reasonReference"] == [{"reference": ref(spasm)}]
+
+
+def test_a_reference_to_another_type_with_the_same_id_does_not_count_as_citing(policy):
+    visit = Visit()
+    spasm = visit.condition("M62.830", text="Muscle spasm of back")
+    visit.order("97124", reasonReference=[{"reference": f"Observation/{spasm['id']}"}])
+    [finding] = findings(CODE, visit.record("order-sign"), policy)
+    assert finding.fixes[0].add_reason_references == (ref(spasm),)
