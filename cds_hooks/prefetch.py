@@ -3,7 +3,9 @@
 A prefetch key counts as missing when absent, null, or an OperationOutcome. Missing keys are
 queried on `fhirServer` (allowlisted) with the EHR's bearer token; the token is never logged.
 After that first round, follow-up searches fetch what no prefetch template can reach: the
-Provenance of the visit's Procedures, their performers, and the payer Organization. Each
+Provenance of the visit's Procedures and of the active plan of care, the Practitioner /
+PractitionerRole of performers, orderers, plan and report authors and signers, and the payer
+Organization. Each
 follow-up round asks only for resources nothing so far has brought.
 """
 from __future__ import annotations
@@ -91,12 +93,19 @@ def follow_up_queries(record: Record, base: str, asked: set[str]) -> dict[str, s
     `asked` holds the `Type/id`s already searched for; it is updated, so no id is asked twice.
     """
     procedures = visit_procedures(record)
-    visit_refs = {f"Procedure/{p.id}" for p in procedures if p.id and _FHIR_ID.fullmatch(p.id)}
-    provenances = [p for p in record.all("Provenance")
-                   if any(_local_ref(t, "Procedure", base) in visit_refs for t in p.target or [])]
-    signed = {_local_ref(t, "Procedure", base) for p in provenances for t in p.target or []}
+    plans = [c for c in record.all("CarePlan") if c.status == "active"]
+    visit_refs = {f"{r.get_resource_type()}/{r.id}" for r in procedures + plans if r.id and _FHIR_ID.fullmatch(r.id)}
+
+    def signed_target(t: Any) -> str | None:  # the visit's Procedures and the plan of care are signed
+        return _local_ref(t, "Procedure", base) or _local_ref(t, "CarePlan", base)
+    provenances = [p for p in record.all("Provenance") if any(signed_target(t) in visit_refs for t in p.target or [])]
+    signed = {signed_target(t) for p in provenances for t in p.target or []}
     unsigned = sorted(r for r in visit_refs - signed if f"Provenance:{r}" not in asked)
+    # Whose licence the rules read: performers, orderers, plan authors, report authors, signers.
     actors = [perf.actor for p in procedures for perf in p.performer or []]
+    actors += [o.requester for o in record.all("ServiceRequest") if o.requester]
+    actors += [c.author for c in plans if c.author]
+    actors += [who for d in record.all("DocumentReference") for who in [*(d.author or []), d.authenticator] if who]
     people = actors + [r.practitioner for r in record.all("PractitionerRole") if r.practitioner]
     people += [a.who for p in provenances for a in p.agent or []]
     payors = [payor for c in record.all("Coverage") for payor in c.payor or []]

@@ -2,15 +2,26 @@
 
 Prefetch templates keep to CDS Hooks 2.0's recommended subset (instance reads, type searches
 by patient, token equality). Facts no template can reach (Provenance of the visit's
-Procedures, the performers' Practitioner/PractitionerRole, the payer Organization) are
-fetched after the first round; see cds_hooks/prefetch.py and docs/fhir-mapping.md.
+Procedures and of the plan of care, the performers', orderers' and plan authors'
+Practitioner/PractitionerRole, the payer Organization) are fetched after the first round; see
+cds_hooks/prefetch.py and docs/fhir-mapping.md.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from plugin.policy import load_policy
+
 PATIENT = "{{context.patientId}}"
 ENCOUNTER = "{{context.encounterId}}"
+LOINC = "http://loinc.org"
+
+
+def _report_types() -> str:
+    """The document types Medicare's plan rules read (progress reports, signed plans), as a token list."""
+    policy = load_policy()
+    codes = {c for name in ("progress-reports", "plan-of-care-documents") for c in policy.valueset(name).codes(LOINC)}
+    return ",".join(f"{LOINC}|{code}" for code in sorted(codes))
 
 _CLINICAL = {
     "patient": f"Patient/{PATIENT}",
@@ -57,7 +68,9 @@ SERVICES = {
             prefetch={**_CLINICAL,
                       "encounter": f"Encounter/{ENCOUNTER}",
                       "serviceRequests": f"ServiceRequest?patient={PATIENT}",
-                      "documents": f"DocumentReference?patient={PATIENT}&encounter={ENCOUNTER}"},
+                      "documents": f"DocumentReference?patient={PATIENT}&encounter={ENCOUNTER}",
+                      # progress reports and signed plans of any visit of the episode
+                      "reports": f"DocumentReference?patient={PATIENT}&type={_report_types()}"},
             required=frozenset({"procedures"}),
         ),
     )

@@ -38,6 +38,13 @@ def concept(code: str, system: str = CPT, display: str | None = None, text: str 
     return out
 
 
+REPORT_TYPES = {"11508-9", "11507-1", "11512-1", "18776-5"}  # LOINC: the `reports` prefetch key's types
+
+
+def _is_report(document: dict) -> bool:
+    return any(c.get("code") in REPORT_TYPES for c in (document.get("type") or {}).get("coding") or [])
+
+
 class Visit:
     """One patient's visit: resources for prefetch plus the hook context."""
 
@@ -150,9 +157,11 @@ class Visit:
                 "DocumentReference": "documents"}
         # A search with no hits still answers: an empty searchset Bundle.
         out: dict[str, Any] = {key: {"resourceType": "Bundle", "type": "searchset", "entry": []}
-                               for key in keys.values() if key not in ("patient", "encounter")}
+                               for key in [*keys.values(), "reports"] if key not in ("patient", "encounter")}
         for res in self.resources:
             key = keys.get(res["resourceType"])
+            if res["resourceType"] == "DocumentReference" and _is_report(res):
+                key = "reports"  # progress reports and signed plans of any visit: their own search
             if key in ("patient", "encounter"):
                 out[key] = copy.deepcopy(res)
                 continue

@@ -22,12 +22,17 @@ class PayerProfile:
     id: str
     name: str
     units_method: str = "cms"          # "cms" (total timed minutes) or "per-code"
-    gp_required: bool = False          # GP on every therapy line
+    gp_required: bool = False          # a discipline modifier (GP/GO/GN) on every therapy line
     zelis_59_gp: bool = False          # 97124 with CMT the same date: modifiers 59 then GP
     audit_units_over: int = 1          # more than this many 97124 units on a date is an audit flag
     audit_visits_over: int = 3         # more than this many 97124 visits in the episode is an audit flag
     initial_phase_days: int = 30       # days from the plan-of-care start that count as the initial phase
     max_modalities_initial: int = 2    # therapies/modalities per visit usual in the initial phase
+    medicare_coverage: bool = False    # Medicare's coverage rules: who it pays, CQ/CO for assistants
+    paid_performers: str = "qualified-performers"  # value set: performer types the payer pays for 97124
+    certification_days: int = 0        # plan of care certified within N days of its first treatment (0: off)
+    recertification_days: int = 0      # certification older than N days on the date of service (0: off)
+    progress_report_days: int = 0      # a progress report at least every N treatment days (0: off)
     aliases: tuple[str, ...] = ()
     identifiers: tuple[str, ...] = ()
 
@@ -120,6 +125,7 @@ class Policy:
 
 
 _PROFILE_KEYS = {f.name for f in fields(PayerProfile)}
+_DAY_COUNTS = ("certification_days", "recertification_days", "progress_report_days")
 
 
 def _profiles_from(data: dict, base: dict[str, PayerProfile]) -> dict[str, PayerProfile]:
@@ -129,6 +135,9 @@ def _profiles_from(data: dict, base: dict[str, PayerProfile]) -> dict[str, Payer
         unknown = set(values) - _PROFILE_KEYS
         if unknown:
             raise ValueError(f"payer profile {pid!r}: unknown settings {sorted(unknown)}")
+        negative = [k for k in _DAY_COUNTS if values.get(k, 0) < 0]
+        if negative:
+            raise ValueError(f"payer profile {pid!r}: {negative} must be 0 (off) or a positive number of days")
         if values.get("units_method", "cms") not in UNITS_METHODS:
             raise ValueError(f"payer profile {pid!r}: units_method must be one of {sorted(UNITS_METHODS)}")
         merged: dict[str, Any] = {**defaults, **values} if pid != "default" else dict(values)
@@ -155,4 +164,8 @@ def load_policy(extra_profiles: str | Path | None = None) -> Policy:
     for path in sorted((HERE / "lexicons").glob("*.toml")):
         with open(path, "rb") as fh:
             lexicons[path.stem] = Lexicon(path.stem, tomllib.load(fh)["terms"])
+    for profile in profiles.values():
+        if profile.paid_performers not in valuesets:
+            raise ValueError(f"payer profile {profile.id!r}: paid_performers names no value set "
+                             f"({profile.paid_performers!r}); shipped: {sorted(valuesets)}")
     return Policy(profiles=profiles, valuesets=valuesets, lexicons=lexicons)

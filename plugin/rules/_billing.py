@@ -6,11 +6,13 @@ that none of the other modifier rules objects to.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Callable, Iterable
 
 from plugin.facts import (CPT, codings, cpt_codes, day_of, item_cpt, item_day, item_modifiers, lines_on,
-                          patient_procedures, payer_profile, procedure_day, texts)
+                          massage_procedures, patient_procedures, payer_profile, procedure_day, texts,
+                          visit_day)
 from plugin.facts import for_patient, ref_key
 from plugin.facts import item_quantity as quantity, line_ref  # noqa: F401 (the billing rules import them here)
 from plugin.policy import Policy
@@ -20,6 +22,13 @@ DISTINCT = "59"
 X_MODIFIERS = ("XE", "XS", "XP", "XU")  # NCCI's subsets of 59; any one bypasses the edit too
 GP = "GP"
 MANUAL_THERAPY = "97140"
+NOT_COVERED = "GY"  # item or service statutorily excluded or not a Medicare benefit
+# Therapy discipline modifiers (Claims Processing Manual ch. 5 §20.1), each with the value set and
+# category lexicon that recognise its discipline, and the modifier of that discipline's assistants.
+DISCIPLINES = (("GP", "discipline-pt", "discipline_pt"), ("GO", "discipline-ot", "discipline_ot"),
+               ("GN", "discipline-slp", "discipline_slp"))
+DISCIPLINE_MODIFIERS = tuple(m for m, _, _ in DISCIPLINES)
+ASSISTANT_MODIFIERS = {"GP": "CQ", "GO": "CO"}
 
 
 # -- claim lines ----------------------------------------------------------------------
@@ -45,22 +54,46 @@ def zelis_applies(record: Record, policy: Policy, line: Any) -> list[str]:
     return same_day_codes(record, line, policy, "cmt-codes")
 
 
-def zelis_order_ok(mods: list[str]) -> bool:
-    return mods[:2] == [DISTINCT, GP]
+def zelis_order_ok(record: Record, policy: Policy, mods: list[str]) -> bool:
+    return mods[:2] == [DISTINCT, discipline(record, policy).modifier]
 
 
-def target_modifiers(record: Record, policy: Policy, line: Any) -> tuple[str, ...]:
-    """The complete modifier list the line should carry under every modifier rule at once."""
+def _with_discipline(mods: list[str], right: str) -> list[str]:
+    """mods with exactly one discipline modifier, `right`: in place of a wrong one, else after 59."""
+    present = [m for m in mods if m in DISCIPLINE_MODIFIERS]
+    if present == [right]:
+        return mods
+    if present:
+        at = mods.index(present[0])
+        kept = [m for m in mods if m not in DISCIPLINE_MODIFIERS]
+        return kept[:at] + [right] + kept[at:]
+    at = mods.index(DISTINCT) + 1 if DISTINCT in mods else len(mods)
+    return mods[:at] + [right] + mods[at:]
+
+
+def target_modifiers(record: Record, policy: Policy, line: Any, not_covered: bool = False) -> tuple[str, ...]:
+    """The complete modifier list the line should carry under every modifier rule at once.
+
+    `not_covered`: the line is kept for a Medicare denial, so it carries the discipline modifier and GY.
+    """
     mods = item_modifiers(line)
+    profile = payer_profile(record, policy)
+    right = discipline(record, policy).modifier
     if zelis_applies(record, policy, line):
         # 59 itself replaces any X modifier: CMS does not want 59 and an X modifier on one line.
-        return (DISTINCT, GP, *[m for m in mods if m not in (DISTINCT, GP, *X_MODIFIERS)])
-    wanted = list(mods)
-    if needs_distinct(record, policy, line):
-        wanted.append(DISTINCT)
-    if payer_profile(record, policy).gp_required and GP not in wanted:
-        at = wanted.index(DISTINCT) + 1 if DISTINCT in wanted else len(wanted)
-        wanted.insert(at, GP)
+        wanted = [DISTINCT, right, *[m for m in mods if m not in (DISTINCT, *X_MODIFIERS, *DISCIPLINE_MODIFIERS)]]
+    else:
+        wanted = list(mods)
+        if needs_distinct(record, policy, line):
+            wanted.append(DISTINCT)
+        if profile.gp_required or not_covered:
+            wanted = _with_discipline(wanted, right)
+    assistant = assistant_modifier(record, policy) if profile.medicare_coverage else None
+    if assistant and assistant not in wanted:
+        at = wanted.index(right) + 1 if right in wanted else len(wanted)
+        wanted.insert(at, assistant)
+    if not_covered and NOT_COVERED not in wanted:
+        wanted.append(NOT_COVERED)
     return tuple(wanted)
 
 
@@ -112,6 +145,15 @@ def therapy_days(record: Record, policy: Policy) -> dict[date, list[Any]]:
     return record.memo("therapy_days", compute)
 
 
+# Keys beyond the required ones that Medicare's plan rules read (prefetch keys and follow-up searches): when
+# one could not be fetched, not finding a certification or a report there proves nothing.
+PLAN_EVIDENCE_KEYS = frozenset({"carePlans", "provenance", "performers", "performerRoles", "reports"})
+
+
+def plan_evidence_incomplete(record: Record) -> bool:
+    return bool(PLAN_EVIDENCE_KEYS.intersection(record.unavailable))
+
+
 # -- people ---------------------------------------------------------------------------
 def person_keys(record: Record, reference: Any) -> set[str]:
     """The reference itself plus, for a PractitionerRole, the Practitioner it stands for."""
@@ -145,6 +187,66 @@ def credentials(record: Record, reference: Any) -> list[Any] | None:
 def holds(record: Record, policy: Policy, reference: Any, valueset: str) -> bool:
     members = policy.valueset(valueset)
     return any(members.contains(c.system, c.code) for c in codings(credentials(record, reference) or []))
+
+
+def credential_names(record: Record, reference: Any) -> list[str]:
+    """How a person's licence reads on a card ("Massage Therapist"), without repeats."""
+    found = credentials(record, reference) or []
+    return list(dict.fromkeys(texts(found) or [c.code for c in codings(found) if c.code]))
+
+
+# -- the therapy discipline -----------------------------------------------------------------
+@dataclass(frozen=True)
+class Discipline:
+    modifier: str   # GP, GO or GN
+    source: str     # where it was read, for the card ("the plan of care's category")
+
+
+def _discipline_of(concepts: Any, policy: Policy, lexicons: bool = False) -> str | None:
+    for modifier, valueset, lexicon in DISCIPLINES:
+        members = policy.valueset(valueset)
+        if any(members.contains(c.system, c.code) for c in codings(concepts)):
+            return modifier
+        if lexicons and any(policy.lexicon(lexicon).hits(t) for t in texts(concepts)):
+            return modifier
+    return None
+
+
+def person_discipline(record: Record, policy: Policy, reference: Any) -> str | None:
+    """GP/GO/GN for a therapist or assistant of that discipline; None for anyone else."""
+    return _discipline_of(credentials(record, reference) or [], policy)
+
+
+def discipline(record: Record, policy: Policy) -> Discipline:
+    """The discipline of the visit's therapy (97124-rules.md §10): the plan of care's category, else its
+    author's discipline, else the massage performer's; GP when nothing says (massage is usually PT)."""
+    def compute() -> Discipline:
+        plan = active_care_plan(record, visit_day(record))
+        if plan is not None:
+            found = _discipline_of(plan.category, policy, lexicons=True)
+            if found:
+                return Discipline(found, f"the plan of care `{Record.ref_of(plan)}` category")
+            found = person_discipline(record, policy, plan.author) if plan.author else None
+            if found:
+                return Discipline(found, f"the discipline of the plan of care's author `{plan.author.reference}`")
+        for proc in massage_procedures(record):
+            for actor in performer_refs(proc):
+                found = person_discipline(record, policy, actor)
+                if found:
+                    return Discipline(found, f"the discipline of the massage performer `{actor.reference}`")
+        return Discipline(GP, "no plan category or therapist discipline documented: physical therapy assumed")
+    return record.memo("discipline", compute)
+
+
+def assistant_modifier(record: Record, policy: Policy) -> str | None:
+    """CQ when a PT assistant, CO when an OT assistant performed the visit's 97124 in whole or in part."""
+    for proc in massage_procedures(record):
+        for actor in performer_refs(proc):
+            if holds(record, policy, actor, "therapy-assistants"):
+                found = ASSISTANT_MODIFIERS.get(person_discipline(record, policy, actor) or "")
+                if found:
+                    return found
+    return None
 
 
 def performer_refs(procedure: Any) -> list[Any]:

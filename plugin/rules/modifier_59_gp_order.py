@@ -1,7 +1,7 @@
 """modifier-59-gp-order: payers on Zelis edits want 97124 with CMT coded 59 first, then GP."""
 from plugin.facts import item_modifiers, massage_lines, payer_profile
 from plugin.findings import Citation, ClaimLineFix, Severity
-from plugin.rules._billing import line_ref, target_modifiers, zelis_applies, zelis_order_ok
+from plugin.rules._billing import discipline, line_ref, target_modifiers, zelis_applies, zelis_order_ok
 from plugin.rules._rule import CP, Rule
 
 RULE = Rule(
@@ -9,7 +9,8 @@ RULE = Rule(
     title="Modifiers 59 then GP for Zelis-edit payers",
     description=("Payers that run Zelis claim edits (BCBSNC, NC State Health Plan, MedCost, or any payer "
                  "profile with zelis_59_gp) deny 97124 billed with a chiropractic manipulation on the same "
-                 "date unless the line carries modifier 59 followed by GP, in that order."),
+                 "date unless the line carries modifier 59 followed by GP, in that order (GO or GN in place of "
+                 "GP when the plan of care is occupational therapy or speech-language pathology)."),
     citation=Citation("Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy", "Modifiers (Zelis edits)",
                       "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
     hooks=CP,
@@ -22,16 +23,19 @@ def check(record, policy):
     for line in massage_lines(record):
         cmt = zelis_applies(record, policy, line)
         mods = item_modifiers(line)
-        if not cmt or zelis_order_ok(mods):
+        if not cmt or zelis_order_ok(record, policy, mods):
             continue
         profile = payer_profile(record, policy)
         wanted = target_modifiers(record, policy, line)
         now = ", ".join(mods) if mods else "none"
+        right = discipline(record, policy)
+        because = "" if right.modifier == "GP" else f" ({right.modifier}: {right.source})"
         yield RULE.finding(
-            summary=f"Code the 97124 line 59 then GP: {profile.name} edits massage billed with CMT {cmt[0]}.",
+            summary=(f"Code the 97124 line 59 then {right.modifier}: {profile.name} edits massage billed with "
+                     f"CMT {cmt[0]}."),
             detail=(f"Payer profile **{profile.name}** applies Zelis edits. The 97124 line (sequence "
                     f"{line.sequence}) is billed the same date as {', '.join(sorted(set(cmt)))}; its modifiers "
-                    f"are {now}. The payer expects 59 first, then GP."),
+                    f"are {now}. The payer expects 59 first, then the therapy modifier{because}."),
             evidence=[line_ref(line)],
             fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
                                 sequence=line.sequence, modifiers=wanted)])

@@ -1,20 +1,25 @@
-"""modifier-gp: payers that require GP on therapy lines (Medicare) need it on 97124."""
+"""modifier-gp: payers that require the therapy discipline modifier (Medicare) need the right one on
+97124: GP under a physical-therapy plan, GO under occupational therapy, GN under speech-language
+pathology. The code keeps its historical name (rule codes are a public contract)."""
 from plugin.facts import item_modifiers, massage_lines, payer_profile
 from plugin.findings import Citation, ClaimLineFix, Severity
-from plugin.rules._billing import GP, line_ref, target_modifiers
+from plugin.rules._billing import DISCIPLINE_MODIFIERS, discipline, line_ref, target_modifiers
 from plugin.rules._rule import CP, Rule
 
 RULE = Rule(
     code="modifier-gp",
-    title="Modifier GP on 97124",
-    description=("Therapy delivered under a physical-therapy plan of care is reported with modifier GP. "
-                 "Medicare requires it on every therapy line; other payers do when their profile says "
-                 "gp_required."),
-    citation=Citation("CMS Claims Processing Manual, ch. 5", "§20.1 (therapy discipline modifiers GN, GO, GP)",
+    title="Therapy discipline modifier (GP, GO, GN) on 97124",
+    description=("97124 is an always-therapy code: the line carries the discipline modifier of the plan of care "
+                 "it is furnished under — GP physical therapy, GO occupational therapy, GN speech-language "
+                 "pathology. The discipline is read from the plan of care's category, else its author, else the "
+                 "massage performer (GP when none says). Medicare requires it on every therapy line; other payers "
+                 "do when their profile says gp_required. A wrong discipline modifier is treated like a missing "
+                 "one; the fix keeps the payer's modifier order."),
+    citation=Citation("CMS Claims Processing Manual, ch. 5", "§10.3, §20.1 (therapy discipline modifiers GN, GO, GP)",
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf"),
     hooks=CP,
     severity=Severity.WARNING,
-    # That rule's fix already puts GP right after 59.
+    # That rule's fix already puts the discipline modifier right after 59.
     superseded_by=("modifier-59-gp-order",),
 )
 
@@ -24,14 +29,24 @@ def check(record, policy):
     profile = payer_profile(record, policy)
     if not profile.gp_required:
         return
+    right = discipline(record, policy)
     for line in massage_lines(record):
-        if GP in item_modifiers(line):
+        present = [m for m in item_modifiers(line) if m in DISCIPLINE_MODIFIERS]
+        if present == [right.modifier]:
             continue
         wanted = target_modifiers(record, policy, line)
+        if present:
+            summary = (f"Replace {', '.join(present)} with {right.modifier} on the 97124 line: the plan of care "
+                       "sets the discipline.")
+            found = f"carries {', '.join(present)}"
+        else:
+            summary = f"Add modifier {right.modifier} to the 97124 line: {profile.name} requires it on therapy services."
+            found = "carries no discipline modifier"
         yield RULE.finding(
-            summary=f"Add modifier GP to the 97124 line: {profile.name} requires it on therapy services.",
-            detail=(f"Payer profile **{profile.name}** requires GP on every therapy line; the 97124 line "
-                    f"(sequence {line.sequence}) does not carry it."),
+            summary=summary,
+            detail=(f"Payer profile **{profile.name}** requires the therapy discipline modifier on every therapy "
+                    f"line. The right one here is **{right.modifier}** ({right.source}); the 97124 line (sequence "
+                    f"{line.sequence}) {found}."),
             evidence=[line_ref(line)],
             fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
                                 sequence=line.sequence, modifiers=wanted)])

@@ -9,13 +9,16 @@ RULE = Rule(
     code="performer",
     title="Qualified performer, one-on-one",
     description=("97124 requires direct one-on-one contact by a physician or a licensed therapist "
-                 "(qualified-performers value set: physicians, chiropractors, physical, occupational and "
-                 "massage therapists). Aides, unlicensed staff, an undocumented performer, or group "
-                 "treatment (97150) do not qualify."),
+                 "(qualified-performers value set: physicians, chiropractors, physical and occupational "
+                 "therapists and their assistants, massage therapists). Aides, unlicensed staff, an "
+                 "undocumented performer, or group treatment (97150) do not qualify. Under a payer with "
+                 "Medicare's coverage rules, medicare-performer speaks for the performer instead."),
     citation=Citation("Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy", "Who may bill 97124",
                       "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
     hooks=CP,
     severity=Severity.CRITICAL,
+    # That card names the performer problem too, with the suggestions a Medicare claim needs.
+    superseded_by=("medicare-performer",),
 )
 
 GROUP_CODE = "97150"
@@ -59,6 +62,7 @@ def check(record, policy):
             summary=f"Do not bill 97124 ({short}): it needs one-on-one care by a physician or licensed therapist.",
             detail=(f"`{ref}`: {full}. The performer's Practitioner.qualification or PractitionerRole.code "
                     "must show a physician (NUCC 207*/208*, MD/DO), chiropractor (111N*), physical therapist "
-                    "(2251*), occupational therapist (225X*) or massage therapist (225700000X). Group work "
+                    "(2251*) or assistant (225200000X), occupational therapist (225X*) or assistant (224Z*), or "
+                    "massage therapist (225700000X). Group work "
                     "is billed as 97150, not 97124."),
             evidence=[ref] + [a.reference for a in performer_refs(proc) if a.reference])

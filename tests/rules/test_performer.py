@@ -16,7 +16,7 @@ def visit_by(performer_maker, **proc_extra) -> Visit:
 
 
 @pytest.mark.parametrize("taxonomy", ["225700000X", "225100000X", "111N00000X", "207Q00000X", "208100000X",
-                                      "225X00000X"])
+                                      "225X00000X", "225200000X", "224Z00000X"])
 def test_silent_for_qualified_performers(policy, taxonomy):
     assert "performer" not in run(visit_by(lambda v: v.practitioner(taxonomy)), policy)
 
@@ -33,7 +33,7 @@ def test_silent_for_md_degree_and_for_a_role_code(policy):
     assert "performer" not in run(visit_by(role), policy)
 
 
-@pytest.mark.parametrize("taxonomy", ["225200000X", "247100000X", "3747P1801X"])
+@pytest.mark.parametrize("taxonomy", ["2255A2300X", "247100000X", "3747P1801X"])
 def test_fires_critical_for_aides_assistants_and_technicians(policy, taxonomy):
     visit = visit_by(lambda v: v.practitioner(taxonomy))
     [finding] = run(visit, policy)["performer"]

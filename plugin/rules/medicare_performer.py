@@ -1,0 +1,110 @@
+"""medicare-performer: Medicare pays outpatient therapy only from the providers its benefit names.
+
+Massage by a massage therapist, athletic trainer, aide, student or an unknown person is not a
+Medicare benefit; massage performed or ordered by a chiropractor is statutorily excluded. Either
+way the line is not billed to Medicare, or is billed with GY (and the discipline modifier) so that
+Medicare denies it to the beneficiary's liability.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from plugin.facts import (day_of, for_patient, is_massage, item_modifiers, massage_procedures, payer_profile,
+                          visit_day, visit_massage_lines)
+from plugin.findings import Citation, ClaimLineFix, Severity
+from plugin.record import Record
+from plugin.rules._billing import (NOT_COVERED, credential_names, credentials, holds, line_ref, performer_refs,
+                                   target_modifiers)
+from plugin.rules._rule import CP, Rule
+
+RULE = Rule(
+    code="medicare-performer",
+    title="Medicare pays this performer for therapy",
+    description=("Medicare Part B pays outpatient therapy only when a physical or occupational therapist, a PT/OT "
+                 "assistant under the therapist's supervision, or a physician/NPP furnishes it (the payer profile's "
+                 "paid_performers value set). Massage by a massage therapist, athletic trainer, aide, student or an "
+                 "undocumented person is not a Medicare benefit; massage furnished or ordered by a chiropractor is "
+                 "statutorily excluded (Medicare pays a chiropractor only for spinal manipulation). Applies to "
+                 "profiles with medicare_coverage. Two suggestions: remove the line (recommended), or keep it with "
+                 "GY and the discipline modifier so that Medicare denies it to the beneficiary's liability; a line "
+                 "already carrying GY is left alone."),
+    citation=Citation("42 CFR 410.60 and 410.21(b); CMS Benefit Policy Manual, ch. 15",
+                      "§220, §230.5 (who furnishes outpatient therapy); chiropractic services limited to manipulation",
+                      "https://www.ecfr.gov/current/title-42/chapter-IV/subchapter-B/part-410/subpart-B/section-410.60"),
+    hooks=CP,
+    severity=Severity.CRITICAL,
+)
+
+CHIROPRACTORS = "chiropractors"
+_ORDER_STATUSES = {"active", "completed", "on-hold"}
+
+
+def massage_orderers(record: Record, proc: Any) -> list[Any]:
+    """Who ordered this 97124: the requester of the orders it is based on, else of the patient's latest 97124
+    order authored on or before the date of service."""
+    based = [record.resolve(r) for r in proc.basedOn or []]
+    orders = [o for o in based if o is not None and o.get_resource_type() == "ServiceRequest"]
+    if not orders:
+        day = visit_day(record)
+        dated = [(day_of(o.authoredOn), o) for o in for_patient(record, "ServiceRequest")
+                 if o.status in _ORDER_STATUSES and is_massage(o.code)]
+        dated = [(d, o) for d, o in dated if d is not None and (day is None or d <= day)]
+        orders = [max(dated, key=lambda pair: pair[0])[1]] if dated else []
+    return [o.requester for o in orders if o.requester is not None]
+
+
+def _who(record: Record, reference: Any) -> str:
+    names = credential_names(record, reference)
+    return f"{' / '.join(names)} (`{reference.reference}`)" if names else f"`{reference.reference}`, no licence on record"
+
+
+def _verdict(record: Record, policy, proc: Any) -> tuple[str, str] | None:
+    """(case, why) when Medicare does not pay for this massage; None when it does or it cannot be told."""
+    actors = performer_refs(proc)
+    chiro_performers = [a for a in actors if holds(record, policy, a, CHIROPRACTORS)]
+    if chiro_performers:
+        return ("statutorily excluded", f"it was performed by a chiropractor, {_who(record, chiro_performers[0])}; "
+                "Medicare pays a chiropractor only for manual manipulation of the spine")
+    chiro_orderers = [r for r in massage_orderers(record, proc) if holds(record, policy, r, CHIROPRACTORS)]
+    if chiro_orderers:
+        return ("statutorily excluded", f"it was ordered by a chiropractor, {_who(record, chiro_orderers[0])}; "
+                "therapy ordered by a chiropractor is not covered")
+    if not actors:
+        return ("not a Medicare benefit", "no performer is documented, so it cannot be shown that a therapist, "
+                "assistant or physician/NPP furnished it")
+    known = [a for a in actors if credentials(record, a) is not None]
+    if not known:
+        return None  # unresolvable performers: the performer rule says so; no conclusion from missing data
+    paid = payer_profile(record, policy).paid_performers
+    unpaid = [a for a in known if not holds(record, policy, a, paid)]
+    if not unpaid:
+        return None
+    return ("not a Medicare benefit", f"it was performed by {_who(record, unpaid[0])}, who is not a therapist, "
+            "therapy assistant or physician/NPP, whoever supervises")
+
+
+@RULE.checks
+def check(record, policy):
+    profile = payer_profile(record, policy)
+    if not profile.medicare_coverage:
+        return
+    verdicts = [(proc, v) for proc in massage_procedures(record) if (v := _verdict(record, policy, proc))]
+    if not verdicts:
+        return
+    proc, (case, why) = verdicts[0]
+    for line in visit_massage_lines(record):
+        if NOT_COVERED in item_modifiers(line):
+            continue  # billed for a denial on purpose
+        kept = target_modifiers(record, policy, line, not_covered=True)
+        yield RULE.finding(
+            summary=f"Do not bill this 97124 to {profile.name}: the massage is {case}. Remove the line, or bill it with GY.",
+            detail=(f"The massage is **{case}** under {profile.name}: {why}. Medicare pays therapy only from physical "
+                    "or occupational therapists, their assistants and physicians/NPPs. Remove the line (patient-pay "
+                    "where the clinic's policy allows), or, when the beneficiary asks for a claim (e.g. for a "
+                    f"secondary insurer), keep it with {', '.join(kept)} so that Medicare denies it to the "
+                    "beneficiary's liability."),
+            evidence=[line_ref(line), Record.ref_of(proc)],
+            fixes=[ClaimLineFix(label="Remove the 97124 line: do not bill Medicare", sequence=line.sequence,
+                                remove=True),
+                   ClaimLineFix(label=f"Keep the 97124 line for a denial: modifiers {', '.join(kept)}",
+                                sequence=line.sequence, modifiers=kept)])

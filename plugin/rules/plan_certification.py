@@ -1,0 +1,100 @@
+"""plan-certification: Medicare pays therapy under a plan of care that a physician/NPP certified (signed
+and dated) within 30 days of the first treatment, and recertified at least every 90 days."""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from plugin.facts import day_of, payer_profile, ref_key, visit_day
+from plugin.findings import Citation, Severity
+from plugin.policy import Policy
+from plugin.record import Record
+from plugin.rules._billing import (active_care_plan, agent_types, credentials, holds, plan_evidence_incomplete,
+                                   therapy_days)
+from plugin.rules._rule import CP, Rule
+
+RULE = Rule(
+    code="plan-certification",
+    title="Plan of care certified by a physician/NPP",
+    description=("The therapy plan of care is certified — signed and dated by a physician or non-physician "
+                 "practitioner (certifying-practitioners value set) — within certification_days (Medicare: 30) of "
+                 "the first treatment under it, and the latest certification is no older than recertification_days "
+                 "(Medicare: 90) on the date of service. A certification is a Provenance on the CarePlan whose "
+                 "signing agent is such a practitioner, dated by its signature or recorded time, or a plan-of-care "
+                 "DocumentReference (LOINC 18776-5, or related to the CarePlan) authenticated by one. Off for payer "
+                 "profiles that set neither number; quiet without an active plan (plan-of-care speaks then)."),
+    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.1.3 (certification and recertification of the plan)",
+                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
+    hooks=CP,
+    severity=Severity.WARNING,
+)
+
+CERTIFIERS = "certifying-practitioners"
+SIGNING_TYPES = {"author", "verifier", "attester", "legal", "AUT", "VRF", "AUTHEN", "LA"}
+
+
+def certifications(record: Record, policy: Policy, plan: Any) -> tuple[list[tuple[date, str]], bool]:
+    """(dated certifications of the plan as (day, evidence), whether an unreadable signer was seen)."""
+    key, found, unknown = Record.ref_of(plan), [], False
+    for prov in record.all("Provenance"):
+        if not any(ref_key(t) == key for t in prov.target or []):
+            continue
+        for agent in prov.agent or []:
+            if agent_types(agent) and not agent_types(agent) & SIGNING_TYPES:
+                continue  # an enterer or custodian does not certify
+            if credentials(record, agent.who) is None:
+                unknown = True
+            elif holds(record, policy, agent.who, CERTIFIERS):
+                signed = [s.when for s in prov.signature or [] if ref_key(s.who) == ref_key(agent.who)]
+                when = day_of(signed[0]) if signed else day_of(prov.recorded)
+                if when is not None:
+                    found.append((when, Record.ref_of(prov)))
+    for doc in record.all("DocumentReference"):
+        related = any(ref_key(r) == key for r in (doc.context.related or [] if doc.context else []))
+        typed = any(policy.valueset("plan-of-care-documents").contains(c.system, c.code)
+                    for c in (doc.type.coding or [] if doc.type else []))
+        if (related or typed) and doc.authenticator is not None and day_of(doc.date) is not None:
+            if credentials(record, doc.authenticator) is None:
+                unknown = True
+            elif holds(record, policy, doc.authenticator, CERTIFIERS):
+                found.append((day_of(doc.date), Record.ref_of(doc)))
+    return sorted(found), unknown
+
+
+@RULE.checks
+def check(record, policy):
+    profile = payer_profile(record, policy)
+    day = visit_day(record)
+    if not (profile.certification_days or profile.recertification_days) or day is None:
+        return
+    if plan_evidence_incomplete(record):
+        return
+    plan = active_care_plan(record, day)
+    if plan is None:
+        return
+    start = day_of(plan.period.start)
+    first = next((d for d in therapy_days(record, policy) if start <= d <= day), day)
+    certs, unknown = certifications(record, policy, plan)
+    certs = [(d, ref) for d, ref in certs if d <= max(day, first + timedelta(days=profile.certification_days))]
+    plan_ref = Record.ref_of(plan)
+    problem = None
+    if profile.certification_days:
+        due = first + timedelta(days=profile.certification_days)
+        if not any(d <= due for d, _ in certs) and not unknown:
+            late = f" (the only one is dated {certs[0][0].isoformat()})" if certs else ""
+            problem = (f"No physician/NPP certification of the plan of care dated by {due.isoformat()}, "
+                       f"{profile.certification_days} days after its first treatment on {first.isoformat()}{late}.")
+    if problem is None and profile.recertification_days and certs:
+        latest = max(d for d, _ in certs if d <= day) if any(d <= day for d, _ in certs) else None
+        if latest is not None and (day - latest).days > profile.recertification_days:
+            problem = (f"The latest certification of the plan of care is dated {latest.isoformat()}, "
+                       f"{(day - latest).days} days before this visit: recertification is due every "
+                       f"{profile.recertification_days} days.")
+    if problem is None:
+        return
+    yield RULE.finding(
+        summary="Have the physician/NPP certify (sign and date) the plan of care before billing therapy.",
+        detail=(f"{problem} Under {profile.name} therapy is paid only under a certified plan of care: record the "
+                "physician's or NPP's dated signature on the plan (a Provenance on the CarePlan, or the signed plan "
+                "document)."),
+        evidence=[plan_ref, *[ref for _, ref in certs]])
