@@ -282,3 +282,29 @@ def test_bundle_links_that_are_not_a_list_end_paging():
     from cds_hooks.fhir_client import _next_link
     assert _next_link({"resourceType": "Bundle", "link": 5}) is None
     assert _next_link({"resourceType": "Bundle", "link": [{"relation": "next", "url": "u"}]}) == "u"
+
+
+def test_follow_ups_ask_for_the_plan_certification_orderer_and_report_author():
+    visit = Visit()
+    therapist = visit.practitioner("225100000X")
+    proc = visit.procedure("97124", minutes=23, performer=therapist)
+    plan = visit.care_plan(author={"reference": "Practitioner/plan-author"})
+    visit.add({"resourceType": "ServiceRequest", "id": "old-order", "status": "active", "intent": "order",
+               "code": {"text": "massage therapy"}, "subject": {"reference": "Patient/pat-1"},
+               "requester": {"reference": "PractitionerRole/orderer-role"}})
+    visit.add({"resourceType": "DocumentReference", "status": "current", "subject": {"reference": "Patient/pat-1"},
+               "type": {"coding": [{"system": "http://loinc.org", "code": "11508-9"}]},
+               "author": [{"reference": "Practitioner/report-author"}],
+               "content": [{"attachment": {"contentType": "text/plain"}}]})
+    visit.claim_line("97124", units=2)
+    queries = follow_up_queries(visit.record(), BASE, set())
+    assert queries["provenance"] == f"Provenance?target=CarePlan/{plan['id']},Procedure/{proc['id']}"
+    assert queries["performers"] == "Practitioner?_id=plan-author,report-author"
+    assert queries["performerRoles"] == "PractitionerRole?_id=orderer-role"
+
+
+def test_claim_service_prefetches_progress_reports_and_plan_documents():
+    from cds_hooks.services import SERVICES
+    template = SERVICES["massage-97124-claim-check"].prefetch["reports"]
+    assert template.startswith("DocumentReference?patient={{context.patientId}}&type=")
+    assert {"http://loinc.org|11508-9", "http://loinc.org|18776-5"} <= set(template.split("type=")[1].split(","))

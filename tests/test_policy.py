@@ -53,3 +53,35 @@ def test_unknown_units_method_is_refused_when_loaded(tmp_path):
     extra.write_text('[profiles.x]\nunits_method = "midpoint"\n')
     with pytest.raises(ValueError, match="units_method"):
         load_policy(extra)
+
+
+def test_medicare_profile_carries_its_coverage_rules(policy):
+    medicare = policy.profiles["medicare"]
+    assert medicare.medicare_coverage and medicare.paid_performers == "medicare-performers"
+    assert (medicare.certification_days, medicare.recertification_days, medicare.progress_report_days) == (30, 90, 10)
+    for pid in ("default", "bcbsnc", "nc-shp", "medcost"):
+        profile = policy.profiles[pid]
+        assert not profile.medicare_coverage and profile.paid_performers == "qualified-performers"
+        assert (profile.certification_days, profile.recertification_days, profile.progress_report_days) == (0, 0, 0)
+
+
+def test_paid_performers_lists_differ_only_where_medicare_differs(policy):
+    nucc = "http://nucc.org/provider-taxonomy"
+    medicare, everyone = policy.valueset("medicare-performers"), policy.valueset("qualified-performers")
+    for code in ("225100000X", "225200000X", "225X00000X", "224Z00000X", "207Q00000X"):
+        assert medicare.contains(nucc, code) and everyone.contains(nucc, code)
+    for code in ("225700000X", "111N00000X"):
+        assert everyone.contains(nucc, code) and not medicare.contains(nucc, code)
+    assert medicare.contains(nucc, "363LF0000X") and not everyone.contains(nucc, "363LF0000X")
+    assert not policy.valueset("discipline-ot").contains(nucc, "225800000X")  # recreation therapist
+
+
+@pytest.mark.parametrize("text,error", [
+    ('[profiles.x]\npaid_performers = "nobody"\n', "paid_performers"),
+    ('[profiles.x]\nprogress_report_days = -1\n', "progress_report_days"),
+])
+def test_bad_coverage_settings_are_refused(tmp_path, text, error):
+    extra = tmp_path / "bad.toml"
+    extra.write_text(text)
+    with pytest.raises(ValueError, match=error):
+        load_policy(extra)

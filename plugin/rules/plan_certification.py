@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from plugin.facts import day_of, payer_profile, ref_key, visit_day
+from plugin.facts import codings, day_of, for_patient, payer_profile, ref_key, visit_day
 from plugin.findings import Citation, Severity
 from plugin.policy import Policy
 from plugin.record import Record
@@ -21,7 +21,8 @@ RULE = Rule(
                  "the first treatment under it, and the latest certification is no older than recertification_days "
                  "(Medicare: 90) on the date of service. A certification is a Provenance on the CarePlan whose "
                  "signing agent is such a practitioner, dated by its signature or recorded time, or a plan-of-care "
-                 "DocumentReference (LOINC 18776-5, or related to the CarePlan) authenticated by one. Off for payer "
+                 "DocumentReference of the patient (plan-of-care-documents value set: LOINC 18776-5) authenticated "
+                 "by one. Off for payer "
                  "profiles that set neither number; quiet without an active plan (plan-of-care speaks then)."),
     citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.1.3 (certification and recertification of the plan)",
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
@@ -49,11 +50,10 @@ def certifications(record: Record, policy: Policy, plan: Any) -> tuple[list[tupl
                 when = day_of(signed[0]) if signed else day_of(prov.recorded)
                 if when is not None:
                     found.append((when, Record.ref_of(prov)))
-    for doc in record.all("DocumentReference"):
-        related = any(ref_key(r) == key for r in (doc.context.related or [] if doc.context else []))
-        typed = any(policy.valueset("plan-of-care-documents").contains(c.system, c.code)
-                    for c in (doc.type.coding or [] if doc.type else []))
-        if (related or typed) and doc.authenticator is not None and day_of(doc.date) is not None:
+    plan_documents = policy.valueset("plan-of-care-documents")
+    for doc in for_patient(record, "DocumentReference"):
+        typed = any(plan_documents.contains(c.system, c.code) for c in codings(doc.type))
+        if typed and doc.authenticator is not None and day_of(doc.date) is not None:
             if credentials(record, doc.authenticator) is None:
                 unknown = True
             elif holds(record, policy, doc.authenticator, CERTIFIERS):
@@ -75,18 +75,17 @@ def check(record, policy):
     start = day_of(plan.period.start)
     first = next((d for d in therapy_days(record, policy) if start <= d <= day), day)
     certs, unknown = certifications(record, policy, plan)
-    certs = [(d, ref) for d, ref in certs if d <= max(day, first + timedelta(days=profile.certification_days))]
-    plan_ref = Record.ref_of(plan)
     problem = None
-    if profile.certification_days:
+    if profile.certification_days and not unknown:
         due = first + timedelta(days=profile.certification_days)
-        if not any(d <= due for d, _ in certs) and not unknown:
-            late = f" (the only one is dated {certs[0][0].isoformat()})" if certs else ""
+        if not any(d <= due for d, _ in certs):
+            late = f" (the earliest is dated {certs[0][0].isoformat()})" if certs else ""
             problem = (f"No physician/NPP certification of the plan of care dated by {due.isoformat()}, "
                        f"{profile.certification_days} days after its first treatment on {first.isoformat()}{late}.")
-    if problem is None and profile.recertification_days and certs:
-        latest = max(d for d, _ in certs if d <= day) if any(d <= day for d, _ in certs) else None
-        if latest is not None and (day - latest).days > profile.recertification_days:
+    signed_by_then = [d for d, _ in certs if d <= day]
+    if problem is None and profile.recertification_days and signed_by_then:
+        latest = max(signed_by_then)
+        if (day - latest).days > profile.recertification_days:
             problem = (f"The latest certification of the plan of care is dated {latest.isoformat()}, "
                        f"{(day - latest).days} days before this visit: recertification is due every "
                        f"{profile.recertification_days} days.")
@@ -97,4 +96,4 @@ def check(record, policy):
         detail=(f"{problem} Under {profile.name} therapy is paid only under a certified plan of care: record the "
                 "physician's or NPP's dated signature on the plan (a Provenance on the CarePlan, or the signed plan "
                 "document)."),
-        evidence=[plan_ref, *[ref for _, ref in certs]])
+        evidence=[Record.ref_of(plan), *[ref for _, ref in certs]])
