@@ -47,9 +47,10 @@ def card_named(cards: list[dict], code: str) -> dict:
     return found[0]
 
 
-def suggested_resource(card: dict) -> dict:
-    assert card.get("suggestions"), f"the {card['source']['topic']['code']!r} card has no suggestion"
-    action = card["suggestions"][0]["actions"][0]
+def suggested_resource(card: dict, which: int = 0) -> dict:
+    assert len(card.get("suggestions") or []) > which, \
+        f"the {card['source']['topic']['code']!r} card has no suggestion {which + 1}"
+    action = card["suggestions"][which]["actions"][0]
     assert action["type"] == "update"
     return action["resource"]
 
@@ -82,7 +83,7 @@ def follow_suggestion(folder: Path, part: str, post) -> tuple[dict, dict, dict]:
     """(the expectation for `part`, the request, the resource the named card's suggestion gives)."""
     want = load(folder, "expected.json")[part]
     request = load(folder, "request.json")
-    return want, request, suggested_resource(card_named(post(request), want["after"]))
+    return want, request, suggested_resource(card_named(post(request), want["after"]), want.get("suggestion", 0))
 
 
 @pytest.mark.parametrize("folder", CLAIM_CASES, ids=lambda p: p.name)
@@ -92,7 +93,7 @@ def test_claim_suggestion_fixes_the_line(folder, post):
     assert claim["resourceType"] == "Claim" and claim["id"] == request["context"]["claim"]["id"]
     lines = lines_by_code(claim)
     for cpt, line in want.items():
-        if cpt == "after":
+        if cpt in ("after", "suggestion"):
             continue
         if line is None:
             assert cpt not in lines, f"a {cpt} line is still on the claim"
