@@ -198,8 +198,12 @@ def credential_names(record: Record, reference: Any) -> list[str]:
 # -- the therapy discipline -----------------------------------------------------------------
 @dataclass(frozen=True)
 class Discipline:
-    modifier: str   # GP, GO or GN
-    source: str     # where it was read, for the card ("the plan of care's category")
+    modifier: str           # GP, GO or GN
+    reason: str             # why, in a biller's words ("the plan of care is occupational therapy")
+    evidence: str | None = None  # the resource it was read from
+
+
+DISCIPLINE_NAMES = {"GP": "physical therapy", "GO": "occupational therapy", "GN": "speech-language pathology"}
 
 
 def _discipline_of(concepts: Any, policy: Policy, lexicons: bool = False) -> str | None:
@@ -225,16 +229,17 @@ def discipline(record: Record, policy: Policy) -> Discipline:
         if plan is not None:
             found = _discipline_of(plan.category, policy, lexicons=True)
             if found:
-                return Discipline(found, f"the plan of care `{Record.ref_of(plan)}` category")
+                return Discipline(found, f"the plan of care is {DISCIPLINE_NAMES[found]}", Record.ref_of(plan))
             found = person_discipline(record, policy, plan.author) if plan.author else None
             if found:
-                return Discipline(found, f"the discipline of the plan of care's author `{plan.author.reference}`")
+                return Discipline(found, f"the plan of care was written in {DISCIPLINE_NAMES[found]}",
+                                  plan.author.reference)
         for proc in massage_procedures(record):
             for actor in performer_refs(proc):
                 found = person_discipline(record, policy, actor)
                 if found:
-                    return Discipline(found, f"the discipline of the massage performer `{actor.reference}`")
-        return Discipline(GP, "no plan category or therapist discipline documented: physical therapy assumed")
+                    return Discipline(found, f"the massage was given in {DISCIPLINE_NAMES[found]}", actor.reference)
+        return Discipline(GP, "nothing documents another discipline, so physical therapy is assumed")
     return record.memo("discipline", compute)
 
 

@@ -55,23 +55,24 @@ def massage_orderers(record: Record, proc: Any) -> list[Any]:
 
 def _who(record: Record, reference: Any) -> str:
     names = credential_names(record, reference)
-    return f"{' / '.join(names)} (`{reference.reference}`)" if names else f"`{reference.reference}`, no licence on record"
+    return f"someone licensed as {' / '.join(names)}" if names else "someone with no licence on record"
 
 
-def _verdict(record: Record, policy, proc: Any) -> tuple[str, str] | None:
-    """(case, why) when Medicare does not pay for this massage; None when it does or it cannot be told."""
+def _verdict(record: Record, policy, proc: Any) -> tuple[str, str, list[str]] | None:
+    """(case, why, the people it rests on) when Medicare does not pay for this massage; None when it does
+    or when it cannot be told."""
     actors = performer_refs(proc)
     chiro_performers = [a for a in actors if holds(record, policy, a, CHIROPRACTORS)]
     if chiro_performers:
-        return ("statutorily excluded", f"it was performed by a chiropractor, {_who(record, chiro_performers[0])}; "
-                "Medicare pays a chiropractor only for manual manipulation of the spine")
+        return ("statutorily excluded", "a chiropractor gave it, and Medicare pays a chiropractor only for "
+                "manual manipulation of the spine", [chiro_performers[0].reference])
     chiro_orderers = [r for r in massage_orderers(record, proc) if holds(record, policy, r, CHIROPRACTORS)]
     if chiro_orderers:
-        return ("statutorily excluded", f"it was ordered by a chiropractor, {_who(record, chiro_orderers[0])}; "
-                "therapy ordered by a chiropractor is not covered")
+        return ("statutorily excluded", "a chiropractor ordered it, and therapy a chiropractor orders is not "
+                "covered", [chiro_orderers[0].reference])
     if not actors:
-        return ("not a Medicare benefit", "no performer is documented, so it cannot be shown that a therapist, "
-                "assistant or physician/NPP furnished it")
+        return ("not a Medicare benefit", "no one is documented as giving it, so it cannot be shown that a "
+                "therapist, assistant or physician/NPP did", [])
     known = [a for a in actors if credentials(record, a) is not None]
     if not known:
         return None  # unresolvable performers: the performer rule says so; no conclusion from missing data
@@ -79,8 +80,8 @@ def _verdict(record: Record, policy, proc: Any) -> tuple[str, str] | None:
     unpaid = [a for a in known if not holds(record, policy, a, paid)]
     if not unpaid:
         return None
-    return ("not a Medicare benefit", f"it was performed by {_who(record, unpaid[0])}, who is not a therapist, "
-            "therapy assistant or physician/NPP, whoever supervises")
+    return ("not a Medicare benefit", f"it was given by {_who(record, unpaid[0])}, and Medicare pays therapy only "
+            "from therapists, their assistants and physicians/NPPs, whoever supervises", [unpaid[0].reference])
 
 
 @RULE.checks
@@ -91,19 +92,17 @@ def check(record, policy):
     verdicts = [(proc, v) for proc in massage_procedures(record) if (v := _verdict(record, policy, proc))]
     if not verdicts:
         return
-    proc, (case, why) = verdicts[0]
+    proc, (case, why, people) = verdicts[0]
     for line in visit_massage_lines(record):
         if NOT_COVERED in item_modifiers(line):
             continue  # billed for a denial on purpose
         kept = target_modifiers(record, policy, line, not_covered=True)
         yield RULE.finding(
             summary=f"Do not bill this 97124 to {profile.name}: the massage is {case}. Remove the line, or bill it with GY.",
-            detail=(f"The massage is **{case}** under {profile.name}: {why}. Medicare pays therapy only from physical "
-                    "or occupational therapists, their assistants and physicians/NPPs. Remove the line (patient-pay "
-                    "where the clinic's policy allows), or, when the beneficiary asks for a claim (e.g. for a "
-                    f"secondary insurer), keep it with {', '.join(kept)} so that Medicare denies it to the "
-                    "beneficiary's liability."),
-            evidence=[line_ref(line), Record.ref_of(proc)],
+            detail=(f"The massage is **{case}** under {profile.name}: {why}. Remove the line (patient-pay if clinic "
+                    "policy allows), or, if the beneficiary wants a claim for a secondary insurer, keep it "
+                    f"with {', '.join(kept)} for Medicare to deny it to the beneficiary's liability."),
+            evidence=[line_ref(line), Record.ref_of(proc), *people],
             fixes=[ClaimLineFix(label="Remove the 97124 line: do not bill Medicare", sequence=line.sequence,
                                 remove=True),
                    ClaimLineFix(label=f"Keep the 97124 line for a denial: modifiers {', '.join(kept)}",

@@ -29,7 +29,7 @@ def check(record, policy):
         wanted = target_modifiers(record, policy, line)
         now = ", ".join(mods) if mods else "none"
         right = discipline(record, policy)
-        because = "" if right.modifier == "GP" else f" ({right.modifier}: {right.source})"
+        because = "" if right.modifier == "GP" else f" ({right.modifier}: {right.reason})"
         yield RULE.finding(
             summary=(f"Code the 97124 line 59 then {right.modifier}: {profile.name} edits massage billed with "
                      f"CMT {cmt[0]}."),

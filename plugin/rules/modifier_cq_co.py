@@ -38,9 +38,9 @@ def check(record, policy):
         wanted = target_modifiers(record, policy, line)
         yield RULE.finding(
             summary=f"Add modifier {wanted_modifier} to the 97124 line: {kind} furnished the massage.",
-            detail=(f"{kind[0].upper()}{kind[1:]} (`{assistants[0]}`) is among the performers of today's massage, so under "
-                    f"{profile.name} the line (sequence {line.sequence}) carries {wanted_modifier} next to the "
-                    "discipline modifier, and is paid at 85%."),
-            evidence=[line_ref(line), *procedures],
+            detail=(f"{kind[0].upper()}{kind[1:]} is among those who gave today's massage, so under {profile.name} "
+                    f"the line (sequence {line.sequence}) carries {wanted_modifier} next to the discipline "
+                    "modifier; Medicare pays it at 85%."),
+            evidence=[line_ref(line), *procedures, *assistants],
             fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
                                 sequence=line.sequence, modifiers=wanted)])

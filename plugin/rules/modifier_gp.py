@@ -45,8 +45,8 @@ def check(record, policy):
         yield RULE.finding(
             summary=summary,
             detail=(f"Payer profile **{profile.name}** requires the therapy discipline modifier on every therapy "
-                    f"line. The right one here is **{right.modifier}** ({right.source}); the 97124 line (sequence "
+                    f"line. The right one here is **{right.modifier}**: {right.reason}. The 97124 line (sequence "
                     f"{line.sequence}) {found}."),
-            evidence=[line_ref(line)],
+            evidence=[line_ref(line), *([right.evidence] if right.evidence else [])],
             fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
                                 sequence=line.sequence, modifiers=wanted)])

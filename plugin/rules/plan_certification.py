@@ -94,6 +94,5 @@ def check(record, policy):
     yield RULE.finding(
         summary="Have the physician/NPP certify (sign and date) the plan of care before billing therapy.",
         detail=(f"{problem} Under {profile.name} therapy is paid only under a certified plan of care: record the "
-                "physician's or NPP's dated signature on the plan (a Provenance on the CarePlan, or the signed plan "
-                "document)."),
+                "physician's or NPP's dated signature on the plan."),
         evidence=[Record.ref_of(plan), *[ref for _, ref in certs]])

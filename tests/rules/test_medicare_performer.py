@@ -31,13 +31,13 @@ def test_massage_therapist_trainer_aide_student_are_not_a_medicare_benefit(polic
     found = run(visit, policy)
     [finding] = found[CODE]
     assert finding.severity.value == "critical" and "not a Medicare benefit" in finding.summary
-    assert who in finding.detail and ref(visit.performer) in finding.detail
+    assert who in finding.detail and ref(visit.performer) in finding.evidence
     assert "performer" not in found  # one card for the performer: this one, with its suggestions
 
 
 def test_undocumented_performer_is_not_a_medicare_benefit(policy):
     [finding] = run(MedicareVisit(None), policy)[CODE]
-    assert "no performer is documented" in finding.detail
+    assert "no one is documented as giving it" in finding.detail
     blank = MedicareVisit()
     del blank.performer["qualification"]
     assert "no licence on record" in run(blank, policy)[CODE][0].detail
@@ -66,7 +66,7 @@ def test_chiropractor_performing_is_statutorily_excluded_in_every_form(policy, h
         visit.performer.update(credential(DC))
         visit.massage["performer"] = [{"actor": {"reference": f"https://ehr.example.org/fhir/{ref(visit.performer)}"}}]
     [finding] = run(visit, policy)[CODE]
-    assert "statutorily excluded" in finding.summary and "performed by a chiropractor" in finding.detail
+    assert "statutorily excluded" in finding.summary and "a chiropractor gave it" in finding.detail
 
 
 def test_chiropractor_ordering_is_statutorily_excluded(policy):
@@ -74,7 +74,8 @@ def test_chiropractor_ordering_is_statutorily_excluded(policy):
     order = visit.order_by(visit.chiropractor(), days_before(20))
     visit.massage["basedOn"] = [{"reference": ref(order)}]
     [finding] = run(visit, policy)[CODE]
-    assert "ordered by a chiropractor" in finding.detail
+    assert "a chiropractor ordered it" in finding.detail
+    assert ref(order) not in finding.evidence and order["requester"]["reference"] in finding.evidence
 
 
 def test_latest_order_before_the_visit_names_the_orderer(policy):
