@@ -40,10 +40,11 @@ _ORDER_STATUSES = {"active", "completed", "on-hold"}
 
 
 def massage_orderers(record: Record, proc: Any) -> list[Any]:
-    """Who ordered this 97124: the requester of the orders it is based on, else of the patient's latest 97124
-    order authored on or before the date of service."""
-    based = [record.resolve(r) for r in proc.basedOn or []]
-    orders = [o for o in based if o is not None and o.get_resource_type() == "ServiceRequest"]
+    """Who ordered this 97124: the requester of the orders it is based on, else of the claim's referral, else
+    of the patient's latest 97124 order authored on or before the date of service."""
+    referral = [record.claim.referral] if record.claim is not None and record.claim.referral else []
+    named = [record.resolve(r) for r in proc.basedOn or []] or [record.resolve(r) for r in referral]
+    orders = [o for o in named if o is not None and o.get_resource_type() == "ServiceRequest"]
     if not orders:
         day = visit_day(record)
         dated = [(day_of(o.authoredOn), o) for o in for_patient(record, "ServiceRequest")

@@ -78,6 +78,15 @@ def test_chiropractor_ordering_is_statutorily_excluded(policy):
     assert ref(order) not in finding.evidence and order["requester"]["reference"] in finding.evidence
 
 
+def test_claim_referral_names_the_orderer(policy):
+    visit = MedicareVisit(PT)
+    referral = visit.order_by(visit.chiropractor(), days_before(30))
+    visit.order_by(visit.physician, days_before(10))
+    assert CODE not in run(visit, policy)
+    visit.claim["referral"] = {"reference": ref(referral)}
+    assert "a chiropractor ordered it" in run(visit, policy)[CODE][0].detail
+
+
 def test_latest_order_before_the_visit_names_the_orderer(policy):
     visit = MedicareVisit(PT)
     visit.order_by(visit.chiropractor(), days_before(40))
@@ -148,6 +157,6 @@ def test_card_offers_both_updates_over_http(client):
     [card] = [c for c in response.get_json()["cards"] if c["source"]["topic"]["code"] == CODE]
     first, second = card["suggestions"]
     assert first["isRecommended"] and not second["isRecommended"]
-    assert first["actions"][0]["resource"]["item"] == []
+    assert not first["actions"][0]["resource"].get("item")  # the only line removed
     assert line_modifiers(second["actions"][0]["resource"], 1) == ["GP", "GY"]
     assert card["selectionBehavior"] == "at-most-one" and card["indicator"] == "critical"
