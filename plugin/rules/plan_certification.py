@@ -22,8 +22,8 @@ RULE = Rule(
                  "(Medicare: 90) on the date of service. A certification is a Provenance on the CarePlan whose "
                  "signing agent is such a practitioner, dated by its signature or recorded time, or a plan-of-care "
                  "DocumentReference of the patient (plan-of-care-documents value set: LOINC 18776-5) authenticated "
-                 "by one. Off for payer "
-                 "profiles that set neither number; quiet without an active plan (plan-of-care speaks then)."),
+                 "by one. Off for payer profiles that set neither number; quiet without an active plan "
+                 "(plan-of-care speaks then)."),
     citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.1.3 (certification and recertification of the plan)",
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
     hooks=CP,
