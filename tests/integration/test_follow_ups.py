@@ -16,6 +16,7 @@ from cds_hooks.prefetch import ServerNotAllowed, gather
 from cds_hooks.services import SERVICES
 from tests.builders import Visit
 from tests.integration.support import load, origin_of, transaction
+from tests.rules.medicare_support import MedicareVisit, days_before
 
 pytestmark = pytest.mark.integration
 
@@ -94,6 +95,23 @@ def test_follow_ups_skip_what_the_prefetch_brought(fhir_base, live_config):
     data, unavailable = gather(CLAIM, parse(body, "claim-prepare"), live_config)
     assert unavailable == []
     assert not {"provenance", "performers", "performerRoles", "payors"} & set(data)
+
+
+def test_follow_ups_reach_plan_certification_orderer_and_report_author(fhir_base, live_config):
+    """Medicare's rules read people no prefetch template reaches: the plan's certifier (named only by the
+    CarePlan's Provenance), the chiropractor who ordered (only by the order) and the report's author."""
+    visit = MedicareVisit(patient="pat-medicare-follow", encounter="enc-medicare-follow")
+    chiropractor = visit.chiropractor()
+    visit.order_by(chiropractor, days_before(20))
+    author = visit.practitioner("225100000X")
+    report = visit.report(days_before(3), author)
+    load(fhir_base, visit.resources)
+    data, unavailable = gather(CLAIM, request_without_prefetch(visit, fhir_base), live_config)
+
+    assert unavailable == []
+    assert ids_in(data["reports"], "DocumentReference") == {report["id"]}
+    assert visit.certification["id"] in ids_in(data["provenance"], "Provenance")
+    assert {visit.physician["id"], chiropractor["id"], author["id"]} <= ids_in(data["performers"], "Practitioner")
 
 
 def test_production_allowlist_refuses_unlisted_origin_without_contact(recorder):

@@ -25,8 +25,8 @@ class MedicareVisit(Visit):
     physician, and a claim line billed with `modifiers` to `payer`."""
 
     def __init__(self, performer: str | None = PT, payer: str = "Medicare", modifiers=("GP",),
-                 plan: bool = True, certified: bool = True):
-        super().__init__()
+                 plan: bool = True, certified: bool = True, **ids: str):
+        super().__init__(**ids)
         self.physician = self.practitioner(PHYSICIAN)
         self.performer = self.practitioner(performer) if performer else None
         self.massage = self.procedure("97124", minutes=15, performer=self.performer)
