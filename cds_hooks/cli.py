@@ -73,6 +73,9 @@ def _fixtures_load(args: argparse.Namespace) -> int:
 
 
 def _fire(args: argparse.Namespace) -> int:
+    if args.check:
+        from cds_hooks.fixture_check import check
+        return check(args.service, args.dir, fhir=args.fhir, token=args.token)
     from cds_hooks.integrator import fire
     return fire(args.service, args.fixture, fhir=args.fhir, fixtures_dir=args.dir, token=args.token)
 
@@ -80,13 +83,28 @@ def _fire(args: argparse.Namespace) -> int:
 def _feedback_report(args: argparse.Namespace) -> int:
     from cds_hooks.config import Config
     from cds_hooks.feedback import report
-    print(report(Config.from_env()))
+    config = Config.from_env()
+    print(report(config))
+    if args.html:
+        try:
+            from cds_hooks.feedback_report import html_report
+        except ImportError as error:
+            print(f"error: --html needs the report extra ({error.name} is missing): "
+                  "pip install -e '.[report]'", file=sys.stderr)
+            return 1
+        Path(args.html).write_text(html_report(config))
+        print(f"\nHTML report written to {args.html}", file=sys.stderr)
     return 0
 
 
 def _workbench(args: argparse.Namespace) -> int:
     from workbench.server import serve
     return serve(args.port, args.service, args.fhir, Path(args.dir), Path(args.keys))
+
+
+def _fhir_server(args: argparse.Namespace) -> int:
+    from workbench.fhir_server import serve
+    return serve(args.port, Path(args.data))
 
 
 def _docs_rules(args: argparse.Namespace) -> int:
@@ -165,6 +183,12 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--keys", default="var/workbench",
                    help="folder of the test EHR key that signs JWTs (created on first use)")
     w.set_defaults(func=_workbench)
+
+    fs = sub.add_parser("fhir-server", help="a local FHIR R4 test server (sekmet-fhir) on loopback for the "
+                        "workbench and `fixtures load`", formatter_class=HELP)
+    fs.add_argument("--port", type=int, default=8090, help="loopback port; the base URL is http://127.0.0.1:PORT/fhir")
+    fs.add_argument("--data", default="var/fhir", help="folder for the server's SQLite data and settings")
+    fs.set_defaults(func=_fhir_server)
 
     d = sub.add_parser("docs", help="generate documentation")
     d_sub = d.add_subparsers(dest="docs_command", required=True)
