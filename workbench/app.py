@@ -16,7 +16,7 @@ from workbench import chart as charts
 from workbench.drafts import apply_actions, compose_order, diff, draft_claim, label, ref
 from workbench.ehr import Ehr, EhrError, redacted, search_warnings
 from workbench.rendering import markdown, safe_url
-from workbench.signing import TestKey
+from workbench.signing import LocalKey
 
 HOOKS = ("order-sign", "claim-prepare")
 PREFETCH_MODES = {
@@ -170,7 +170,7 @@ def create_app(service: str, fhir: str | None, fixtures: Path, key_folder: Path)
         form = request.form
         signed = form.get("signed") == "on"
         bench.ehr = Ehr(form.get("service", "").strip() or bench.ehr.service, form.get("fhir", "").strip() or None,
-                        key=TestKey(bench.key_folder) if signed else None)
+                        key=LocalKey(bench.key_folder) if signed else None)
         bench.signed = signed
         bench.prefetch_mode = form.get("prefetch") if form.get("prefetch") in PREFETCH_MODES else bench.prefetch_mode
         if signed:
@@ -269,6 +269,6 @@ def create_app(service: str, fhir: str | None, fixtures: Path, key_folder: Path)
 
     @app.get("/.well-known/jwks.json")
     def jwks():
-        return TestKey(bench.key_folder).jwks()
+        return LocalKey(bench.key_folder).jwks()
 
     return app

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import requests
 
-from workbench.signing import TestKey
+from workbench.signing import LocalKey
 
 TIMEOUT = (3.0, 30.0)
 FHIR_TOKEN = "workbench-test-token"
@@ -91,7 +91,7 @@ class Ehr:
 
     service: str
     fhir: str | None = None
-    key: TestKey | None = None      # set: every call to the service carries a signed JWT
+    key: LocalKey | None = None      # set: every call to the service carries a signed JWT
     exchanges: list[Exchange] = field(default_factory=list)
     _discovery: list[dict] | None = None
 
@@ -143,7 +143,9 @@ class Ehr:
         if self._discovery is None:
             exchange = self._service_call("discovery", "GET", "/cds-services")
             if not exchange.ok or not isinstance(exchange.response, dict):
-                raise EhrError(exchange.error or f"{exchange.url}: HTTP {exchange.status}")
+                hint = (" (a production-mode service: tick \"sign calls with the test key\")"
+                        if exchange.status == 401 and not self.key else "")
+                raise EhrError(exchange.error or f"{exchange.url}: HTTP {exchange.status}{hint}")
             self._discovery = exchange.response.get("services") or []
         return self._discovery
 

@@ -22,7 +22,7 @@ KID = "workbench-1"
 LIFETIME_SECONDS = 300
 
 
-class TestKey:
+class LocalKey:
     """The workbench's signing key, created on first use and kept on disk."""
 
     def __init__(self, folder: str | Path):

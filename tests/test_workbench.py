@@ -1,0 +1,97 @@
+"""The workbench's EHR-side pieces without a browser: drafts, suggestion actions and their diff,
+card Markdown sanitising, prefetch template rendering, reading a fixture as a patient chart."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench.chart import from_fixture
+from workbench.drafts import apply_actions, compose_order, diff, draft_claim
+from workbench.ehr import render_template, search_warnings
+from workbench.rendering import markdown, safe_url
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def s06():
+    return from_fixture(FIXTURES / "s06-cms-mixed-remainder-underbilled")
+
+
+def test_a_fixture_reads_as_the_patient_its_request_describes():
+    chart = s06()
+    assert (chart.id, chart.encounter_id, chart.user_id) == ("s06-patient", "s06-enc-16", "Practitioner/s06-pract-1")
+    assert [c["id"] for c in chart.claims] == ["s06-claim"]
+    assert chart.coverage["id"] == "s06-cov-4"
+    assert sorted(p["code"]["coding"][0]["code"] for p in chart.visit_procedures()) == ["97110", "97124"]
+
+
+def test_a_claim_drafted_from_the_visit_bills_one_unit_per_procedure():
+    chart = s06()
+    claim = draft_claim(chart.id, chart.encounter, chart.visit_procedures(), chart.coverage, chart.conditions)
+    lines = {i["productOrService"]["coding"][0]["code"]: i for i in claim["item"]}
+    assert sorted(lines) == ["97110", "97124"]
+    assert all(i["quantity"] == {"value": 1} and i["servicedDate"] == "2026-02-03" for i in lines.values())
+    assert all(i["encounter"] == [{"reference": "Encounter/s06-enc-16"}] for i in lines.values())
+    assert [d["diagnosisCodeableConcept"]["coding"][0]["code"] for d in claim["diagnosis"]] == ["M62.830"]
+    assert lines["97124"]["diagnosisSequence"] == [1]
+    assert claim["insurance"][0]["coverage"] == {"reference": "Coverage/s06-cov-4"}
+    assert claim["insurer"] == {"reference": "Organization/s06-payer-3"}
+    assert claim["provider"] == {"reference": "Practitioner/s06-pract-1"}
+
+
+def test_an_order_cites_the_chosen_condition_and_frequency():
+    condition = {"resourceType": "Condition", "id": "c1",
+                 "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M62.830"}]}}
+    order = compose_order("p1", "e1", condition, per_week=3, weeks=6, body_site=" Neck ", note="")
+    assert order["status"] == "draft" and order["code"]["coding"][0]["code"] == "97124"
+    assert order["reasonReference"] == [{"reference": "Condition/c1"}]
+    assert order["reasonCode"] == [condition["code"]]
+    assert order["occurrenceTiming"]["repeat"]["frequency"] == 3
+    assert order["occurrenceTiming"]["repeat"]["boundsDuration"]["value"] == 6
+    assert order["bodySite"] == [{"text": "Neck"}] and "note" not in order
+    assert "reasonReference" not in compose_order("p1", None, None, 2, 4)
+
+
+def test_suggestion_actions_update_create_and_delete_drafts():
+    claim = {"resourceType": "Claim", "id": "c", "item": [{"quantity": {"value": 1}}]}
+    fixed = {"resourceType": "Claim", "id": "c", "item": [{"quantity": {"value": 2}}]}
+    extra = {"resourceType": "ServiceRequest", "id": "o2"}
+    after, notes = apply_actions([claim], [{"type": "update", "resource": fixed}, {"type": "create", "resource": extra}])
+    assert after == [fixed, extra] and notes == []
+    assert claim["item"][0]["quantity"]["value"] == 1          # the drafts before stay as they were
+    after, notes = apply_actions(after, [{"type": "delete", "resourceId": ["ServiceRequest/o2"]},
+                                         {"type": "update", "resource": {"resourceType": "Claim", "id": "other"}},
+                                         {"type": "launch"}])
+    assert after == [fixed]
+    assert notes == ["update of Claim/other: not one of the drafts, not applied", "action 'launch': not understood, not applied"]
+
+
+def test_the_diff_shows_what_changed_resource_by_resource():
+    before = [{"resourceType": "Claim", "id": "c", "quantity": 1}]
+    after = [{"resourceType": "Claim", "id": "c", "quantity": 2}]
+    text = diff(before, after)
+    assert "--- Claim/c (before)" in text and '-  "quantity": 1,' in text and '+  "quantity": 2,' in text
+    assert diff(before, before) == ""
+
+
+def test_card_markdown_is_rendered_and_sanitised():
+    html = str(markdown("**Bill** 2 units <script>alert(1)</script> [cms](https://www.cms.gov) "
+                        "[x](javascript:alert(1)) <img src=x onerror=alert(1)>"))
+    assert "<strong>Bill</strong>" in html
+    assert '<a href="https://www.cms.gov" rel="noopener noreferrer">cms</a>' in html
+    assert "<script" not in html and "<img" not in html and 'href="javascript' not in html
+    assert safe_url("javascript:alert(1)") is None and safe_url("https://x.org") == "https://x.org"
+
+
+def test_prefetch_templates_are_filled_from_the_context():
+    context = {"patientId": "p 1", "encounterId": "e1"}
+    assert render_template("Procedure?patient={{context.patientId}}", context) == "Procedure?patient=p%201"
+    assert render_template("Encounter/{{context.encounterId}}", {"patientId": "p"}) is None
+
+
+def test_search_warnings_are_what_the_server_says_it_ignored():
+    bundle = {"resourceType": "Bundle", "entry": [
+        {"resource": {"resourceType": "Goal", "id": "g"}},
+        {"resource": {"resourceType": "OperationOutcome", "issue": [
+            {"severity": "warning", "diagnostics": "Unknown search parameter 'patient' for Goal; parameter ignored"}]},
+         "search": {"mode": "outcome"}}]}
+    assert search_warnings(bundle) == ["Unknown search parameter 'patient' for Goal; parameter ignored"]
