@@ -137,6 +137,7 @@ def create_app(service: str, fhir: str | None, fixtures: Path, key_folder: Path)
     app = Flask(__name__)
     bench = Bench(ehr=Ehr(service, fhir), fixtures=fixtures, key_folder=key_folder,
                   prefetch_mode="templates" if fhir else "recorded")
+    LocalKey(key_folder)  # the key and its issuers file exist before a production service needs them
     app.extensions["workbench"] = bench
     app.jinja_env.filters.update(markdown=markdown, safe_url=safe_url, json=redacted, label=label, ref=ref)
     app.jinja_env.globals.update(code_of=_code)

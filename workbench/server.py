@@ -17,8 +17,9 @@ def serve(port: int, service: str, fhir: str | None, fixtures: Path, keys: Path)
     except OSError as error:
         print(f"error: cannot listen on {HOST}:{port}: {error.strerror or error}", file=sys.stderr)
         return 1
-    print(f"Workbench on http://{HOST}:{server.server_port}/ (service {service}, FHIR server {fhir or 'none'})",
-          file=sys.stderr, flush=True)
+    print(f"Workbench on http://{HOST}:{server.server_port}/ (service {service}, FHIR server {fhir or 'none'})\n"
+          f"Signed calls use the test key in {keys}; a production-mode service trusts it with "
+          f"CPT97124_ISSUERS={keys / 'issuers.json'}", file=sys.stderr, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
