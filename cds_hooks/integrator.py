@@ -54,7 +54,8 @@ def load_fixtures(fhir_base: str, fixtures_dir: str | Path = "fixtures", names: 
         try:
             resp = requests.post(fhir_base, json=bundle, headers=FHIR_JSON, timeout=TIMEOUT)
         except requests.RequestException as error:  # the server is down: every other fixture would fail too
-            print(f"error: cannot reach the FHIR server at {fhir_base}: {_reason(error)}", file=sys.stderr)
+            print(f"{name}: FAILED (cannot reach the FHIR server at {fhir_base}: {_reason(error)})")
+            print(f"error: cannot reach the FHIR server at {fhir_base}; nothing more loaded", file=sys.stderr)
             return 1
         if resp.ok:
             count = len(bundle.get("entry") or [])
