@@ -120,7 +120,16 @@ def _fixtures_folder() -> Path:
 
 
 FIXTURES = _fixtures_folder()
-HELP = argparse.ArgumentDefaultsHelpFormatter
+
+
+class HELP(argparse.HelpFormatter):
+    """Each option's help ends with its default, unless the help already says it or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "(default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -141,13 +150,14 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="evaluate a CDS Hooks request file offline and print the cards",
                        formatter_class=HELP)
     e.add_argument("request", help="a CDS Hooks request JSON file (e.g. fixtures/NAME/request.json)")
-    e.add_argument("--payer-profiles", help="a clinic's payer profile TOML (default: CPT97124_PAYER_PROFILES)")
+    e.add_argument("--payer-profiles", help="a clinic's payer profile TOML (default: the file named by "
+                   "CPT97124_PAYER_PROFILES, else the shipped profiles only)")
     e.set_defaults(func=_evaluate)
 
     fx = sub.add_parser("fixtures", help="work with fixture scenarios")
     fx_sub = fx.add_subparsers(dest="fixtures_command", required=True)
     fl = fx_sub.add_parser("load", help="post fixture transaction bundles to a FHIR server", formatter_class=HELP)
-    fl.add_argument("--fhir", required=True, help="FHIR server base URL, e.g. http://127.0.0.1:8090/fhir")
+    fl.add_argument("--fhir", required=True, help="FHIR server base URL, e.g. http://127.0.0.1:8090/fhir (required)")
     fl.add_argument("--dir", default=str(FIXTURES), help="folder holding one folder per fixture")
     fl.add_argument("names", nargs="*", help="fixture names (default: all)")
     fl.set_defaults(func=_fixtures_load)
@@ -156,7 +166,8 @@ def parser() -> argparse.ArgumentParser:
                        "fixture against its expected.json (--check)", formatter_class=HELP)
     f.add_argument("--service", default="http://127.0.0.1:8080", help="service base URL")
     which = f.add_mutually_exclusive_group(required=True)
-    which.add_argument("--fixture", help="a fixture's name (a folder under --dir) or the path of a fixture folder")
+    which.add_argument("--fixture", help="a fixture's name (a folder under --dir) or the path of a fixture folder; "
+                       "one of --fixture and --check is required")
     which.add_argument("--check", action="store_true",
                        help="fire every fixture and compare its cards with its expected.json")
     f.add_argument("--fhir", help="FHIR server base URL: send no prefetch, let the service fetch (default: "
