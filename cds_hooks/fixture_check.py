@@ -20,7 +20,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from cds_hooks.integrator import _code, _post_hook, _problem, _request_body, _services
+from cds_hooks.integrator import card_code, discover, post_hook, problem, request_body
 
 DATA_UNAVAILABLE = "data-unavailable"
 
@@ -35,7 +35,7 @@ class Outcome:
 def _cards(resp) -> set[tuple[str, str]] | None:
     if resp.status_code != 200:
         return None
-    return {(_code(c), c.get("indicator", "?")) for c in resp.json().get("cards", [])}
+    return {(card_code(c), c.get("indicator", "?")) for c in resp.json().get("cards", [])}
 
 
 def _fold(text: str) -> str:
@@ -65,7 +65,7 @@ def _payer_names(request: dict) -> list[str]:
 
 
 def _suggestion_resource(cards: list[dict], code: str) -> dict | None:
-    card = next((c for c in cards if _code(c) == code), None)
+    card = next((c for c in cards if card_code(c) == code), None)
     for suggestion in (card or {}).get("suggestions") or []:
         for action in suggestion.get("actions") or []:
             if action.get("type") == "update" and isinstance(action.get("resource"), dict):
@@ -89,11 +89,11 @@ def check_one(service_base: str, services: dict, folder: Path, fhir: str | None,
               payers: dict[str, str]) -> Outcome:
     expected = json.loads((folder / "expected.json").read_text())
     request = json.loads((folder / "request.json").read_text())
-    body = _request_body(folder, fhir, token)
-    service_id, resp = _post_hook(service_base, services, body)
+    body = request_body(folder, fhir, token)
+    service_id, resp = post_hook(service_base, services, body)
     got = _cards(resp)
     if got is None:
-        return Outcome(folder.name, "different", f"{service_id}: {_problem(resp)}")
+        return Outcome(folder.name, "different", f"{service_id}: {problem(resp)}")
     want = {(c["code"], c["indicator"]) for c in expected["cards"]}
     if got != want:
         missing, extra = sorted(want - got), sorted(got - want)
@@ -115,7 +115,7 @@ def check_one(service_base: str, services: dict, folder: Path, fhir: str | None,
             resource = _suggestion_resource(resp.json().get("cards", []), code)
             if resource is None:
                 return Outcome(folder.name, "different", f"the {code} card carries no update suggestion")
-            _, again = _post_hook(service_base, services, _with_update(body, resource))
+            _, again = post_hook(service_base, services, _with_update(body, resource))
             after = _cards(again)
             if after is None or code in {c for c, _ in after}:
                 return Outcome(folder.name, "different", f"after its suggestion the {code} card is still there")
@@ -131,7 +131,7 @@ def check(service_base: str, fixtures_dir: str | Path, fhir: str | None = None, 
         print(f"error: no fixtures with expected.json under {root.resolve()}", file=sys.stderr)
         return 1
     try:
-        services = _services(service_base)
+        services = discover(service_base)
         payers = clinic_payers(root)
         outcomes = [check_one(service_base, services, f, fhir, token, payers) for f in folders]
     except (OSError, ValueError, LookupError) as error:

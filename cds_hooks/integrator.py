@@ -26,7 +26,7 @@ def _fixture_names(fixtures_dir: Path, names: list[str] | None, needs: str) -> l
     return sorted(p.parent.name for p in fixtures_dir.glob(f"*/{needs}"))
 
 
-def _problem(response: requests.Response) -> str:
+def problem(response: requests.Response) -> str:
     """A short reason from an error response: its OperationOutcome diagnostics, else the status."""
     try:
         issues = response.json().get("issue") or []
@@ -54,14 +54,14 @@ def load_fixtures(fhir_base: str, fixtures_dir: str | Path = "fixtures", names: 
         try:
             resp = requests.post(fhir_base, json=bundle, headers=FHIR_JSON, timeout=TIMEOUT)
         except requests.RequestException as error:  # the server is down: every other fixture would fail too
-            print(f"{name}: FAILED (cannot reach the FHIR server at {fhir_base}: {_reason(error)})")
+            print(f"{name}: FAILED (cannot reach the FHIR server at {fhir_base}: {_why(error)})")
             print(f"error: cannot reach the FHIR server at {fhir_base}; nothing more loaded", file=sys.stderr)
             return 1
         if resp.ok:
             count = len(bundle.get("entry") or [])
             print(f"{name}: loaded {count} resource{'s' if count != 1 else ''}")
         else:
-            print(f"{name}: FAILED ({_problem(resp)})")
+            print(f"{name}: FAILED ({problem(resp)})")
             failures += 1
     return 1 if failures else 0
 
@@ -85,7 +85,7 @@ def fixture_folder(fixture: str, fixtures_dir: str | Path) -> Path:
                             f"fixture name under {Path(fixtures_dir).resolve()}")
 
 
-def _services(service_base: str) -> dict[str, str]:
+def discover(service_base: str) -> dict[str, str]:
     """hook -> service id from the service's discovery; ConnectionError naming the URL."""
     url = f"{service_base}/cds-services"
     try:
@@ -93,12 +93,13 @@ def _services(service_base: str) -> dict[str, str]:
         resp.raise_for_status()
         return {s.get("hook"): s.get("id") for s in resp.json().get("services", [])}
     except (requests.RequestException, ValueError, AttributeError) as error:
-        raise ConnectionError(f"cannot read discovery at {url}: {_reason(error)}") from None
+        raise ConnectionError(f"cannot read discovery at {url}: {_why(error)}") from None
 
 
-def _reason(error: Exception) -> str:
+def _why(error: Exception) -> str:
+    """Why a call failed, in words an integrator can act on."""
     if isinstance(error, requests.HTTPError) and error.response is not None:
-        return _problem(error.response)
+        return problem(error.response)
     if isinstance(error, requests.ConnectionError):
         return "connection refused or host unreachable (is it running?)"
     if isinstance(error, requests.Timeout):
@@ -106,7 +107,8 @@ def _reason(error: Exception) -> str:
     return type(error).__name__
 
 
-def _post_hook(service_base: str, services: dict[str, str], body: dict) -> tuple[str, requests.Response]:
+def post_hook(service_base: str, services: dict[str, str], body: dict) -> tuple[str, requests.Response]:
+    """POST a hook request (as a new hookInstance) to the service for its hook: (service id, response)."""
     hook = body.get("hook")
     # A deployment may register claim-prepare under a reverse-domain name (docs/hooks/claim-prepare.md).
     service_id = services.get(hook) or next((i for h, i in services.items() if str(h).endswith(f".{hook}")), None)
@@ -116,10 +118,11 @@ def _post_hook(service_base: str, services: dict[str, str], body: dict) -> tuple
     try:
         return service_id, requests.post(url, json={**body, "hookInstance": str(uuid.uuid4())}, timeout=TIMEOUT)
     except requests.RequestException as error:
-        raise ConnectionError(f"cannot call {url}: {_reason(error)}") from None
+        raise ConnectionError(f"cannot call {url}: {_why(error)}") from None
 
 
-def _request_body(folder: Path, fhir: str | None, token: str | None) -> dict:
+def request_body(folder: Path, fhir: str | None, token: str | None) -> dict:
+    """A fixture's request: with its prefetch, or (given `fhir`) as an EHR leaving fetching to the service."""
     body = json.loads((folder / "request.json").read_text())
     return as_ehr_without_prefetch(body, fhir, token) if fhir else body
 
@@ -130,20 +133,21 @@ def fire(service_base: str, fixture: str, fhir: str | None = None,
     service_base = service_base.rstrip("/")
     try:
         folder = fixture_folder(fixture, fixtures_dir)
-        body = _request_body(folder, fhir, token)
-        service_id, resp = _post_hook(service_base, _services(service_base), body)
+        body = request_body(folder, fhir, token)
+        service_id, resp = post_hook(service_base, discover(service_base), body)
     except (OSError, ValueError, LookupError) as error:  # OSError covers ConnectionError
         print(f"error: {error}", file=sys.stderr)
         return 1
     if resp.status_code != 200:
-        print(f"{service_id}: {_problem(resp)}")
+        print(f"{service_id}: {problem(resp)}")
         return 1
     cards = resp.json().get("cards", [])
     print(f"{service_id}: {len(cards)} card{'s' if len(cards) != 1 else ''}")
     for card in cards:
-        print(f"  [{card.get('indicator', '?')}] {_code(card)}: {card.get('summary', '')}")
+        print(f"  [{card.get('indicator', '?')}] {card_code(card)}: {card.get('summary', '')}")
     return 0
 
 
-def _code(card: dict) -> str:
+def card_code(card: dict) -> str:
+    """The rule code a card carries (source.topic.code)."""
     return ((card.get("source") or {}).get("topic") or {}).get("code", "?")

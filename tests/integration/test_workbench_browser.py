@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -160,6 +161,12 @@ def _claim_prepare(page: Page) -> None:
     page.submit("#prepare")
     before = page.shot("claim-prepared")
     assert page.codes() == ["units"], (page.codes(), page.errors())
+    # the panel: the hook call with its request, response and time; prefetch resolved on the FHIR server
+    call = page.one("details.exchange[open]")
+    assert "claim-prepare → massage-97124-claim-check" in call.text and " ms" in call.text
+    assert '"hook": "claim-prepare"' in call.text and '"cards": [' in call.text
+    assert '"prefetch": {' in call.text and '"fhirServer":' in call.text
+    assert re.fullmatch(r"prefetch from the FHIR server \d+ ms · service \d+ ms", page.one("#timing").text)
     page.accept_first_suggestion("units")
     after = page.shot("claim-suggestion-accepted")
     assert "units" not in page.codes(), page.errors()
@@ -172,10 +179,15 @@ def _claim_prepare(page: Page) -> None:
 
 
 def _dismiss_with_reason(page: Page, live_config) -> None:
+    # This time the EHR sends no prefetch: the service reads everything from the FHIR server.
+    page.Select(page.one("#prefetch")).select_by_value("none")
+    page.submit("#save-settings")
     # A fresh claim drafted from the visit's Procedures bills one unit per line: units again.
     page.Select(page.one("#claim")).select_by_value("draft")
     page.submit("#prepare")
     assert "units" in page.codes(), (page.codes(), page.errors())
+    call = page.one("details.exchange[open]").text
+    assert '"fhirServer":' in call and '"prefetch"' not in call
     card = page.one("article.card[data-code='units']")
     card_uuid = card.get_attribute("data-uuid")
     page.Select(card.find_element(page.By.CSS_SELECTOR, "select.override-reason")).select_by_value("documentation-attached")
