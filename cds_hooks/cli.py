@@ -98,7 +98,12 @@ def _feedback_report(args: argparse.Namespace) -> int:
 
 
 def _workbench(args: argparse.Namespace) -> int:
-    from workbench.server import serve
+    try:
+        from workbench.server import serve
+    except ImportError as error:
+        print(f"error: the workbench needs the workbench extra ({error.name} is missing): "
+              "pip install -e '.[workbench]'", file=sys.stderr)
+        return 1
     return serve(args.port, args.service, args.fhir, Path(args.dir), Path(args.keys))
 
 

@@ -95,3 +95,70 @@ def test_search_warnings_are_what_the_server_says_it_ignored():
             {"severity": "warning", "diagnostics": "Unknown search parameter 'patient' for Goal; parameter ignored"}]},
          "search": {"mode": "outcome"}}]}
     assert search_warnings(bundle) == ["Unknown search parameter 'patient' for Goal; parameter ignored"]
+
+
+# ---- the page itself, through Flask's test client --------------------------------------------
+
+import threading  # noqa: E402
+
+import pytest  # noqa: E402
+from flask import Flask, jsonify  # noqa: E402
+from werkzeug.serving import make_server  # noqa: E402
+
+from workbench.app import create_app  # noqa: E402
+
+HOSTILE_CARD = {
+    "uuid": "c-1", "summary": "<img src=x onerror=alert(1)> units", "indicator": "warning",
+    "detail": "<script>alert(1)</script>**Bill 2 units** [more](javascript:alert(1))",
+    "source": {"label": "Evil", "url": "javascript:alert(2)", "topic": {"code": "units"}},
+    "suggestions": [{"uuid": "s-1", "label": "<b>Fix</b>", "actions": []}],
+}
+
+
+@pytest.fixture
+def hostile_service():
+    """A CDS service on loopback whose card tries to put markup and script into the EHR's page."""
+    app = Flask("hostile")
+
+    @app.get("/cds-services")
+    def discovery():
+        return jsonify({"services": [{"id": "claims", "hook": "claim-prepare",
+                                      "prefetch": {"patient": "Patient/{{context.patientId}}"}}]})
+
+    @app.post("/cds-services/claims")
+    def claims():
+        return jsonify({"cards": [HOSTILE_CARD]})
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def page_after(client, *posts) -> str:
+    for path, form in posts:
+        assert client.post(path, data=form).status_code == 302  # always back to the page, never a 500
+    return client.get("/").get_data(as_text=True)
+
+
+def test_a_card_cannot_script_the_page(hostile_service, tmp_path):
+    client = create_app(hostile_service, None, FIXTURES, tmp_path / "keys").test_client()
+    page = page_after(client, ("/patients/fixture", {"fixture": "s06-cms-mixed-remainder-underbilled"}),
+                      ("/claim/prepare", {"claim": "Claim/s06-claim"}))
+    assert 'data-code="units"' in page
+    assert "<strong>Bill 2 units</strong>" in page
+    assert "<script>alert" not in page and "<img src=x" not in page and "<b>Fix</b>" not in page
+    assert 'href="javascript' not in page  # neither the detail's link nor the source link is made
+
+
+def test_mistakes_and_unreachable_servers_are_messages_on_the_page(tmp_path):
+    down = "http://127.0.0.1:9"  # discard port: nothing listens
+    client = create_app(down, f"{down}/fhir", FIXTURES, tmp_path / "keys").test_client()
+    assert "pick a patient first" in page_after(client, ("/claim/prepare", {"claim": "draft"}))
+    assert "pick a patient first" in page_after(client, ("/encounter", {"encounter": "e"}))
+    assert "no fixture &#39;nope&#39;" in page_after(client, ("/patients/fixture", {"fixture": "nope"}))
+    assert f"cannot reach {down}/fhir/Patient?name=Alma%20Pruitt" in \
+        page_after(client, ("/patients/search", {"q": "Alma Pruitt"}))
+    page = page_after(client, ("/patients/fixture", {"fixture": "s06-cms-mixed-remainder-underbilled"}),
+                      ("/claim/prepare", {"claim": "Claim/s06-claim"}))
+    assert f"cannot reach {down}/cds-services" in page

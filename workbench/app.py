@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import Flask, redirect, render_template, request, url_for
 
@@ -18,7 +19,6 @@ from workbench.ehr import Ehr, EhrError, redacted, search_warnings
 from workbench.rendering import markdown, safe_url
 from workbench.signing import LocalKey
 
-HOOKS = ("order-sign", "claim-prepare")
 PREFETCH_MODES = {
     "templates": "resolve the service's prefetch templates on the FHIR server (and send fhirServer)",
     "none": "no prefetch: the service queries the FHIR server",
@@ -152,7 +152,7 @@ def create_app(service: str, fhir: str | None, fixtures: Path, key_folder: Path)
                 action(*args, **kwargs)
             except EhrError as error:
                 bench.say("error", str(error))
-            except (OSError, ValueError) as error:
+            except (OSError, ValueError, LookupError, TypeError) as error:  # e.g. a broken fixture file
                 bench.say("error", f"{type(error).__name__}: {error}")
             return done()
         wrapped.__name__ = action.__name__
@@ -185,8 +185,8 @@ def create_app(service: str, fhir: str | None, fixtures: Path, key_folder: Path)
         q = request.form.get("q", "").strip()
         if not q:
             raise EhrError("type a name or a patient id")
-        found = {p["id"]: p for p in bench.ehr.fhir_search(f"Patient?name={q}") if p.get("id")}
-        found.update({p["id"]: p for p in bench.ehr.fhir_search(f"Patient?_id={q}") if p.get("id")})
+        found = {p["id"]: p for p in bench.ehr.fhir_search(f"Patient?name={quote(q)}") if p.get("id")}
+        found.update({p["id"]: p for p in bench.ehr.fhir_search(f"Patient?_id={quote(q)}") if p.get("id")})
         bench.found = [(pid, label(p)) for pid, p in found.items()]
         if not bench.found:
             bench.say("warning", f"No patient on the FHIR server matches {q!r} by name or id.")
@@ -217,6 +217,8 @@ def create_app(service: str, fhir: str | None, fixtures: Path, key_folder: Path)
     @app.post("/encounter")
     @act
     def encounter():
+        if bench.chart is None:
+            raise EhrError("pick a patient first")
         bench.chart.choose_encounter(request.form.get("encounter"))
 
     @app.post("/order/sign")
@@ -267,9 +269,5 @@ def create_app(service: str, fhir: str | None, fixtures: Path, key_folder: Path)
     @act
     def dismiss():
         bench.dismiss(request.form["card"], request.form.get("reason", ""), request.form.get("comment", ""))
-
-    @app.get("/.well-known/jwks.json")
-    def jwks():
-        return LocalKey(bench.key_folder).jwks()
 
     return app
