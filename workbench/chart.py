@@ -6,13 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.drafts import label, ref
+from workbench.drafts import label, ref, reference_id
 from workbench.ehr import Ehr, resources
-
-
-def _reference_id(value: object) -> str | None:
-    text = value.get("reference") if isinstance(value, dict) else None
-    return text.rstrip("/").split("/")[-1] if isinstance(text, str) and text else None
 
 
 def _start(encounter: dict) -> str:
@@ -50,7 +45,7 @@ class Chart:
         return self.coverages[0] if self.coverages else None
 
     def visit_procedures(self) -> list[dict]:
-        return [p for p in self.procedures if _reference_id(p.get("encounter")) == self.encounter_id]
+        return [p for p in self.procedures if reference_id(p.get("encounter")) == self.encounter_id]
 
     def condition(self, reference: str) -> dict | None:
         return next((c for c in self.conditions if ref(c) == reference), None)
@@ -58,7 +53,7 @@ class Chart:
     def choose_encounter(self, encounter_id: str | None) -> None:
         ids = [e.get("id") for e in self.encounters]
         self.encounter_id = encounter_id if encounter_id in ids else (ids[0] if ids else None)
-        participant = next((_reference_id(p.get("individual")) for p in (self.encounter or {}).get("participant") or []), None)
+        participant = next((reference_id(p.get("individual")) for p in (self.encounter or {}).get("participant") or []), None)
         if participant and self.source == "fhir":
             self.user_id = f"Practitioner/{participant}"
 

@@ -21,8 +21,9 @@ def ref(resource: dict) -> str:
     return f"{resource.get('resourceType')}/{resource.get('id')}"
 
 
-def _reference_id(reference: object) -> str | None:
-    text = (reference or {}).get("reference") if isinstance(reference, dict) else None
+def reference_id(reference: object) -> str | None:
+    """The id a Reference points to (`Type/id`, or an absolute URL ending in it)."""
+    text = reference.get("reference") if isinstance(reference, dict) else None
     return text.rstrip("/").split("/")[-1] if isinstance(text, str) and text else None
 
 
@@ -86,7 +87,7 @@ def draft_claim(patient_id: str, encounter: dict, procedures: list[dict], covera
             continue
         pointers = []
         for reason in procedure.get("reasonReference") or []:
-            condition = by_id.get(_reference_id(reason))
+            condition = by_id.get(reference_id(reason))
             concept = (condition or {}).get("code")
             if not concept:
                 continue
@@ -104,7 +105,7 @@ def draft_claim(patient_id: str, encounter: dict, procedures: list[dict], covera
              "billablePeriod": {"start": day, "end": day}, "created": date.today().isoformat(),
              "priority": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]},
              "item": items}
-    performer = next((_reference_id(p.get("actor")) for pr in procedures for p in pr.get("performer") or []), None)
+    performer = next((reference_id(p.get("actor")) for pr in procedures for p in pr.get("performer") or []), None)
     if performer:
         claim["provider"] = {"reference": f"Practitioner/{performer}"}
     if diagnoses:

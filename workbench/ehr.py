@@ -21,6 +21,7 @@ from workbench.signing import LocalKey
 TIMEOUT = (3.0, 30.0)
 FHIR_TOKEN = "workbench-test-token"
 FHIR_JSON = {"Accept": "application/fhir+json"}
+MAX_PAGES = 20
 _TOKEN = re.compile(r"\{\{context\.(\w+)\}\}")
 
 
@@ -125,11 +126,27 @@ class Ehr:
     # -- FHIR -------------------------------------------------------------------------------
 
     def fhir_get(self, query: str, label: str | None = None) -> object:
-        """GET `Type?params` or `Type/id` on the FHIR server; the JSON body, or EhrError."""
+        """GET `Type?params` or `Type/id` on the FHIR server; the JSON body, or EhrError.
+
+        A searchset's further pages (`next` links on the same server, at most MAX_PAGES) are
+        read and merged into one Bundle, as an EHR resolving a prefetch template would."""
         if not self.fhir:
             raise EhrError("no FHIR server is set")
-        exchange = self._call(label or f"FHIR {query.split('?')[0]}", "GET", f"{self.fhir}/{query}",
-                              headers=FHIR_JSON)
+        label = label or f"FHIR {query.split('?')[0]}"
+        body = self._fhir_page(label, f"{self.fhir}/{query}")
+        page = body
+        for _ in range(MAX_PAGES - 1):
+            links = page.get("link") or [] if isinstance(page, dict) else []
+            url = next((k.get("url") for k in links if isinstance(k, dict) and k.get("relation") == "next"), None)
+            if not (isinstance(url, str) and url.startswith(self.fhir + "/")):
+                break
+            page = self._fhir_page(f"{label} (next page)", url)
+            if isinstance(page, dict):
+                body.setdefault("entry", []).extend(page.get("entry") or [])
+        return body
+
+    def _fhir_page(self, label: str, url: str) -> object:
+        exchange = self._call(label, "GET", url, headers=FHIR_JSON)
         if not exchange.ok:
             raise EhrError(exchange.error or f"{exchange.url}: HTTP {exchange.status}")
         return exchange.response
