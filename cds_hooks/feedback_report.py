@@ -56,11 +56,11 @@ def gather(config: Config) -> tuple[dict[str, Rule], dict[date, Week], dict[tupl
     """Per rule, per week, and per (rule, week) counts from the service database."""
     engine = engine_for(config.database_url)
     with engine.connect() as connection:
-        issued = {row.card_uuid: (row.rule_code or UNKNOWN, _monday(row.issued_at)) for row in
-                  connection.execute(select(issued_cards.c.card_uuid, issued_cards.c.rule_code, issued_cards.c.issued_at))}
-        latest = {}
-        for row in connection.execute(select(feedback_items).order_by(feedback_items.c.outcome_at, feedback_items.c.id)):
-            latest[row.card_uuid] = row
+        cards = select(issued_cards.c.card_uuid, issued_cards.c.rule_code, issued_cards.c.issued_at)
+        issued = {row.card_uuid: (row.rule_code or UNKNOWN, _monday(row.issued_at))
+                  for row in connection.execute(cards)}
+        in_order = select(feedback_items).order_by(feedback_items.c.outcome_at, feedback_items.c.id)
+        latest = {row.card_uuid: row for row in connection.execute(in_order)}  # the last one wins
     rules: dict[str, Rule] = {}
     weeks: dict[date, Week] = defaultdict(Week)
     by_rule_week: dict[tuple[str, date], Week] = defaultdict(Week)
@@ -114,8 +114,8 @@ def charts(rules: dict[str, Rule], weeks: dict[date, Week], by_rule_week: dict) 
     silent = [max(w.issued - w.accepted - w.overridden, 0) for w in weeks.values()]
     ax.bar(days, accepted, width=5, label="accepted", color="#2e7d32")
     ax.bar(days, overridden, width=5, bottom=accepted, label="overridden", color="#c62828")
-    ax.bar(days, silent, width=5, bottom=[a + o for a, o in zip(accepted, overridden)], label="no feedback",
-           color="#b0bec5")
+    stacked = [a + o for a, o in zip(accepted, overridden, strict=True)]
+    ax.bar(days, silent, width=5, bottom=stacked, label="no feedback", color="#b0bec5")
     ax.set_ylabel("cards"), ax.legend(frameon=False)
     dated(ax)
     out.append(("Cards each week, by what the user did", _svg(figure)))
@@ -139,7 +139,8 @@ PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Card feedback report</title>
 <style>
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #1d2733; }
-table { border-collapse: collapse; width: 100%; } th, td { padding: .3em .6em; border-bottom: 1px solid #dde3ea; vertical-align: top; }
+table { border-collapse: collapse; width: 100%; }
+th, td { padding: .3em .6em; border-bottom: 1px solid #dde3ea; vertical-align: top; }
 th { text-align: left; background: #f0f3f6; } td.n { text-align: right; font-variant-numeric: tabular-nums; }
 .reasons { margin: 0; padding-left: 1.1em; } .comment { color: #555; font-style: italic; }
 figure { margin: 1.5em 0; } figcaption { font-weight: 600; margin-bottom: .3em; }
@@ -150,12 +151,15 @@ for it; cards with no feedback are neither accepted nor overridden. A rule overr
 review with the clinic's billers.</p>
 {% if not rules %}<p>No cards issued and no feedback received yet.</p>{% else %}
 <table>
-<thead><tr><th>rule code</th><th>issued</th><th>accepted</th><th>overridden</th><th>accept rate</th><th>override rate</th><th>override reasons</th></tr></thead>
+<thead><tr><th>rule code</th><th>issued</th><th>accepted</th><th>overridden</th>
+<th>accept rate</th><th>override rate</th><th>override reasons</th></tr></thead>
 <tbody>
 {% for r in rules %}<tr data-code="{{ r.code }}">
-<td><code>{{ r.code }}</code></td><td class="n">{{ r.issued }}</td><td class="n">{{ r.accepted }}</td><td class="n">{{ r.overridden }}</td>
+<td><code>{{ r.code }}</code></td><td class="n">{{ r.issued }}</td>
+<td class="n">{{ r.accepted }}</td><td class="n">{{ r.overridden }}</td>
 <td class="n">{{ r.rate(r.accepted) }}</td><td class="n">{{ r.rate(r.overridden) }}</td>
-<td>{% if r.reasons %}<ul class="reasons">{% for reason, n in r.reasons.most_common() %}<li>{{ reason }}: {{ n }}</li>{% endfor %}</ul>{% endif %}
+<td>{% if r.reasons %}<ul class="reasons">{% for reason, n in r.reasons.most_common() %}
+<li>{{ reason }}: {{ n }}</li>{% endfor %}</ul>{% endif %}
 {% for c in r.comments[-shown:] %}<div class="comment">“{{ c }}”</div>{% endfor %}</td>
 </tr>{% endfor %}
 </tbody></table>

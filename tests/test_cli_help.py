@@ -17,7 +17,8 @@ def commands(p: argparse.ArgumentParser, path=()):
     yield path, p
 
 
-@pytest.mark.parametrize("path,command", list(commands(parser())), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+@pytest.mark.parametrize("path,command", list(commands(parser())),
+                         ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
 def test_every_option_has_help_with_its_default(path, command):
     text = command.format_help()
     for action in command._actions:

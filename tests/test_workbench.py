@@ -55,14 +55,16 @@ def test_suggestion_actions_update_create_and_delete_drafts():
     claim = {"resourceType": "Claim", "id": "c", "item": [{"quantity": {"value": 1}}]}
     fixed = {"resourceType": "Claim", "id": "c", "item": [{"quantity": {"value": 2}}]}
     extra = {"resourceType": "ServiceRequest", "id": "o2"}
-    after, notes = apply_actions([claim], [{"type": "update", "resource": fixed}, {"type": "create", "resource": extra}])
+    after, notes = apply_actions([claim], [{"type": "update", "resource": fixed},
+                                           {"type": "create", "resource": extra}])
     assert after == [fixed, extra] and notes == []
     assert claim["item"][0]["quantity"]["value"] == 1          # the drafts before stay as they were
     after, notes = apply_actions(after, [{"type": "delete", "resourceId": ["ServiceRequest/o2"]},
                                          {"type": "update", "resource": {"resourceType": "Claim", "id": "other"}},
                                          {"type": "launch"}])
     assert after == [fixed]
-    assert notes == ["update of Claim/other: not one of the drafts, not applied", "action 'launch': not understood, not applied"]
+    assert notes == ["update of Claim/other: not one of the drafts, not applied",
+                     "action 'launch': not understood, not applied"]
 
 
 def test_the_diff_shows_what_changed_resource_by_resource():

@@ -211,8 +211,8 @@ def create_app(service: str, fhir: str | None, fixtures: Path, key_folder: Path)
             raise EhrError(f"no fixture {name!r} under {bench.fixtures}")
         _start(charts.from_fixture(bench.fixtures / name))
         bench.prefetch_mode = "recorded"
-        bench.say("info", f"Fixture {name} opened with its recorded prefetch "
-                          "(to use a FHIR server instead, load it with `cpt97124 fixtures load` and change the prefetch setting).")
+        bench.say("info", f"Fixture {name} opened with its recorded prefetch (to use a FHIR server instead, "
+                          "load it with `cpt97124 fixtures load` and change the prefetch setting).")
 
     @app.post("/encounter")
     @act

@@ -53,7 +53,8 @@ class Chart:
     def choose_encounter(self, encounter_id: str | None) -> None:
         ids = [e.get("id") for e in self.encounters]
         self.encounter_id = encounter_id if encounter_id in ids else (ids[0] if ids else None)
-        participant = next((reference_id(p.get("individual")) for p in (self.encounter or {}).get("participant") or []), None)
+        participants = (self.encounter or {}).get("participant") or []
+        participant = next((reference_id(p.get("individual")) for p in participants), None)
         if participant and self.source == "fhir":
             self.user_id = f"Practitioner/{participant}"
 

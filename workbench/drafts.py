@@ -99,11 +99,12 @@ def draft_claim(patient_id: str, encounter: dict, procedures: list[dict], covera
         if pointers:
             item["diagnosisSequence"] = sorted(set(pointers))
         items.append(item)
+    terminology = "http://terminology.hl7.org/CodeSystem"
     claim = {"resourceType": "Claim", "id": f"wb-claim-{uuid.uuid4().hex[:12]}", "status": "draft",
-             "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "professional"}]},
+             "type": {"coding": [{"system": f"{terminology}/claim-type", "code": "professional"}]},
              "use": "claim", "patient": {"reference": f"Patient/{patient_id}"},
              "billablePeriod": {"start": day, "end": day}, "created": date.today().isoformat(),
-             "priority": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/processpriority", "code": "normal"}]},
+             "priority": {"coding": [{"system": f"{terminology}/processpriority", "code": "normal"}]},
              "item": items}
     performer = next((reference_id(p.get("actor")) for pr in procedures for p in pr.get("performer") or []), None)
     if performer:

@@ -47,8 +47,8 @@ def test_every_fixture_matches_when_the_clinic_profile_is_loaded(clinic_service,
 def test_without_the_clinic_profile_the_per_code_fixtures_say_why(service, capsys):
     assert main(["fire", "--check", "--service", service]) == 1
     out = capsys.readouterr().out
-    needing = sorted(re.findall(r"^(\S+): needs clinic profile — .*CPT97124_PAYER_PROFILES=fixtures/payer-profiles.toml$",
-                                out, re.M))
+    needing = sorted(re.findall(
+        r"^(\S+): needs clinic profile — .*CPT97124_PAYER_PROFILES=fixtures/payer-profiles.toml$", out, re.M))
     assert needing == ["s09-per-code-seven-minutes", "s10-per-code-mixed-overbilled"]
     assert summary(out).endswith("2 needing the clinic payer profile, 0 unexplained difference(s)")
 

@@ -114,8 +114,7 @@ class Page:
 def _stale(element) -> bool:
     from selenium.common.exceptions import StaleElementReferenceException
     try:
-        element.tag_name
-        return False
+        return not element.tag_name  # any call on a replaced page's element raises
     except StaleElementReferenceException:
         return True
 
@@ -190,7 +189,8 @@ def _dismiss_with_reason(page: Page, live_config) -> None:
     assert '"fhirServer":' in call and '"prefetch"' not in call
     card = page.one("article.card[data-code='units']")
     card_uuid = card.get_attribute("data-uuid")
-    page.Select(card.find_element(page.By.CSS_SELECTOR, "select.override-reason")).select_by_value("documentation-attached")
+    reasons = page.Select(card.find_element(page.By.CSS_SELECTOR, "select.override-reason"))
+    reasons.select_by_value("documentation-attached")
     card.find_element(page.By.CSS_SELECTOR, "input.comment").send_keys("minutes on the paper log")
     page.submit(f"article.card[data-uuid='{card_uuid}'] button.dismiss-button")
     page.shot("card-dismissed")
