@@ -50,7 +50,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from cds_hooks.config import Config
 
     body = Path(args.request).read_text()
-    hook = json.loads(body).get("hook") if body.strip().startswith("{") else None
+    try:
+        hook = json.loads(body).get("hook") if body.strip().startswith("{") else None
+    except ValueError as error:
+        print(f"error: {args.request} is not valid JSON: {error}", file=sys.stderr)
+        return 2
     from cds_hooks.services import SERVICES
     service = next((s for s in SERVICES.values() if s.hook == hook), None)
     if service is None:

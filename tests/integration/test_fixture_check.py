@@ -90,3 +90,6 @@ def test_errors_name_what_failed(closed_port_base, tmp_path, capsys):
     assert f"no fixtures with bundle.json under {tmp_path / 'none'}" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path / "missing.json")]) == 1
     assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'missing.json'}: No such file or directory"
+    (tmp_path / "broken.json").write_text('{"hook": ')
+    assert main(["evaluate", str(tmp_path / "broken.json")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'broken.json'} is not valid JSON:")
