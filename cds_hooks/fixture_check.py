@@ -133,7 +133,14 @@ def check(service_base: str, fixtures_dir: str | Path, fhir: str | None = None, 
     try:
         services = discover(service_base)
         payers = clinic_payers(root)
-        outcomes = [check_one(service_base, services, f, fhir, token, payers) for f in folders]
+        outcomes = []
+        for folder in folders:
+            try:
+                outcomes.append(check_one(service_base, services, folder, fhir, token, payers))
+            except ConnectionError:
+                raise
+            except (OSError, ValueError, KeyError, TypeError) as error:  # this fixture's files, not the run
+                outcomes.append(Outcome(folder.name, "different", f"cannot read the fixture: {error!r}"))
     except (OSError, ValueError, LookupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

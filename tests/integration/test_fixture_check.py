@@ -93,3 +93,15 @@ def test_errors_name_what_failed(closed_port_base, tmp_path, capsys):
     (tmp_path / "broken.json").write_text('{"hook": ')
     assert main(["evaluate", str(tmp_path / "broken.json")]) == 2
     assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'broken.json'} is not valid JSON:")
+
+
+def test_a_broken_fixture_is_one_unexplained_difference_not_the_end_of_the_run(clinic_service, tmp_path, capsys):
+    (tmp_path / "s06-cms-mixed-remainder-underbilled").symlink_to(FIXTURES / "s06-cms-mixed-remainder-underbilled")
+    (tmp_path / "s00-broken").mkdir()
+    (tmp_path / "s00-broken" / "expected.json").write_text("{not json")
+    (tmp_path / "s00-broken" / "request.json").write_text("{}")
+    assert main(["fire", "--check", "--service", clinic_service, "--dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"^s00-broken: different — cannot read the fixture: JSONDecodeError", out, re.M)
+    assert "s06-cms-mixed-remainder-underbilled: same" in out
+    assert summary(out).endswith("1 unexplained difference(s)")
