@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage",
          "--window-size=1600,1200")
 WAIT_SECONDS = 30
 
