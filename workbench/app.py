@@ -7,6 +7,7 @@ a single integrator's tool on loopback, not a multi-user application.
 from __future__ import annotations
 
 import copy
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -161,7 +162,9 @@ def create_app(service: str, fhir: str | None, fixtures: Path, key_folder: Path)
     @app.get("/")
     def page():
         messages, bench.messages = bench.messages, []
+        # data-render: a fresh value per rendering, so a client can tell the page was replaced.
         return render_template("workbench.html", b=bench, messages=messages, modes=PREFETCH_MODES,
+                               render=uuid.uuid4().hex,
                                fixtures=charts.fixture_names(bench.fixtures), new_claim=NEW_CLAIM,
                                exchanges=list(reversed(bench.ehr.exchanges)))
 

@@ -31,6 +31,8 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage",
          "--window-size=1600,1200")
 WAIT_SECONDS = 30
+RENDERED = ("return document.readyState === 'complete' && document.documentElement.dataset.render"
+            " ? document.documentElement.dataset.render : null")
 
 
 def bundle(name: str) -> dict:
@@ -68,10 +70,12 @@ class Page:
     """The workbench as the test clicks through it; each step ends with a screenshot."""
 
     def __init__(self, driver, base: str, shots: Path):
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import Select, WebDriverWait
         self.driver, self.base, self.shots, self.By, self.Select = driver, base, shots, By, Select
-        self.wait = WebDriverWait(driver, WAIT_SECONDS)
+        # While the old page goes and the new one comes, the browser may answer with errors.
+        self.navigation = WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(WebDriverException,))
         self.steps = 0
         shots.mkdir(exist_ok=True)
 
@@ -88,11 +92,11 @@ class Page:
         return self.driver.find_elements(self.By.CSS_SELECTOR, css)
 
     def submit(self, css: str) -> None:
-        """Click a button that posts a form and wait for the page it redirects to."""
-        old = self.one("html")
+        """Click a button that posts a form and wait until the page it redirects to is loaded
+        (each rendering of the page carries a fresh data-render value)."""
+        before = self.driver.execute_script(RENDERED)
         self.one(css).click()
-        self.wait.until(lambda d: _stale(old))
-        self.wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+        self.navigation.until(lambda d: d.execute_script(RENDERED) not in (None, before))
 
     def codes(self) -> list[str]:
         return [c.get_attribute("data-code") for c in self.all("article.card")]
@@ -109,14 +113,6 @@ class Page:
 
     def accept_first_suggestion(self, code: str) -> None:
         self.submit(f"article.card[data-code='{code}'] button.accept")
-
-
-def _stale(element) -> bool:
-    from selenium.common.exceptions import StaleElementReferenceException
-    try:
-        return not element.tag_name  # any call on a replaced page's element raises
-    except StaleElementReferenceException:
-        return True
 
 
 @pytest.fixture
