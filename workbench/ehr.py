@@ -39,6 +39,7 @@ class Exchange:
     response: object = None
     ms: float = 0.0
     error: str | None = None
+    signed: bool = False         # carried a JWT from the workbench's test key
 
     @property
     def ok(self) -> bool:
@@ -66,22 +67,23 @@ def render_template(template: str, context: dict) -> str | None:
 
 
 def resources(value: object) -> list[dict]:
-    """The resources in a Bundle (search matches and includes), or the resource itself."""
+    """The resources in a Bundle (search matches and includes, not the server's
+    OperationOutcome), or the resource itself."""
     if not isinstance(value, dict):
         return []
     if value.get("resourceType") == "Bundle":
         return [e["resource"] for e in value.get("entry") or []
                 if isinstance(e, dict) and isinstance(e.get("resource"), dict)
-                and (e.get("search") or {}).get("mode") != "outcome"]
+                and e["resource"].get("resourceType") != "OperationOutcome"]
     return [value] if value.get("resourceType") else []
 
 
 def search_warnings(bundle: object) -> list[str]:
     """What a FHIR server says it ignored in a search (OperationOutcome entries, mode outcome)."""
     out = []
-    for entry in (bundle or {}).get("entry") or [] if isinstance(bundle, dict) else []:
-        res = entry.get("resource") or {}
-        if res.get("resourceType") == "OperationOutcome":
+    for entry in bundle.get("entry") or [] if isinstance(bundle, dict) else []:
+        res = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(res, dict) and res.get("resourceType") == "OperationOutcome":
             out += [i.get("diagnostics", "") for i in res.get("issue") or [] if i.get("severity") != "information"]
     return [w for w in out if w]
 
@@ -103,7 +105,7 @@ class Ehr:
     # -- plumbing ---------------------------------------------------------------------------
 
     def _call(self, label: str, method: str, url: str, body: object = None, headers: dict | None = None) -> Exchange:
-        exchange = Exchange(label, method, url, body)
+        exchange = Exchange(label, method, url, body, signed="Authorization" in (headers or {}))
         started = time.perf_counter()
         try:
             response = requests.request(method, url, json=body, headers=headers or {}, timeout=TIMEOUT,

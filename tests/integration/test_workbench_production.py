@@ -47,5 +47,5 @@ def test_signed_calls_get_cards_and_unsigned_calls_are_refused(production_servic
     assert "HTTP 401" in refused and 'data-code="units"' not in refused
     signed = page_after(client, ("/settings", {"service": base, "fhir": "", "prefetch": "recorded", "signed": "on"}),
                         *prepare)
-    assert 'data-code="units"' in signed
+    assert 'data-code="units"' in signed and "· signed JWT</summary>" in signed
     assert "Traceback" not in signed
