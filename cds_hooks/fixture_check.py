@@ -38,7 +38,8 @@ def _cards(resp) -> set[tuple[str, str]] | None:
     return {(card_code(c), c.get("indicator", "?")) for c in resp.json().get("cards", [])}
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """A payer name compared as the policy compares it: case and spacing ignored."""
     return " ".join(text.casefold().split())
 
 
@@ -50,11 +51,12 @@ def clinic_payers(fixtures_dir: Path) -> dict[str, str]:
     out = {}
     for profile in tomllib.loads(path.read_text()).get("profiles", {}).values():
         for name in (profile.get("name", ""), *profile.get("aliases", [])):
-            out[_fold(name)] = profile.get("name", name)
+            out[fold(name)] = profile.get("name", name)
     return out
 
 
-def _payer_names(request: dict) -> list[str]:
+def payer_names(request: dict) -> list[str]:
+    """Names of the Organizations a request's prefetch carries (the payers among them)."""
     names = []
     for value in (request.get("prefetch") or {}).values():
         entries = (value or {}).get("entry") or [] if isinstance(value, dict) else []
@@ -103,7 +105,7 @@ def check_one(service_base: str, services: dict, folder: Path, fhir: str | None,
             return Outcome(folder.name, "by design",
                            f"no {DATA_UNAVAILABLE} card: {', '.join(expected['invalidResources'])} is invalid "
                            "FHIR sent only in the recorded prefetch, never loaded into the FHIR server")
-        clinic = sorted({payers[_fold(n)] for n in _payer_names(request) if _fold(n) in payers})
+        clinic = sorted({payers[fold(n)] for n in payer_names(request) if fold(n) in payers})
         if clinic:
             return Outcome(folder.name, "needs clinic profile",
                            f"{text}; the payer {clinic[0]!r} is a clinic profile: start the service with "
