@@ -2,6 +2,7 @@
 card Markdown sanitising, prefetch template rendering, reading a fixture as a patient chart."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from workbench.chart import from_fixture
@@ -12,30 +13,38 @@ from workbench.rendering import markdown, safe_url
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
+S06 = FIXTURES / "s06-cms-mixed-remainder-underbilled"  # a 97124 + 97110 visit billed to Medicare
+
+
 def s06():
-    return from_fixture(FIXTURES / "s06-cms-mixed-remainder-underbilled")
+    return from_fixture(S06), json.loads((S06 / "request.json").read_text())["context"]
 
 
 def test_a_fixture_reads_as_the_patient_its_request_describes():
-    chart = s06()
-    assert (chart.id, chart.encounter_id, chart.user_id) == ("s06-patient", "s06-enc-16", "Practitioner/s06-pract-1")
-    assert [c["id"] for c in chart.claims] == ["s06-claim"]
-    assert chart.coverage["id"] == "s06-cov-4"
+    chart, context = s06()
+    assert (chart.id, chart.encounter_id, chart.user_id) == \
+        (context["patientId"], context["encounterId"], context["userId"])
+    assert chart.claims == [context["claim"]]
+    assert chart.coverage["resourceType"] == "Coverage"
     assert sorted(p["code"]["coding"][0]["code"] for p in chart.visit_procedures()) == ["97110", "97124"]
 
 
 def test_a_claim_drafted_from_the_visit_bills_one_unit_per_procedure():
-    chart = s06()
+    chart, context = s06()
+    recorded = context["claim"]  # the EHR's own draft of the same visit
     claim = draft_claim(chart.id, chart.encounter, chart.visit_procedures(), chart.coverage, chart.conditions)
     lines = {i["productOrService"]["coding"][0]["code"]: i for i in claim["item"]}
     assert sorted(lines) == ["97110", "97124"]
-    assert all(i["quantity"] == {"value": 1} and i["servicedDate"] == "2026-02-03" for i in lines.values())
-    assert all(i["encounter"] == [{"reference": "Encounter/s06-enc-16"}] for i in lines.values())
-    assert [d["diagnosisCodeableConcept"]["coding"][0]["code"] for d in claim["diagnosis"]] == ["M62.830"]
+    assert all(i["quantity"] == {"value": 1} and i["servicedDate"] == recorded["item"][0]["servicedDate"]
+               for i in lines.values())
+    assert all(i["encounter"] == [{"reference": f"Encounter/{context['encounterId']}"}] for i in lines.values())
+    codes = lambda claim: [c["code"] for d in claim["diagnosis"]  # noqa: E731
+                           for c in d["diagnosisCodeableConcept"]["coding"]]
+    assert codes(claim) == codes(recorded)                 # the Procedures' reasons, once each
     assert lines["97124"]["diagnosisSequence"] == [1]
-    assert claim["insurance"][0]["coverage"] == {"reference": "Coverage/s06-cov-4"}
-    assert claim["insurer"] == {"reference": "Organization/s06-payer-3"}
-    assert claim["provider"] == {"reference": "Practitioner/s06-pract-1"}
+    assert claim["insurance"][0]["coverage"] == recorded["insurance"][0]["coverage"]
+    assert claim["insurer"] == recorded["insurer"]
+    assert claim["provider"] == recorded["provider"]
 
 
 def test_an_order_cites_the_chosen_condition_and_frequency():
