@@ -66,12 +66,13 @@ def payer_names(request: dict) -> list[str]:
     return names
 
 
-def _suggestion_resource(cards: list[dict], code: str) -> dict | None:
+def _suggestion_resource(cards: list[dict], code: str, which: int = 0) -> dict | None:
+    """The resource of the update in the card's suggestion number `which` (0: the first)."""
     card = next((c for c in cards if card_code(c) == code), None)
-    for suggestion in (card or {}).get("suggestions") or []:
-        for action in suggestion.get("actions") or []:
-            if action.get("type") == "update" and isinstance(action.get("resource"), dict):
-                return action["resource"]
+    suggestions = (card or {}).get("suggestions") or []
+    for action in (suggestions[which].get("actions") or []) if which < len(suggestions) else []:
+        if action.get("type") == "update" and isinstance(action.get("resource"), dict):
+            return action["resource"]
     return None
 
 
@@ -114,7 +115,7 @@ def check_one(service_base: str, services: dict, folder: Path, fhir: str | None,
     for part in ("claim", "order"):
         if part in expected:
             code = expected[part]["after"]
-            resource = _suggestion_resource(resp.json().get("cards", []), code)
+            resource = _suggestion_resource(resp.json().get("cards", []), code, expected[part].get("suggestion", 0))
             if resource is None:
                 return Outcome(folder.name, "different", f"the {code} card carries no update suggestion")
             _, again = post_hook(service_base, services, _with_update(body, resource))
