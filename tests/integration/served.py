@@ -18,7 +18,7 @@ import requests
 from tests.integration.support import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURE = ROOT / "fixtures" / "s01-compliant-claim-medicare"
+FIXTURE = ROOT / "fixtures" / "s22-medicare-missing-gp"
 CLAIM_SERVICE = "/cds-services/massage-97124-claim-check"
 
 
@@ -59,9 +59,9 @@ def stop(process: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def serve(workdir: Path, env: dict[str, str], workers: int = 2, dev: bool = True,
-          wait: str | None = "/readyz") -> Iterator[Served]:
+          wait: str | None = "/readyz", port: int | None = None) -> Iterator[Served]:
     """`cpt97124 serve` with `env` added to the environment; stopped on exit."""
-    port = free_port()
+    port = port or free_port()
     log = workdir / f"service-{port}.log"
     exe = Path(sys.executable).with_name("cpt97124")
     args = [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
@@ -79,7 +79,7 @@ def serve(workdir: Path, env: dict[str, str], workers: int = 2, dev: bool = True
 
 
 def claim_request() -> dict:
-    """A fixture's claim-prepare request (with prefetch) under a fresh hookInstance."""
+    """A fixture's claim-prepare request (with prefetch; it draws cards) under a fresh hookInstance."""
     body = json.loads((FIXTURE / "request.json").read_text())
     body["hookInstance"] = str(uuid.uuid4())
     return body
