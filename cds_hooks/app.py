@@ -43,12 +43,13 @@ def state() -> State:
 def read_json() -> object:
     """The request body as JSON, or a RequestError (never a 500 for broken or absurd JSON).
 
-    A chunked body declares no length for MAX_CONTENT_LENGTH to refuse up front: it is read up
-    to one byte past the limit, and a body that has that byte is refused whole (413).
+    A chunked body declares no length for MAX_CONTENT_LENGTH to refuse up front (and Werkzeug's
+    stream would quietly cut it at the limit): it is read from the server's own input up to one
+    byte past the limit, and a body that has that byte is refused whole (413).
     """
-    if request.content_length is None:
+    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
         limit = state().config.max_request_bytes
-        raw = request.stream.read(limit + 1)
+        raw = request.environ["wsgi.input"].read(limit + 1)
         if len(raw) > limit:
             raise RequestError(f"the request body is larger than {limit} bytes", status=413, code="too-long")
     else:
