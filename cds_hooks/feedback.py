@@ -9,7 +9,10 @@ Decisions:
   "unknown" (the card may predate this database or come from another instance); the EHR has no
   way to act on a rejection, and the clinician's answer is still worth counting.
 - A card may get several feedback posts (the spec allows it): the report counts each card once,
-  by its latest outcome.
+  by its latest outcome. An identical item posted again (an EHR retrying) is stored once.
+- Cards and feedback record the JWT issuer; feedback on a card issued to another issuer is
+  refused (403). Text no backend can store as it is (NUL, lone surrogates, over the limits) is a
+  400; a database that cannot be reached is a 503 with Retry-After.
 """
 from __future__ import annotations
 
