@@ -3,9 +3,9 @@
 Every call under /cds-services must carry `Authorization: Bearer <JWT>` unless dev mode is on:
 hook calls and feedback always, discovery too unless `auth_discovery` is off (the 2.0 text has
 the client sign discovery calls as well). The token must be signed with an asymmetric algorithm
-by a configured issuer's key (its JWKS file, else its JWKS URL; a `jku` header only if that exact
-URL is on the issuer's allowlist), name exactly this endpoint's URL as `aud`, carry `exp`, `iat` and a `jti` never
-seen before. Replay is checked in the shared database, so every gunicorn worker sees every jti.
+by a configured issuer's key (its JWKS file first, then the `jku` if that exact URL is on the
+issuer's allowlist, else its JWKS URL), each key verifying only its own algorithm; name exactly
+this endpoint's URL as `aud`, carry `exp`, `iat` and a `jti` never seen before. Replay is checked in the shared database, so every gunicorn worker sees every jti.
 
 Any failure is a bare 401; the log gets only the reason category, never the token. When the
 replay table cannot be reached the call is refused with 503 + Retry-After (our fault, passing).

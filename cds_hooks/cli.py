@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -152,8 +153,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cds_hooks.logs import configure
-    configure()
+    if not logging.getLogger().handlers:  # a host that set up logging (a test runner) keeps it
+        from cds_hooks.logs import configure
+        configure()
     args = parser().parse_args(argv)
     return args.func(args)
 

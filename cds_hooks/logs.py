@@ -69,7 +69,7 @@ def config_dict(level: str | None = None) -> dict:
     level = (level or os.environ.get("LOG_LEVEL", "info")).upper()
     handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
                "filters": ["third_party"], "formatter": "plain"}
-    quiet = {"level": "WARNING", "handlers": ["stderr"], "propagate": False}
+    quiet = {"level": "WARNING"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -78,9 +78,10 @@ def config_dict(level: str | None = None) -> dict:
         "handlers": {"stderr": handler},
         # Third parties speak only at WARNING and above; our own request lines are INFO.
         "root": {"level": "WARNING", "handlers": ["stderr"]},
+        # Records reach the root's one handler by propagation; only the origin's level counts.
         "loggers": {
-            OWN: {"level": level, "handlers": ["stderr"], "propagate": False},
-            "gunicorn.error": {"level": level, "handlers": ["stderr"], "propagate": False},
+            OWN: {"level": level},
+            "gunicorn.error": {"level": level},
             # Access lines carry the request path and query: our own request log replaces them.
             "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
             "alembic": quiet, "sqlalchemy": quiet,
