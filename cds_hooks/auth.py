@@ -5,7 +5,8 @@ hook calls and feedback always, discovery too unless `auth_discovery` is off (th
 the client sign discovery calls as well). The token must be signed with an asymmetric algorithm
 by a configured issuer's key (its JWKS file first, then the `jku` if that exact URL is on the
 issuer's allowlist, else its JWKS URL), each key verifying only its own algorithm; name exactly
-this endpoint's URL as `aud`, carry `exp`, `iat` and a `jti` never seen before. Replay is checked in the shared database, so every gunicorn worker sees every jti.
+this endpoint's URL as `aud`, carry `exp`, `iat` and a `jti` never seen before. Replay is checked
+in the shared database, so every gunicorn worker sees every jti.
 
 Any failure is a bare 401; the log gets only the reason category, never the token. When the
 replay table cannot be reached the call is refused with 503 + Retry-After (our fault, passing).

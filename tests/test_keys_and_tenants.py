@@ -77,7 +77,9 @@ def test_each_key_verifies_only_its_pinned_algorithm(tmp_path, policy, signer, k
 
 @pytest.mark.parametrize("aud", [DISCOVERY_AUD + "/", DISCOVERY_AUD.upper(), DISCOVERY_AUD + "?x=1"])
 def test_aud_is_compared_exactly(tmp_path, policy, ehr, aud):
-    client, _ = client_for(tmp_path, policy, Issuer(iss=ISS, jwks_file=jwks_file(tmp_path, "j.json", ehr.public_jwk())))
+    keys = jwks_file(tmp_path, "j.json", ehr.public_jwk())
+    client, _ = client_for(tmp_path, policy, Issuer(iss=ISS, jwks_file=keys))
+    assert client.get("/cds-services", headers=bearer(ehr.token(DISCOVERY_AUD))).status_code == 200  # control
     assert client.get("/cds-services", headers=bearer(ehr.token(aud))).status_code == 401
 
 

@@ -19,13 +19,14 @@ def old_schema(url: str) -> None:
           Column("service_id", String(128), nullable=False), Column("hook_instance", String(64), nullable=False),
           Column("rule_code", String(128)), Column("issued_at", DateTime(timezone=True), nullable=False))
     Table("feedback_items", old, Column("id", Integer, primary_key=True, autoincrement=True),
-          Column("card_uuid", String(128), nullable=False, index=True), Column("service_id", String(128), nullable=False),
+          Column("card_uuid", String(128), nullable=False, index=True),
+          Column("service_id", String(128), nullable=False),
           Column("outcome", String(16), nullable=False), Column("accepted_suggestions", Text),
           Column("override_system", String(512)), Column("override_code", String(128)), Column("user_comment", Text),
           Column("outcome_at", DateTime(timezone=True), nullable=False),
           Column("received_at", DateTime(timezone=True), nullable=False))
-    Table("seen_tokens", old, Column("iss", String(512), primary_key=True), Column("jti", String(255), primary_key=True),
-          Column("expires_at", Integer, nullable=False))
+    Table("seen_tokens", old, Column("iss", String(512), primary_key=True),
+          Column("jti", String(255), primary_key=True), Column("expires_at", Integer, nullable=False))
     engine = create_engine(url)
     old.create_all(engine)
     now = datetime.now(timezone.utc)
