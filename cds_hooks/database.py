@@ -155,12 +155,6 @@ def engine_for(url: str, timeout: float = DEFAULT_TIMEOUT) -> Engine:
     return found
 
 
-def engines(url: str) -> list[Engine]:
-    """Every engine this process has opened on `url`."""
-    with _lock:
-        return [e for (u, _), e in _engines.items() if u == url]
-
-
 # ---- migrations ---------------------------------------------------------------------------
 
 def _alembic_config(connection: Connection):
