@@ -196,3 +196,14 @@ def test_outage_answers_503_with_retry_after_and_recovers(tmp_path, database_url
     assert dev.get("/readyz").status_code == 200
     assert prod.post(hook, json=claim_request(), headers=bearer(ehr.token(base + hook))).status_code == 200
     assert dev.post(FEEDBACK, json={"feedback": [accepted(issue_cards(dev)["units"])]}).status_code == 200
+
+
+@pytest.mark.parametrize("jti", ["a\x00b", "\ud800", "x" * 256])
+def test_a_jti_no_backend_can_store_is_a_401_not_a_503(tmp_path, database_url, policy, jti):
+    ehr = Signer.ec()
+    (tmp_path / "jwks.json").write_text(json.dumps(ehr.jwks()))
+    base = "https://cds.example.org"
+    client = create_app(Config(dev=False, database_url=database_url, public_base_url=base,
+                               issuers=(Issuer(iss=ISS, jwks_file=str(tmp_path / "jwks.json")),)), policy).test_client()
+    assert client.get("/cds-services", headers=bearer(ehr.token(base + "/cds-services", jti=jti))).status_code == 401
+    assert client.get("/cds-services", headers=bearer(ehr.token(base + "/cds-services"))).status_code == 200
