@@ -2,9 +2,12 @@
 
 50 connections each send one request header line a second for 20 s (a slowloris); meanwhile
 /healthz must answer within 2 s at least 95% of the time, and a normal hook call within 5 s.
+Liveness does not wait behind hook calls stuck on a slow FHIR server either, and a chunked body
+over the size limit is refused whole instead of being cut and evaluated.
 """
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -12,6 +15,7 @@ import time
 import pytest
 import requests
 
+from cds_hooks.integrator import as_ehr_without_prefetch
 from tests.integration.served import CLAIM_SERVICE, claim_request, serve
 
 pytestmark = pytest.mark.integration
@@ -86,8 +90,6 @@ def test_slow_header_clients_do_not_starve_health_or_hooks(tmp_path):
 
 
 def test_health_does_not_wait_behind_hook_calls_on_a_slow_fhir_server(tmp_path, broken_fhir):
-    from cds_hooks.integrator import as_ehr_without_prefetch
-
     env = {"CPT97124_DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite", "CPT97124_FHIR_DEADLINE": "5",
            "CPT97124_FHIR_READ_TIMEOUT": "5"}
     with serve(tmp_path, env) as served:
@@ -125,8 +127,6 @@ def _chunked_post(port: int, path: str, body: bytes, chunk: int = 4096) -> int:
 
 
 def test_chunked_bodies_over_the_limit_are_refused_whole(tmp_path):
-    import json
-
     limit = 64 * 1024
     env = {"CPT97124_DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite", "CPT97124_MAX_REQUEST_BYTES": str(limit)}
     body = json.dumps(claim_request()).encode()
