@@ -28,8 +28,8 @@ RULE = Rule(
                  "profiles with medicare_coverage. Two suggestions: remove the line (recommended), or keep it with "
                  "GY and the discipline modifier so that Medicare denies it to the beneficiary's liability; a line "
                  "already carrying GY is left alone."),
-    citation=Citation("42 CFR 410.60 and 410.21(b); CMS Benefit Policy Manual, ch. 15",
-                      "§220, §230.5 (who furnishes outpatient therapy); chiropractic services limited to manipulation",
+    citation=Citation("42 CFR 410.60, 410.21(b); CMS Benefit Policy Manual ch. 15",
+                      "§220, §230.5 (who furnishes outpatient therapy)",
                       "https://www.ecfr.gov/current/title-42/chapter-IV/subchapter-B/part-410/subpart-B/section-410.60"),
     hooks=CP,
     severity=Severity.CRITICAL,
@@ -65,12 +65,11 @@ def _verdict(record: Record, policy, proc: Any) -> tuple[str, str, list[str]] | 
     actors = performer_refs(proc)
     chiro_performers = [a for a in actors if holds(record, policy, a, CHIROPRACTORS)]
     if chiro_performers:
-        return ("statutorily excluded", "a chiropractor gave it, and Medicare pays a chiropractor only for "
-                "manual manipulation of the spine", [chiro_performers[0].reference])
+        return ("statutorily excluded", "a chiropractor gave it; Medicare pays a chiropractor only for spinal "
+                "manipulation", [chiro_performers[0].reference])
     chiro_orderers = [r for r in massage_orderers(record, proc) if holds(record, policy, r, CHIROPRACTORS)]
     if chiro_orderers:
-        return ("statutorily excluded", "a chiropractor ordered it, and therapy a chiropractor orders is not "
-                "covered", [chiro_orderers[0].reference])
+        return ("statutorily excluded", "a chiropractor ordered it; therapy a chiropractor orders is not covered", [chiro_orderers[0].reference])
     if not actors:
         return ("not a Medicare benefit", "no one is documented as giving it, so it cannot be shown that a "
                 "therapist, assistant or physician/NPP did", [])
@@ -81,8 +80,8 @@ def _verdict(record: Record, policy, proc: Any) -> tuple[str, str, list[str]] | 
     unpaid = [a for a in known if not holds(record, policy, a, paid)]
     if not unpaid:
         return None
-    return ("not a Medicare benefit", f"it was given by {_who(record, unpaid[0])}, and Medicare pays therapy only "
-            "from therapists, their assistants and physicians/NPPs, whoever supervises", [unpaid[0].reference])
+    return ("not a Medicare benefit", f"it was given by {_who(record, unpaid[0])}; Medicare pays therapy only from "
+            "therapists, their assistants and physicians/NPPs", [unpaid[0].reference])
 
 
 @RULE.checks
@@ -100,9 +99,9 @@ def check(record, policy):
         kept = target_modifiers(record, policy, line, not_covered=True)
         yield RULE.finding(
             summary=f"Do not bill this 97124 to {profile.name}: the massage is {case}. Remove the line, or bill it with GY.",
-            detail=(f"The massage is **{case}** under {profile.name}: {why}. Remove the line (patient-pay if clinic "
-                    "policy allows), or, if the beneficiary wants a claim for a secondary insurer, keep it "
-                    f"with {', '.join(kept)} for Medicare to deny it to the beneficiary's liability."),
+            detail=(f"**{case[0].upper()}{case[1:]}** under {profile.name}: {why}. Remove the line (patient-pay if "
+                    "clinic policy allows), or, if the beneficiary wants a claim for a secondary insurer, keep it "
+                    f"with {', '.join(kept)} so Medicare denies it to the beneficiary."),
             evidence=[line_ref(line), Record.ref_of(proc), *people],
             fixes=[ClaimLineFix(label="Remove the 97124 line: do not bill Medicare", sequence=line.sequence,
                                 remove=True),
