@@ -77,7 +77,7 @@ def test_paid_performers_lists_differ_only_where_medicare_differs(policy):
 
 
 @pytest.mark.parametrize("text,error", [
-    ('[profiles.x]\npaid_performers = "nobody"\n', "paid_performers"),
+    ('[profiles.x]\npaid_performers = "nobody"\n', "nobody"),
     ('[profiles.x]\nprogress_report_days = -1\n', "progress_report_days"),
 ])
 def test_bad_coverage_settings_are_refused(tmp_path, text, error):
