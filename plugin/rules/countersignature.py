@@ -26,19 +26,19 @@ PHYSICIANS = "physicians"
 @RULE.checks
 def check(record, policy):
     for proc in massage_procedures(record):
-        if any(holds(record, policy, a, PHYSICIANS) for a in performer_refs(proc)):
+        if any(holds(record, policy, a, PHYSICIANS, proc) for a in performer_refs(proc)):
             continue  # the doctor did it: nobody above to countersign
         targets, performers = note_targets(record, proc), performer_keys(record, proc)
 
-        def by_physician(_prov, agent) -> bool:
+        def by_physician(prov, agent) -> bool:
             signs = not agent_types(agent) or bool(agent_types(agent) & SIGNING_TYPES)  # not enterer/custodian
-            second = not person_keys(record, agent.who) & performers
-            return signs and second and holds(record, policy, agent.who, PHYSICIANS)
+            second = not person_keys(record, agent.who, prov) & performers
+            return signs and second and holds(record, policy, agent.who, PHYSICIANS, prov)
 
         def authenticated(doc) -> bool:
-            return holds(record, policy, doc.authenticator, PHYSICIANS)
+            return holds(record, policy, doc.authenticator, PHYSICIANS, doc)
 
-        if signing_evidence(record, targets, by_physician, authenticated):
+        if signing_evidence(record, proc, by_physician, authenticated):
             continue
         yield RULE.finding(
             summary="Have the supervising doctor countersign today's 97124 note before billing.",

@@ -29,12 +29,12 @@ def check(record, policy):
         def by_performer(prov, agent) -> bool:
             dated = prov.recorded is not None or any(s.when for s in prov.signature or [])
             authored = not agent_types(agent) or bool(agent_types(agent) & AUTHOR_TYPES)
-            return dated and authored and bool(person_keys(record, agent.who) & performers)
+            return dated and authored and bool(person_keys(record, agent.who, prov) & performers)
 
         def authenticated(doc) -> bool:
-            return doc.date is not None and bool(person_keys(record, doc.authenticator) & performers)
+            return doc.date is not None and bool(person_keys(record, doc.authenticator, doc) & performers)
 
-        if performers and signing_evidence(record, targets, by_performer, authenticated):
+        if performers and signing_evidence(record, proc, by_performer, authenticated):
             continue
         who = "the performer" if performers else "a performer (none is documented)"
         yield RULE.finding(
