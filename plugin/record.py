@@ -195,6 +195,7 @@ class Record:
     skipped: list[Skipped] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)   # data that could not be fetched
     failed_rules: list[str] = field(default_factory=list)  # rules that raised; filled by the engine
+    quiet_rules: dict[str, list[str]] = field(default_factory=dict)  # rule -> incomplete keys it needs
     fhir_server: str | None = None      # the request's fhirServer: its absolute references are ours
     states: dict[str, Status] = field(default_factory=dict)  # completeness of each prefetch key
     _by_type: dict[str, list[Any]] = field(default_factory=dict)
@@ -233,7 +234,8 @@ class Record:
                 self._add(resource, f"prefetch.{key}[{i}]", url)
             self.states[key] = (states or {}).get(key) or classify(value)
         for key in unavailable:
-            self.unavailable.append(key)
+            if key not in self.unavailable:
+                self.unavailable.append(key)
             self.states[key] = Status.UNAVAILABLE
         self._memo.clear()
 

@@ -113,6 +113,11 @@ def therapy_days(record: Record, policy: Policy) -> dict[date, list[Any]]:
     return record.memo("therapy_days", compute)
 
 
+# Where signatures come from: the Procedures (and Provenance riding with them), the follow-up
+# searches for Provenance and signers, and the visit's note.
+SIGNING_DATA = ("procedures", "provenance", "performers", "performerRoles", "documents")
+
+
 # -- people ---------------------------------------------------------------------------
 def person_keys(record: Record, reference: Any, within: Any = None) -> set[str]:
     """The reference itself plus, for a PractitionerRole, the Practitioner it stands for."""

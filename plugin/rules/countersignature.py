@@ -1,7 +1,7 @@
 """countersignature: the supervising doctor countersigns the 97124 note."""
 from plugin.facts import massage_procedures
 from plugin.findings import Citation, Severity
-from plugin.rules._billing import (agent_types, holds, note_targets, performer_keys, performer_refs,
+from plugin.rules._billing import (SIGNING_DATA, agent_types, holds, note_targets, performer_keys, performer_refs,
                                    person_keys, signing_evidence)
 from plugin.rules._rule import CP, Rule
 
@@ -16,6 +16,7 @@ RULE = Rule(
                       "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
     hooks=CP,
     severity=Severity.WARNING,
+    needs_complete=SIGNING_DATA,
 )
 
 # Agent roles that put a name to the note (provenance-participant-type and v3 ParticipationType).

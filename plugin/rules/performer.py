@@ -16,6 +16,7 @@ RULE = Rule(
                       "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
     hooks=CP,
     severity=Severity.CRITICAL,
+    needs_complete=("procedures", "performers", "performerRoles"),
 )
 
 GROUP_CODE = "97150"

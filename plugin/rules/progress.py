@@ -14,6 +14,7 @@ RULE = Rule(
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
     hooks=CP,
     severity=Severity.WARNING,
+    needs_complete=("observations", "goals", "procedures"),
 )
 
 

@@ -1,7 +1,7 @@
 """signature: the day's 97124 note is signed and dated by the person who did the massage."""
 from plugin.facts import massage_procedures
 from plugin.findings import Citation, Severity
-from plugin.rules._billing import (agent_types, note_targets, performer_keys, person_keys,
+from plugin.rules._billing import (SIGNING_DATA, agent_types, note_targets, performer_keys, person_keys,
                                    signing_evidence)
 from plugin.rules._rule import CP, Rule
 
@@ -16,6 +16,7 @@ RULE = Rule(
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
     hooks=CP,
     severity=Severity.WARNING,
+    needs_complete=SIGNING_DATA,
 )
 
 AUTHOR_TYPES = {"author", "AUT"}  # provenance-participant-type and v3 ParticipationType
