@@ -73,7 +73,14 @@ def day_of(value: Any) -> date | None:
 
 
 def encounter_day(record: Record, reference: Any, within: Any = None) -> date | None:
-    """The day of the Encounter a reference names, in the offset its start was recorded in."""
+    """The day of the Encounter a reference names: the date of service for the hook's own
+    encounter, else the day its start was recorded on, in the offset it was recorded in."""
+    if reference is not None and record.is_ref(reference, "Encounter", record.encounter_id, within):
+        return visit_day(record)
+    return _recorded_encounter_day(record, reference, within)
+
+
+def _recorded_encounter_day(record: Record, reference: Any, within: Any = None) -> date | None:
     enc = record.resolve(reference, within) if reference is not None else None
     if enc is None or enc.get_resource_type() != "Encounter" or enc.period is None:
         return None
@@ -176,7 +183,7 @@ def visit_day(record: Record) -> date | None:
     period, then the order's occurrence or authoring date.
     """
     def compute() -> date | None:
-        enc_day = encounter_day(record, f"Encounter/{record.encounter_id}") if record.encounter_id else None
+        enc_day = _recorded_encounter_day(record, f"Encounter/{record.encounter_id}") if record.encounter_id else None
         line_days = [d for d in (item_day(line) for line in massage_lines(record)) if d is not None]
         if line_days:
             if enc_day is None:

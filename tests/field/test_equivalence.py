@@ -1,0 +1,33 @@
+"""The verdict is invariant under every equivalent representation of the record: each fixture,
+re-expressed by each transform (tests/field/transforms.py), gets the same card codes,
+indicators and suggestion effects as the fixture itself. Paging with `next` links is proved
+against the real FHIR server in tests/integration/test_field_paging.py."""
+from __future__ import annotations
+
+import pytest
+
+from cds_hooks import fhir_json
+
+from tests.field.conftest import SCENARIOS, fixture_request
+from tests.field.transforms import TRANSFORMS, effects
+
+ALWAYS_APPLY = {"absolute-references", "urn-uuid-references", "versioned-references", "instants-in-utc",
+                "instants-at-plus-9"}
+CASES = [(folder, name) for folder in SCENARIOS for name in TRANSFORMS]
+
+
+@pytest.mark.parametrize("folder,transform", CASES, ids=[f"{f.name}-{t}" for f, t in CASES])
+def test_same_cards_in_every_equivalent_form(folder, transform, send):
+    original = fixture_request(folder)
+    changed = TRANSFORMS[transform](original)
+    # decimals compare equal whatever their precision: compare what goes on the wire
+    if transform in ALWAYS_APPLY:  # the others apply only where there is a claim, number or empty search
+        assert fhir_json.dumps(changed) != fhir_json.dumps(original)
+    want = effects(*send(original), original)
+    assert want[0] == 200
+    assert effects(*send(changed), changed) == want
+
+
+def test_every_fixture_meets_every_transform():
+    assert len(SCENARIOS) >= 32 and len(TRANSFORMS) >= 8
+    assert len(CASES) == len(SCENARIOS) * len(TRANSFORMS)
