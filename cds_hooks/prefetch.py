@@ -34,7 +34,9 @@ log = logging.getLogger("cpt97124.fhir")
 # Provenance names signers; a PractitionerRole names its Practitioner: one more round each at most.
 FOLLOW_UP_ROUNDS = 3
 # Longest search URL sent, base included: servers commonly refuse a few KB; 2,000 is safe anywhere.
+# Room is left for the paging parameters a server adds to its own `next` links.
 MAX_URL = 2000
+PAGING_ROOM = 200
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 _PART = "#"  # key#2, key#3: further parts of a follow-up search split to keep URLs short
 
@@ -84,8 +86,8 @@ def _missing(record: Record, refs: Iterable[str | None], asked: set[str]) -> lis
 
 def split_search(key: str, prefix: str, values: list[str], base: str) -> dict[str, str]:
     """`prefix` + comma-joined values as one or more searches (key, key#2, ...), each URL at most
-    MAX_URL characters with the base."""
-    room = MAX_URL - len(base.rstrip("/")) - 1 - len(prefix)
+    MAX_URL characters with the base, and with PAGING_ROOM to spare for the server's next links."""
+    room = MAX_URL - PAGING_ROOM - len(base.rstrip("/")) - 1 - len(prefix)
     parts: list[list[str]] = [[]]
     for value in values:
         quoted = quote(value, safe="/")
