@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any, Iterable
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 from cds_hooks.config import Config
 from cds_hooks.errors import RequestError
-from cds_hooks.fhir_client import FhirClient, allowed_server, merge_bundles
+from cds_hooks.fhir_client import FhirClient, allowed_server, merge_bundles, origin
 from cds_hooks.hook_request import HookRequest
 from cds_hooks.services import Service
 from plugin.completeness import Status, classify, next_link
@@ -163,16 +163,22 @@ def gather(service: Service, request: HookRequest, config: Config,
     states = {k: classify(v) for k, v in sent.items()}
     data = {k: v for k, v in sent.items() if states[k] is not Status.FAILED}
     record.add_prefetch(data, states=states)
-    queries, pages = {}, {}
-    for key, template in service.prefetch.items():
-        if states.get(key) is Status.PARTIAL:
-            pages[key] = next_link(sent[key])
-        elif (key not in sent or states[key] is Status.FAILED) \
-                and (query := render(template, request.context)) is not None:
-            queries[key] = query
     server = request.fhir_server
+    queries, pages = {}, {}
+    partial_refetch: set[str] = set()  # partial keys searched again in full
+    for key, template in service.prefetch.items():
+        query = render(template, request.context)
+        if states.get(key) is Status.PARTIAL:
+            link = next_link(sent[key])
+            if server and origin(urljoin(server + "/", link)) == origin(server):
+                pages[key] = link  # the rest, from where the EHR's own search left off
+            elif query is not None:
+                queries[key] = query  # a link to elsewhere: the whole search again, on fhirServer
+                partial_refetch.add(key)
+        elif (key not in sent or states[key] is Status.FAILED) and query is not None:
+            queries[key] = query
     allowed = bool(server) and allowed_server(server, config)
-    if server and not allowed and service.required.intersection(queries):
+    if server and not allowed and service.required.intersection(set(queries) - partial_refetch):
         raise ServerNotAllowed()  # deciding would mean calling it: refuse, never contact it
     if allowed:
         failed = _fetch(service, request, config, data, queries, pages, record)
@@ -182,7 +188,7 @@ def gather(service: Service, request: HookRequest, config: Config,
         if server:
             log.warning("fhirServer not allowlisted; optional searches skipped")
             failed += sorted({key_of_part(k) for k in follow_up_queries(record, server, set())})
-    unfetched = sorted(set(failed) - set(pages))
+    unfetched = sorted(set(failed) - set(pages) - partial_refetch)
     missing_required = sorted(service.required.intersection(unfetched))
     if missing_required:
         raise DataUnavailable(missing_required)
@@ -206,7 +212,7 @@ def _fetch(service: Service, request: HookRequest, config: Config, data: dict,
                     fetched[key] = merge_bundles(data[key], fetched[key])
             data.update(fetched)
             record.add_prefetch(fetched)
-            if service.required.intersection(set(failed) - set(pages)):
+            if service.required.intersection(set(failed) - set(pages) - set(data)):
                 return failed  # the answer is 412 whatever follows; do not make the EHR wait
         for _ in range(FOLLOW_UP_ROUNDS):
             round_queries = follow_up_queries(record, server, asked)

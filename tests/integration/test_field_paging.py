@@ -149,3 +149,49 @@ def test_follow_up_searches_stay_under_what_the_server_accepts(service, fhir_bas
     base = len(short_url_fhir.base)  # seen: request targets (/fhir/...), the origin goes before
     assert short_url_fhir.seen and max(short_url_fhir.seen) + base <= 2000
     assert len(short_url_fhir.seen) >= 4  # the Provenance search went out in several parts
+
+
+# -- failed and partial keys completed from the FHIR server ------------------------------------------
+def fixture_body(name: str) -> tuple[dict, dict]:
+    folder = next(p for p in FIXTURES.glob(f"{name}*"))
+    return (json.loads((folder / "bundle.json").read_text()),
+            fhir_json.loads((folder / "request.json").read_bytes()))
+
+
+OUTCOME = {"resourceType": "OperationOutcome", "issue": [{"severity": "fatal", "code": "timeout"}]}
+
+
+@pytest.mark.parametrize("name", ["s01", "s16", "s30"])
+def test_failed_keys_are_fetched_from_the_fhir_server(name, service, fhir_base):
+    bundle, body = fixture_body(name)
+    failed = as_ehr_without_prefetch(body, fhir_base)
+    failed["prefetch"] = {**body["prefetch"], "procedures": OUTCOME, "goals": {
+        "resourceType": "Bundle", "type": "searchset",
+        "entry": [{"resource": OUTCOME, "search": {"mode": "outcome"}}]}}
+    with loaded(fhir_base, bundle):
+        assert effects(*post(service, failed), failed) == effects(*post(service, body), body)
+
+
+def test_partial_key_with_a_foreign_next_link_is_searched_again(service, fhir_base):
+    """The EHR's `next` link points at a host the token must not go to: the whole search runs
+    again on fhirServer instead, and the answer is the fixture's."""
+    bundle, body = fixture_body("s30")  # the fixture's card is functional-goal
+    paged = as_ehr_without_prefetch(body, fhir_base)
+    paged["prefetch"] = {**body["prefetch"], "goals": {
+        "resourceType": "Bundle", "type": "searchset", "entry": [],
+        "link": [{"relation": "next", "url": "https://elsewhere.example.com/fhir/Goal?page=2"}]}}
+    with loaded(fhir_base, bundle):
+        assert effects(*post(service, paged), paged) == effects(*post(service, body), body)
+
+
+def test_partial_required_key_with_the_server_down_is_quiet_not_412(service, closed_port_base):
+    _, body = fixture_body("s15")  # unsigned note: a signature card when the data is complete
+    paged = as_ehr_without_prefetch(body, closed_port_base)
+    procedures = dict(body["prefetch"]["procedures"])
+    procedures["link"] = [{"relation": "next", "url": f"{closed_port_base}/Procedure?page=2"}]
+    paged["prefetch"] = {**body["prefetch"], "procedures": procedures}
+    expected = json.loads((next(FIXTURES.glob("s15*")) / "expected.json").read_text())
+    assert "signature" in {c["code"] for c in expected["cards"]}
+    status, answer = post(service, paged)
+    found = {c["source"]["topic"]["code"] for c in answer["cards"]}
+    assert status == 200 and "signature" not in found and "data-unavailable" in found
