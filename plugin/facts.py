@@ -257,11 +257,23 @@ def visit_procedures(record: Record) -> list[Any]:
                 continue
             p_enc = record.key(p.encounter, p) if p.encounter is not None else None
             same_encounter = bool(enc) and p_enc == f"Encounter/{enc}"
-            same_day = (p_enc is None or not enc) and day is not None and procedure_day(p, record) == day
+            same_day = (p_enc is None or not enc) and day is not None and (
+                procedure_day(p, record) == day or _during_visit(record, p))
             if same_encounter or same_day:
                 out.append(p)
         return out
     return record.memo("visit_procedures", compute)
+
+
+def _during_visit(record: Record, proc: Any) -> bool:
+    """Whether a Procedure's start falls within the hook encounter's period, compared as instants
+    (its calendar day may differ when the two were written in different offsets)."""
+    enc = record.resolve(f"Encounter/{record.encounter_id}") if record.encounter_id else None
+    period = enc.period if enc is not None and enc.get_resource_type() == "Encounter" else None
+    start = proc.performedPeriod.start if proc.performedPeriod is not None else proc.performedDateTime
+    if period is None or not has_time(start) or not has_time(period.start) or not has_time(period.end):
+        return False
+    return instant(period.start) <= instant(start) <= instant(period.end)
 
 
 def massage_procedures(record: Record) -> list[Any]:

@@ -55,7 +55,13 @@ def _amount(value: Decimal, like: Any) -> Decimal:
 
 
 def _net(item: dict) -> Decimal | None:
-    return _money(item.get("net") or {})
+    """What a line adds to the total: its net, else unitPrice × quantity × factor; None if unpriced."""
+    net = _money(item.get("net") or {})
+    if net is not None:
+        return net
+    unit, qty = _money(item.get("unitPrice") or {}), _money(item.get("quantity") or {})
+    factor = _money({"value": item.get("factor", 1)})
+    return unit * qty * factor if None not in (unit, qty, factor) else None
 
 
 def _reprice(item: dict) -> None:
@@ -71,8 +77,8 @@ def _reprice(item: dict) -> None:
 
 
 def _retotal(claim: dict, changed_from: Decimal | None, changed_to: Decimal | None) -> None:
-    """Keep Claim.total consistent with the lines: the sum of the nets when every line has one,
-    else the old total moved by the changed line's difference."""
+    """Keep Claim.total consistent with the lines: the sum of the lines' values when every line
+    has one, else the old total moved by the changed line's difference."""
     if not isinstance(claim.get("total"), dict):
         return
     nets = [_net(i) for i in claim.get("item") or []]

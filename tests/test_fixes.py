@@ -101,3 +101,10 @@ def test_a_modifier_change_leaves_the_total_as_sent():
     original["total"]["value"] = original["total"]["value"] + 1  # inconsistent, but not ours to touch
     updated = apply(ClaimLineFix(label="x", sequence=2, modifiers=("59", "GP")), original)
     assert updated["total"] == original["total"]
+
+
+def test_a_line_priced_without_net_still_moves_the_total():
+    original = decimal_claim()
+    del original["item"][1]["net"]  # 30.00 × 1, by its unit price
+    updated = apply(ClaimLineFix(label="x", sequence=2, quantity=3), original)
+    assert str(updated["total"]["value"]) == "170.00"  # 80.00 + 30.00 × 3

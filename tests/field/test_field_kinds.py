@@ -114,6 +114,19 @@ def test_evening_visit_written_in_utc_is_the_same_visit(name, send):
     assert effects(*send(in_utc), in_utc) == want
 
 
+def test_evening_procedures_without_encounter_are_placed_by_instant(send):
+    """Today's Procedures name no encounter: recorded in UTC after midnight, their start still
+    falls within the visit's encounter, so they are this visit's services."""
+    body = fixture("s06")
+    for proc in resources(body, "procedures", "Procedure"):
+        if proc.get("encounter", {}).get("reference") == f"Encounter/{body['context']['encounterId']}":
+            del proc["encounter"]
+    want = effects(*send(_moved(body, 12, utc=False)), body)
+    assert {code for code, _, _ in want[1]} == expected_codes("s06")
+    in_utc = _moved(body, 12, utc=True)
+    assert effects(*send(in_utc), in_utc) == want
+
+
 def test_partial_plan_start_is_the_whole_month(send):
     """A CarePlan period.start of `2026-06` is a date (the month), not an absent one."""
     body = fixture("s41")
