@@ -227,7 +227,8 @@ def about_patient(record: Record, resource: Any) -> bool:
 
 def for_patient(record: Record, rtype: str) -> list[Any]:
     """Resources of a type about the hook's patient (those naming no patient count too)."""
-    return [res for res in record.all(rtype) if about_patient(record, res)]
+    return record.memo(("for_patient", rtype),
+                       lambda: [res for res in record.all(rtype) if about_patient(record, res)])
 
 
 def observation_day(obs: Any, record: Record | None = None) -> date | None:

@@ -206,7 +206,7 @@ class Record:
     _keys: dict[int, str] = field(default_factory=dict)          # model -> its identity in this record
     _bases: set[str] = field(default_factory=set)
     _raw: dict[int, dict] = field(default_factory=dict)
-    _memo: dict[str, Any] = field(default_factory=dict)
+    _memo: dict[Any, Any] = field(default_factory=dict)  # derived facts, cleared as data arrives
     claim: Any | None = None            # context.claim (claim-prepare), once validated
     draft_orders: list[Any] = field(default_factory=list)  # context.draftOrders (order-sign)
 
@@ -312,6 +312,9 @@ class Record:
         if ref.startswith("#"):
             container = self._container.get(id(within), within)
             return self._contained.get((id(container), ref[1:])) if container is not None else None
+        return self.memo(("resolve", ref), lambda: self._lookup(ref))
+
+    def _lookup(self, ref: str) -> Any | None:
         found = self._by_url.get(ref)
         if found is not None:
             return found
@@ -340,7 +343,7 @@ class Record:
         """The JSON the resource arrived as, to build updates that keep every field intact."""
         return self._raw[id(model)]
 
-    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
         """Compute a derived fact once per request."""
         if key not in self._memo:
             self._memo[key] = compute()
