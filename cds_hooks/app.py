@@ -11,11 +11,10 @@ from typing import Callable
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from cds_hooks import auth, feedback
+from cds_hooks import auth, feedback, fhir_json
 from cds_hooks.cards import cards
 from cds_hooks.config import Config
 from cds_hooks.errors import RequestError, operation_outcome
-from cds_hooks import fhir_json
 from cds_hooks.hook_request import parse, subject_error
 from cds_hooks.prefetch import gather
 from cds_hooks.services import SERVICES
