@@ -320,15 +320,19 @@ def visit_units(record: Record, policy: Policy) -> tuple[PayerProfile, dict[str,
 
 # -- the payer ------------------------------------------------------------------------
 def payer_profile(record: Record, policy: Policy) -> PayerProfile:
-    """Profile of the payer behind the claim's insurance (or the patient's Coverage)."""
+    """Profile of the payer behind the claim's (or the 97124 order's) insurance, else the
+    patient's active Coverages."""
     def compute() -> PayerProfile:
         coverages = []
         claim = record.claim
         if claim is not None:
-            for ins in claim.insurance or []:
-                cov = record.resolve(ins.coverage, claim)
-                if cov is not None:
-                    coverages.append(cov)
+            named = [(ins.coverage, claim) for ins in claim.insurance or []]
+        else:  # order-sign: the 97124 order's own insurance
+            named = [(ref, order) for order in massage_orders(record) for ref in order.insurance or []]
+        for reference, holder in named:
+            cov = record.resolve(reference, holder)
+            if cov is not None and cov.get_resource_type() == "Coverage":
+                coverages.append(cov)
         if not coverages:
             coverages = [c for c in record.all("Coverage") if c.status in (None, "active")]
         names, identifiers = [], []

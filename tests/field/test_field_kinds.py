@@ -293,3 +293,13 @@ def test_follow_up_searches_fit_in_short_urls():
     assert all(f"Procedure/{p['id']}" in asked for p in procedures)
     assert all(f"pr-{n:04d}-x" in asked for n in range(300))
 
+
+
+def test_contained_coverage_in_the_order_names_the_payer(send):
+    """order-sign: the 97124 order's own insurance, contained, is the payer (Medicare here)."""
+    body = contained_coverage(fixture("s04"))
+    order = body["context"]["draftOrders"]["entry"][0]["resource"]
+    assert order["insurance"] == [{"reference": "#cov1"}]
+    assert not resources(body, "coverage", "Coverage")
+    status, answer = send(body)
+    assert (status, answer) == (200, {"cards": []})

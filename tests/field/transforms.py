@@ -90,35 +90,40 @@ def versioned_references(request: dict) -> dict:
 
 
 def contained_coverage(request: dict) -> dict:
-    """The claim carries its payer's Coverage and Organization contained (`#cov1`, `#org1`),
-    and the prefetch no longer holds them. Order-sign requests have no claim: unchanged."""
+    """The claim (or each draft order) carries its payer's Coverage and Organization contained
+    (`#cov1`, `#org1-1`), and the prefetch no longer holds them."""
     out = copy.deepcopy(request)
-    claim = out["context"].get("claim")
     coverage_bundle = out.get("prefetch", {}).get("coverage")
-    if claim is None or not isinstance(coverage_bundle, dict):
+    if not isinstance(coverage_bundle, dict):
         return out
+    claim = out["context"].get("claim")
+    if claim is not None:
+        holders = [(claim, [ins["coverage"] for ins in claim.get("insurance") or []])]
+    else:
+        orders = [e["resource"] for e in out["context"]["draftOrders"].get("entry") or []]
+        holders = [(order, order.get("insurance") or []) for order in orders]
     by_key = {f"{e['resource']['resourceType']}/{e['resource'].get('id')}": e
               for e in coverage_bundle.get("entry") or []}
-    contained = []
-    for n, insurance in enumerate(claim.get("insurance") or [], start=1):
-        entry = by_key.get(insurance["coverage"].get("reference", ""))
-        if entry is None:
-            continue
-        coverage = copy.deepcopy(entry["resource"])
-        coverage["id"] = f"cov{n}"
-        for m, payor in enumerate(coverage.get("payor") or [], start=1):
-            org_entry = by_key.get(payor.get("reference", ""))
-            if org_entry is not None:
-                org = copy.deepcopy(org_entry["resource"])
-                org["id"] = f"org{n}-{m}"
-                contained.append(org)
-                payor["reference"] = f"#{org['id']}"
-                coverage_bundle["entry"].remove(org_entry)
-        contained.append(coverage)
-        insurance["coverage"] = {"reference": f"#cov{n}"}
-        coverage_bundle["entry"].remove(entry)
-    if contained:
-        claim["contained"] = claim.get("contained", []) + contained
+    moved = []
+    for holder, references in holders:
+        for n, reference in enumerate(references, start=1):
+            entry = by_key.get(reference.get("reference", ""))
+            if entry is None:
+                continue
+            coverage = copy.deepcopy(entry["resource"])
+            coverage["id"] = f"cov{n}"
+            holder.setdefault("contained", [])
+            for m, payor in enumerate(coverage.get("payor") or [], start=1):
+                org_entry = by_key.get(payor.get("reference", ""))
+                if org_entry is not None:
+                    org = {**copy.deepcopy(org_entry["resource"]), "id": f"org{n}-{m}"}
+                    holder["contained"].append(org)
+                    payor["reference"] = f"#{org['id']}"
+                    moved.append(org_entry)
+            holder["contained"].append(coverage)
+            reference["reference"] = f"#cov{n}"
+            moved.append(entry)
+    coverage_bundle["entry"] = [e for e in coverage_bundle.get("entry") or [] if e not in moved]
     return out
 
 
