@@ -14,6 +14,8 @@ import pytest
 
 from cds_hooks import fhir_json
 from cds_hooks.prefetch import follow_up_queries
+from plugin.facts import payer_profile
+from plugin.record import Record
 from tests.builders import Visit
 from tests.field.conftest import SCENARIOS, codes, fixture_request, load_json
 from tests.field.transforms import _walk, contained_coverage, decimals_with_trailing_zeros, effects
@@ -295,11 +297,11 @@ def test_follow_up_searches_fit_in_short_urls():
 
 
 
-def test_contained_coverage_in_the_order_names_the_payer(send):
+def test_contained_coverage_in_the_order_names_the_payer(policy):
     """order-sign: the 97124 order's own insurance, contained, is the payer (Medicare here)."""
     body = contained_coverage(fixture("s04"))
     order = body["context"]["draftOrders"]["entry"][0]["resource"]
     assert order["insurance"] == [{"reference": "#cov1"}]
     assert not resources(body, "coverage", "Coverage")
-    status, answer = send(body)
-    assert (status, answer) == (200, {"cards": []})
+    record = Record.build(body["hook"], body["context"], body["prefetch"])
+    assert payer_profile(record, policy).id == "medicare"
