@@ -8,7 +8,7 @@ would report an absence in it stay quiet. The server must be allowlisted; the EH
 is never logged and never sent to another origin.
 
 After that first round, follow-up searches fetch what no prefetch template can reach: the
-Provenance of the visit's Procedures, their performers, and the payer Organization. Each
+Provenance of the visit's 97124 Procedures, their performers, and the payer Organization. Each
 follow-up round asks only for resources nothing so far has brought, in URLs short enough for
 any server (MAX_URL).
 """
@@ -25,7 +25,7 @@ from cds_hooks.fhir_client import FhirClient, allowed_server, merge_bundles, ori
 from cds_hooks.hook_request import HookRequest
 from cds_hooks.services import Service
 from plugin.completeness import Status, classify, next_link
-from plugin.facts import visit_procedures
+from plugin.facts import massage_procedures
 from plugin.record import Record
 from plugin.references import logical_key, normal_base, reference_string
 
@@ -100,12 +100,13 @@ def split_search(key: str, prefix: str, values: list[str], base: str) -> dict[st
 
 
 def follow_up_queries(record: Record, base: str, asked: set[str]) -> dict[str, str]:
-    """Searches for what the visit's Procedures and the Coverage point to and nothing brought yet.
+    """Searches for what the visit's 97124 Procedures and the Coverage point to and nothing
+    brought yet.
 
     `asked` holds the `Type/id`s already searched for; it is updated, so no id is asked twice.
     A long id list becomes several searches (`provenance`, `provenance#2`, ...).
     """
-    procedures = visit_procedures(record)
+    procedures = massage_procedures(record)  # the services whose signatures and performers are checked
     visit_refs = {f"Procedure/{p.id}" for p in procedures if p.id and _FHIR_ID.fullmatch(p.id)}
     provenances = [p for p in record.all("Provenance")
                    if any(record.key(t, p) in visit_refs for t in p.target or [])]
