@@ -335,6 +335,13 @@ class Record:
         """A resource's identity in this record: `Type/id`, else its fullUrl, else its place."""
         return self._keys.get(id(model)) or self.ref_of(model)
 
+    def reference_to(self, model: Any) -> str | None:
+        """A reference string the EHR can resolve for a resource it sent: `Type/id`, else the
+        Bundle fullUrl it came with (e.g. a urn:uuid); None for a contained or unnamed resource."""
+        if getattr(model, "id", None) and id(model) not in self._container:
+            return self.ref_of(model)
+        return next((url for url, m in self._by_url.items() if m is model), None)
+
     def is_ref(self, reference: Any, rtype: str, rid: str | None, within: Any = None) -> bool:
         """Whether the reference names the resource `rtype/rid`."""
         return bool(rid) and self.key(reference, within) == f"{rtype}/{rid}"

@@ -81,3 +81,17 @@ def test_another_servers_reference_is_not_ours_once_our_base_is_known():
     assert record.resolve("https://elsewhere.example.com/fhir/Goal/g1") is None
     assert record.key("https://elsewhere.example.com/fhir/Goal/g1") is None
     assert record.resolve(f"{BASE}/Goal/g1") is record.resolve("Goal/g1")
+
+
+def test_a_resource_is_cited_the_way_the_ehr_can_resolve_it():
+    record = _record()
+    coverage = record.resolve("#cov1", record.claim)
+    assert record.reference_to(record.resolve("Goal/g2")) == "Goal/g2"
+    assert record.reference_to(coverage) is None  # contained: only its container can point at it
+    goals = {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"fullUrl": "urn:uuid:11111111-2222-4333-8444-555555555555",
+         "resource": {"resourceType": "Goal", "lifecycleStatus": "active", "description": {"text": "sit"},
+                      "subject": {"reference": "Patient/p"}}}]}
+    record.add_prefetch({"goals": goals})
+    unnamed = record.resolve("urn:uuid:11111111-2222-4333-8444-555555555555")
+    assert record.reference_to(unnamed) == "urn:uuid:11111111-2222-4333-8444-555555555555"

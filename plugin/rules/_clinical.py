@@ -203,7 +203,8 @@ def pre_exercise_hits(record: Record, policy: Policy) -> list[Hit]:
 
 def patient_qualifying_conditions(record: Record, policy: Policy) -> list[Hit]:
     """Current Conditions of the patient in a qualifying group, one hit per Condition."""
-    sources = [Source(Record.ref_of(c), (c.code,)) for c in current_conditions(record) if c.code]
+    sources = [Source(record.reference_to(c) or Record.ref_of(c), (c.code,))
+               for c in current_conditions(record) if c.code]
     return list({h.ref: h for h in qualifying_hits(sources, policy)}.values())
 
 
