@@ -150,6 +150,19 @@ def instants_in_tokyo(request: dict) -> dict:
     return _shift_instants(request, timezone(timedelta(hours=9)))
 
 
+def instants_with_fractions(request: dict) -> dict:
+    """Every dateTime/instant with a time written with milliseconds: the same instants."""
+    out = copy.deepcopy(request)
+
+    def fn(container, key, item):
+        if isinstance(item, str) and _INSTANT.match(item) and "." not in item:
+            moment = datetime.fromisoformat(item.replace("Z", "+00:00"))
+            text = moment.isoformat(timespec="milliseconds")
+            container[key] = text.replace("+00:00", "Z") if item.endswith("Z") else text
+    _walk(out, fn)
+    return out
+
+
 # -- numbers and searches --------------------------------------------------------------------------
 def decimals_with_trailing_zeros(request: dict) -> dict:
     """Every Quantity/Money value and Claim.item.factor written with two more decimal places."""
@@ -180,6 +193,19 @@ def empty_searches_as_null(request: dict) -> dict:
     return out
 
 
+def outcome_warnings(request: dict) -> dict:
+    """Each prefetch search also carries a warning OperationOutcome (search.mode `outcome`), as
+    servers add for a parameter they ignored: a warning, not a failure."""
+    out = copy.deepcopy(request)
+    for value in out.get("prefetch", {}).values():
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+            value.setdefault("entry", []).append({"resource": {
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "warning", "code": "not-supported", "diagnostics": "_sort ignored"}]},
+                "search": {"mode": "outcome"}})
+    return out
+
+
 TRANSFORMS: dict[str, Callable[[dict], dict]] = {
     "absolute-references": absolute_references,
     "urn-uuid-references": urn_uuid_references,
@@ -187,8 +213,10 @@ TRANSFORMS: dict[str, Callable[[dict], dict]] = {
     "contained-coverage": contained_coverage,
     "instants-in-utc": instants_in_utc,
     "instants-at-plus-9": instants_in_tokyo,
+    "instants-with-fractions": instants_with_fractions,
     "decimals-with-trailing-zeros": decimals_with_trailing_zeros,
     "empty-searches-as-null": empty_searches_as_null,
+    "outcome-warnings": outcome_warnings,
 }
 
 
