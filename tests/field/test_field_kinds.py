@@ -105,14 +105,15 @@ def _moved(body: dict, hours: int, utc: bool) -> dict:
     return out
 
 
-@pytest.mark.parametrize("name", ["s06", "s22", "s52", "s43"])
-def test_evening_visit_written_in_utc_is_the_same_visit(name, send):
-    """The visit moved to the evening (after midnight UTC): written with the clinic's offset or in
-    UTC, the claim's 97124 line is this visit's line and the cards are those of the fixture."""
-    evening = _moved(fixture(name), 12, utc=False)
-    in_utc = _moved(fixture(name), 12, utc=True)
+@pytest.mark.parametrize("folder", SCENARIOS, ids=lambda p: p.name)
+def test_evening_visit_written_in_utc_is_the_same_visit(folder, send):
+    """Every fixture's clock times moved to the evening (the visit after midnight UTC): written
+    with the clinic's offset or in UTC, the claim's 97124 line is this visit's line and the
+    cards are those of the fixture."""
+    evening = _moved(fixture_request(folder), 12, utc=False)
+    in_utc = _moved(fixture_request(folder), 12, utc=True)
     want = effects(*send(evening), evening)
-    assert {code for code, _, _ in want[1]} == expected_codes(name)
+    assert {code for code, _, _ in want[1]} == expected_codes(folder.name)
     assert effects(*send(in_utc), in_utc) == want
 
 
