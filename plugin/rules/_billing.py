@@ -7,7 +7,7 @@ that none of the other modifier rules objects to.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from plugin.facts import (CPT, codings, cpt_codes, day_of, item_cpt, item_day, item_modifiers, lines_on,
                           patient_procedures, payer_profile, procedure_day, texts)
