@@ -22,8 +22,10 @@ def _key_line(record, key: str) -> str:
     quiet = sorted(code for code, keys in record.quiet_rules.items() if key in keys)
     if record.states.get(key) is Status.PARTIAL:
         what = f"- Only part of **{key}** was received (a search page whose next page could not be fetched)."
-    else:
+    elif record.fhir_server:
         what = f"- Could not fetch **{key}** from the EHR's FHIR server."
+    else:
+        what = f"- **{key}** was not sent (or its search failed) and no fhirServer was given to fetch it from."
     return what + (f" Not checked: {', '.join(f'`{c}`' for c in quiet)}." if quiet else "")
 
 
