@@ -100,8 +100,6 @@ def _apply_claim(claim: dict, fix: ClaimLineFix) -> dict:
     net_before = _net(items[index])
     if fix.remove:
         del items[index]
-        if not items:
-            claim.pop("item", None)  # an empty array is not valid FHIR JSON
         net_after = None
     else:
         item = items[index]

@@ -37,7 +37,7 @@ def test_claim_fix_removes_the_line_and_the_finding(policy):
     [finding] = findings(CODE, record, policy)
     [fix] = finding.fixes
     updated = apply(fix, record.raw(record.claim))
-    assert [i["productOrService"]["coding"][0]["code"] for i in updated.get("item", [])] == []  # no empty array in FHIR JSON
+    assert [i["productOrService"]["coding"][0]["code"] for i in updated["item"]] == []
     again = Record.build("claim-prepare", {**record.context, "claim": updated}, wellness_claim().prefetch())
     assert CODE not in {f.code for f in evaluate(again, policy)}
 
@@ -92,4 +92,4 @@ def test_card_over_http_names_the_codes_and_removes_the_line(client):
     assert "Z73.3" in found["detail"] and "`Claim.diagnosis[1]`" in found["detail"]
     assert "codingahead.com" in found["detail"]
     resource = found["suggestions"][0]["actions"][0]["resource"]
-    assert resource["resourceType"] == "Claim" and "item" not in resource
+    assert resource["resourceType"] == "Claim" and resource["item"] == []
