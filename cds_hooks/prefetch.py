@@ -170,8 +170,8 @@ def gather(service: Service, request: HookRequest, config: Config,
     for key, template in service.prefetch.items():
         query = render(template, request.context)
         if states.get(key) is Status.PARTIAL:
-            link = next_link(sent[key])
-            if server and origin(urljoin(server + "/", link)) == origin(server):
+            link = urljoin(server + "/", next_link(sent[key])) if server else None
+            if link and origin(link) == origin(server):
                 pages[key] = link  # the rest, from where the EHR's own search left off
             elif query is not None:
                 queries[key] = query  # a link to elsewhere: the whole search again, on fhirServer
