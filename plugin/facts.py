@@ -214,6 +214,12 @@ def ref_key(reference: Any, record: Record | None = None, within: Any = None) ->
     return logical_key(ref) if ref else None
 
 
+def _ref_id(reference: Any) -> str | None:
+    """The id a reference names (any form ref_key reads); kept for callers of the old helper."""
+    key = ref_key(reference)
+    return key.split("/", 1)[1] if key else None
+
+
 def about_patient(record: Record, resource: Any) -> bool:
     """Whether a resource is about the hook's patient: its subject/patient names them, or names
     nobody we can tell apart (no reference, identifier or display only, an unknown urn)."""
