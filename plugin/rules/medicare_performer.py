@@ -33,17 +33,18 @@ RULE = Rule(
                       "https://www.ecfr.gov/current/title-42/chapter-IV/subchapter-B/part-410/subpart-B/section-410.60"),
     hooks=CP,
     severity=Severity.CRITICAL,
+    needs_complete=("procedures", "performers", "performerRoles"),
 )
 
 CHIROPRACTORS = "chiropractors"
 _ORDER_STATUSES = {"active", "completed", "on-hold"}
 
 
-def massage_orderers(record: Record, proc: Any) -> list[Any]:
-    """Who ordered this 97124: the requester of the orders it is based on, else of the claim's referral, else
-    of the patient's latest 97124 order authored on or before the date of service."""
+def massage_orders(record: Record, proc: Any) -> list[Any]:
+    """The orders of this 97124: those it is based on, else the claim's referral, else the patient's latest
+    97124 order authored on or before the date of service."""
     referral = [record.claim.referral] if record.claim is not None and record.claim.referral else []
-    named = [record.resolve(r) for r in proc.basedOn or []] or [record.resolve(r) for r in referral]
+    named = [record.resolve(r, proc) for r in proc.basedOn or []] or [record.resolve(r, record.claim) for r in referral]
     orders = [o for o in named if o is not None and o.get_resource_type() == "ServiceRequest"]
     if not orders:
         day = visit_day(record)
@@ -51,11 +52,11 @@ def massage_orderers(record: Record, proc: Any) -> list[Any]:
                  if o.status in _ORDER_STATUSES and is_massage(o.code)]
         dated = [(d, o) for d, o in dated if d is not None and (day is None or d <= day)]
         orders = [max(dated, key=lambda pair: pair[0])[1]] if dated else []
-    return [o.requester for o in orders if o.requester is not None]
+    return orders
 
 
-def _who(record: Record, reference: Any) -> str:
-    names = credential_names(record, reference)
+def _who(record: Record, reference: Any, within: Any) -> str:
+    names = credential_names(record, reference, within)
     return f"someone licensed as {' / '.join(names)}" if names else "someone with no licence on record"
 
 
@@ -63,25 +64,27 @@ def _verdict(record: Record, policy, proc: Any) -> tuple[str, str, list[str]] | 
     """(case, why, the people it rests on) when Medicare does not pay for this massage; None when it does
     or when it cannot be told."""
     actors = performer_refs(proc)
-    chiro_performers = [a for a in actors if holds(record, policy, a, CHIROPRACTORS)]
+    chiro_performers = [a for a in actors if holds(record, policy, a, CHIROPRACTORS, proc)]
     if chiro_performers:
         return ("statutorily excluded", "a chiropractor gave it; Medicare pays a chiropractor only for spinal "
-                "manipulation", [chiro_performers[0].reference])
-    chiro_orderers = [r for r in massage_orderers(record, proc) if holds(record, policy, r, CHIROPRACTORS)]
+                "manipulation", [record.key(chiro_performers[0], proc)])
+    chiro_orderers = [record.key(o.requester, o) for o in massage_orders(record, proc)
+                      if o.requester and holds(record, policy, o.requester, CHIROPRACTORS, o)]
     if chiro_orderers:
-        return ("statutorily excluded", "a chiropractor ordered it; therapy a chiropractor orders is not covered", [chiro_orderers[0].reference])
+        return ("statutorily excluded", "a chiropractor ordered it; therapy a chiropractor orders is not covered",
+                chiro_orderers[:1])
     if not actors:
         return ("not a Medicare benefit", "no one is documented as giving it, so it cannot be shown that a "
                 "therapist, assistant or physician/NPP did", [])
-    known = [a for a in actors if credentials(record, a) is not None]
+    known = [a for a in actors if credentials(record, a, proc) is not None]
     if not known:
         return None  # unresolvable performers: the performer rule says so; no conclusion from missing data
     paid = payer_profile(record, policy).paid_performers
-    unpaid = [a for a in known if not holds(record, policy, a, paid)]
+    unpaid = [a for a in known if not holds(record, policy, a, paid, proc)]
     if not unpaid:
         return None
-    return ("not a Medicare benefit", f"it was given by {_who(record, unpaid[0])}; Medicare pays therapy only from "
-            "therapists, their assistants and physicians/NPPs", [unpaid[0].reference])
+    return ("not a Medicare benefit", f"it was given by {_who(record, unpaid[0], proc)}; Medicare pays therapy only "
+            "from therapists, their assistants and physicians/NPPs", [record.key(unpaid[0], proc)])
 
 
 @RULE.checks

@@ -28,8 +28,8 @@ def check(record, policy):
     wanted_modifier = assistant_modifier(record, policy) if profile.medicare_coverage else None
     if wanted_modifier is None:
         return
-    assistants = [a.reference for p in massage_procedures(record) for a in performer_refs(p)
-                  if holds(record, policy, a, "therapy-assistants")]
+    assistants = [record.key(a, p) for p in massage_procedures(record) for a in performer_refs(p)
+                  if holds(record, policy, a, "therapy-assistants", p)]
     procedures = [Record.ref_of(p) for p in massage_procedures(record)]
     kind = "a physical therapy assistant" if wanted_modifier == "CQ" else "an occupational therapy assistant"
     for line in massage_lines(record):

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from plugin.facts import codings, day_of, for_patient, payer_profile, ref_key, visit_day
+from plugin.facts import codings, day_of, for_patient, payer_profile, visit_day
 from plugin.findings import Citation, Severity
 from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._billing import (active_care_plan, agent_types, credentials, holds, plan_evidence_incomplete,
-                                   therapy_days)
+from plugin.rules._billing import PLAN_EVIDENCE, active_care_plan, agent_types, credentials, holds, therapy_days
 from plugin.rules._rule import CP, Rule
 
 RULE = Rule(
@@ -28,6 +27,7 @@ RULE = Rule(
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
     hooks=CP,
     severity=Severity.WARNING,
+    needs_complete=PLAN_EVIDENCE,
 )
 
 CERTIFIERS = "certifying-practitioners"
@@ -36,17 +36,18 @@ SIGNING_TYPES = {"author", "verifier", "attester", "legal", "AUT", "VRF", "AUTHE
 
 def certifications(record: Record, policy: Policy, plan: Any) -> tuple[list[tuple[date, str]], bool]:
     """(dated certifications of the plan as (day, evidence), whether an unreadable signer was seen)."""
-    key, found, unknown = Record.ref_of(plan), [], False
+    key, found, unknown = record.key_of(plan), [], False
     for prov in record.all("Provenance"):
-        if not any(ref_key(t) == key for t in prov.target or []):
+        if not any(record.key(t, prov) == key for t in prov.target or []):
             continue
         for agent in prov.agent or []:
             if agent_types(agent) and not agent_types(agent) & SIGNING_TYPES:
                 continue  # an enterer or custodian does not certify
-            if credentials(record, agent.who) is None:
+            if credentials(record, agent.who, prov) is None:
                 unknown = True
-            elif holds(record, policy, agent.who, CERTIFIERS):
-                signed = [s.when for s in prov.signature or [] if ref_key(s.who) == ref_key(agent.who)]
+            elif holds(record, policy, agent.who, CERTIFIERS, prov):
+                who = record.key(agent.who, prov)
+                signed = [s.when for s in prov.signature or [] if record.key(s.who, prov) == who]
                 when = day_of(signed[0]) if signed else day_of(prov.recorded)
                 if when is not None:
                     found.append((when, Record.ref_of(prov)))
@@ -54,9 +55,9 @@ def certifications(record: Record, policy: Policy, plan: Any) -> tuple[list[tupl
     for doc in for_patient(record, "DocumentReference"):
         typed = any(plan_documents.contains(c.system, c.code) for c in codings(doc.type))
         if typed and doc.authenticator is not None and day_of(doc.date) is not None:
-            if credentials(record, doc.authenticator) is None:
+            if credentials(record, doc.authenticator, doc) is None:
                 unknown = True
-            elif holds(record, policy, doc.authenticator, CERTIFIERS):
+            elif holds(record, policy, doc.authenticator, CERTIFIERS, doc):
                 found.append((day_of(doc.date), Record.ref_of(doc)))
     return sorted(found), unknown
 
@@ -66,8 +67,6 @@ def check(record, policy):
     profile = payer_profile(record, policy)
     day = visit_day(record)
     if not (profile.certification_days or profile.recertification_days) or day is None:
-        return
-    if plan_evidence_incomplete(record):
         return
     plan = active_care_plan(record, day)
     if plan is None:

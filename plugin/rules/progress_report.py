@@ -10,7 +10,7 @@ from plugin.facts import (CPT, codings, cpt_codes, day_of, for_patient, patient_
 from plugin.findings import Citation, Severity
 from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._billing import active_care_plan, credentials, holds, plan_evidence_incomplete, therapy_days
+from plugin.rules._billing import PLAN_EVIDENCE, active_care_plan, credentials, holds, therapy_days
 from plugin.rules._rule import CP, Rule
 
 RULE = Rule(
@@ -27,6 +27,7 @@ RULE = Rule(
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
     hooks=CP,
     severity=Severity.WARNING,
+    needs_complete=PLAN_EVIDENCE,
 )
 
 AUTHORS = "progress-report-authors"
@@ -36,8 +37,8 @@ def _by_a_clinician(record: Record, policy: Policy, doc: Any) -> bool:
     """Written or authenticated by a therapist or physician/NPP; a signer whose licence cannot be read
     is given the benefit of the doubt (absence is not concluded from partial data)."""
     people = [*(doc.author or []), *([doc.authenticator] if doc.authenticator else [])]
-    known = [p for p in people if credentials(record, p) is not None]
-    return bool(people) and (len(known) < len(people) or any(holds(record, policy, p, AUTHORS) for p in known))
+    known = [p for p in people if credentials(record, p, doc) is not None]
+    return bool(people) and (len(known) < len(people) or any(holds(record, policy, p, AUTHORS, doc) for p in known))
 
 
 def reports(record: Record, policy: Policy, start: date, day: date) -> list[tuple[date, str]]:
@@ -52,7 +53,7 @@ def reports(record: Record, policy: Policy, start: date, day: date) -> list[tupl
             found.append((when, Record.ref_of(doc)))
     re_evaluations = policy.valueset("re-evaluation-codes")
     for proc in patient_procedures(record):
-        when = procedure_day(proc)
+        when = procedure_day(proc, record)
         if proc.status == "completed" and when is not None and start <= when <= day \
                 and any(re_evaluations.contains(CPT, c) for c in cpt_codes(proc.code)):
             found.append((when, Record.ref_of(proc)))
@@ -63,7 +64,7 @@ def reports(record: Record, policy: Policy, start: date, day: date) -> list[tupl
 def check(record, policy):
     profile = payer_profile(record, policy)
     day = visit_day(record)
-    if not profile.progress_report_days or day is None or plan_evidence_incomplete(record):
+    if not profile.progress_report_days or day is None:
         return
     plan = active_care_plan(record, day)
     if plan is None:
