@@ -7,9 +7,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Iterable
 
-from plugin.policy import Policy, PayerProfile
+from plugin.policy import PayerFacts, PayerProfile, Policy
 from plugin.record import Record
-from plugin.units import units_by_method
+from plugin.units import permitted_allocations
 
 CPT = "http://www.ama-assn.org/go/cpt"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -194,15 +194,16 @@ def ref_key(reference: Any) -> str | None:
     return f"{parts[-2]}/{parts[-1]}"
 
 
+def is_other_patients(record: Record, resource: Any) -> bool:
+    """Whether the resource names a patient (subject / patient) who is not the hook's patient."""
+    pid = record.patient_id
+    who = getattr(resource, "subject", None) or getattr(resource, "patient", None)
+    return pid is not None and who is not None and _ref_id(who) != pid
+
+
 def for_patient(record: Record, rtype: str) -> list[Any]:
     """Resources of a type about the hook's patient (those naming no patient count too)."""
-    pid = record.patient_id
-    out = []
-    for res in record.all(rtype):
-        who = getattr(res, "subject", None) or getattr(res, "patient", None)
-        if pid is None or who is None or _ref_id(who) == pid:
-            out.append(res)
-    return out
+    return [res for res in record.all(rtype) if not is_other_patients(record, res)]
 
 
 def observation_day(obs: Any) -> date | None:
@@ -266,9 +267,9 @@ def untimed_services(record: Record, policy: Policy) -> list[Any]:
             and any(timed.contains(CPT, c) for c in cpt_codes(p.code)) and clock_minutes(p) is None]
 
 
-def visit_units(record: Record, policy: Policy) -> tuple[PayerProfile, dict[str, int], dict[str, int]] | None:
-    """(payer profile, minutes per timed code, units per code) for this visit under the payer's
-    8-minute-rule method; None unless every 97124 service of the visit has its clock times."""
+def visit_units(record: Record, policy: Policy) -> tuple[PayerProfile, dict[str, int], list[dict[str, int]]] | None:
+    """(payer profile, minutes per timed code, the allocations of units the payer's 8-minute-rule
+    method permits) for this visit; None unless every 97124 service of the visit has its clock times."""
     procedures = massage_procedures(record)
     if not procedures or any(clock_minutes(p) is None for p in procedures):
         return None
@@ -276,12 +277,24 @@ def visit_units(record: Record, policy: Policy) -> tuple[PayerProfile, dict[str,
     if untimed_services(record, policy):
         return None  # a guess at their minutes would be a guess at 97124's units
     minutes = timed_minutes(record, policy)
-    return profile, minutes, units_by_method(profile.units_method, minutes)
+    return profile, minutes, permitted_allocations(profile.units_method, minutes)
+
+
+def visit_billed_units(record: Record, policy: Policy) -> dict[str, int]:
+    """Units billed per timed CPT code on the visit's date of service."""
+    timed = policy.valueset("timed-codes")
+    out: dict[str, int] = {}
+    for line in lines_on(record, visit_day(record)):
+        code = item_cpt(line)
+        if code and timed.contains(CPT, code):
+            out[code] = out.get(code, 0) + item_quantity(line)
+    return out
 
 
 # -- the payer ------------------------------------------------------------------------
 def payer_profile(record: Record, policy: Policy) -> PayerProfile:
-    """Profile of the payer behind the claim's insurance (or the patient's Coverage)."""
+    """Profile of the payer behind the claim's insurance (or the patient's Coverage), chosen in the
+    order of 97124-rules.md §12 (see Policy.recognise)."""
     def compute() -> PayerProfile:
         coverages = []
         claim = record.claim
@@ -292,17 +305,20 @@ def payer_profile(record: Record, policy: Policy) -> PayerProfile:
                     coverages.append(cov)
         if not coverages:
             coverages = [c for c in record.all("Coverage") if c.status in (None, "active")]
-        names, identifiers = [], []
+        identifiers, types, org_names, plans, displays = [], [], [], [], []
         for cov in coverages:
+            types += [(c.system, c.code) for c in codings(cov.type) if c.code]
+            plans += [c.name for c in cov.class_fhir or [] if c.name]
             for payor in cov.payor or []:
-                names += [payor.display] if payor.display else []
+                displays += [payor.display] if payor.display else []
                 if payor.identifier is not None and payor.identifier.value:
                     identifiers.append(payor.identifier.value)
                 org = record.resolve(payor)
                 if org is not None:
-                    names += [n for n in [org.name, *(org.alias or [])] if n]
+                    org_names += [n for n in [org.name, *(org.alias or [])] if n]
                     identifiers += [i.value for i in org.identifier or [] if i.value]
-        return policy.profile_for(names, identifiers)
+        return policy.recognise(PayerFacts(tuple(identifiers), tuple(types), tuple(org_names),
+                                           tuple(plans), tuple(displays)))
     return record.memo("payer_profile", compute)
 
 

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 KNOWN_TYPES = frozenset({
     "Patient", "Encounter", "Procedure", "Observation", "Condition", "Goal", "CarePlan",
     "ServiceRequest", "Claim", "Coverage", "Organization", "Practitioner", "PractitionerRole",
-    "Provenance", "DocumentReference",
+    "Provenance", "DocumentReference", "Binary",
 })
 _MODELS = {name: get_fhir_model_class(name) for name in KNOWN_TYPES}
 CACHE_ENTRIES = 10_000   # validated elements kept per process (about 25 MB at most, measured)

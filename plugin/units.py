@@ -3,10 +3,14 @@
 Two methods, chosen by the payer profile:
 - CMS (total time): all timed minutes of the visit decide the total units; the units are
   then shared out, whole 15-minute blocks first, the rest to the largest leftover minutes.
-- per-code (AMA midpoint): each code on its own.
+  When leftovers tie, the clinician picks which tied code takes the unit, so CMS permits a
+  *set* of allocations (`permitted_allocations`); a bill matching any of them is right.
+- per-code (AMA midpoint): each code on its own; exactly one allocation.
 Source: CMS Claims Processing Manual ch. 5 §20.2.
 """
 from __future__ import annotations
+
+from itertools import combinations
 
 UNIT_MINUTES = 15
 MIDPOINT = 8  # a unit needs at least 8 minutes beyond the whole units
@@ -50,14 +54,59 @@ def units_by_method(method: str, minutes_by_code: dict[str, int]) -> dict[str, i
     raise ValueError(f"unknown units method {method!r}")
 
 
-def explain(method: str, minutes_by_code: dict[str, int]) -> str:
-    """The arithmetic behind `units_by_method`, as Markdown lines for a card's detail."""
-    result = units_by_method(method, minutes_by_code)
-    lines = [f"- {code}: {minutes_by_code[code]} min → {result[code]} unit(s)" for code in sorted(result)]
+def cms_allocations(minutes_by_code: dict[str, int]) -> list[dict[str, int]]:
+    """Every allocation CMS permits: whole units first, then the units left over to the codes
+    with the largest leftover minutes, any of the codes tied at the cut-off taking them.
+
+    Returns one dict per allocation (code -> units), in code order of the tied codes chosen.
+    """
+    clean = {code: max(m, 0) for code, m in minutes_by_code.items()}
+    whole = {code: m // UNIT_MINUTES for code, m in clean.items()}
+    left = units_for(sum(clean.values())) - sum(whole.values())
+    leftover = {code: m % UNIT_MINUTES for code, m in clean.items() if m % UNIT_MINUTES}
+    if left <= 0 or not leftover:
+        return [whole]
+    ranked = sorted(set(leftover.values()), reverse=True)
+    sure: list[str] = []
+    for value in ranked:
+        tied = sorted(c for c, r in leftover.items() if r == value)
+        need = left - len(sure)
+        if len(tied) <= need:
+            sure += tied
+            if len(sure) == left:
+                break
+            continue
+        return [{**whole, **{c: whole[c] + 1 for c in (*sure, *chosen)}}
+                for chosen in combinations(tied, need)]
+    return [{**whole, **{c: whole[c] + 1 for c in sure}}]
+
+
+def permitted_allocations(method: str, minutes_by_code: dict[str, int]) -> list[dict[str, int]]:
+    """The allocations of units to codes the payer's method permits (per-code: exactly one)."""
     if method == "cms":
-        total = sum(minutes_by_code.values())
-        lines.insert(0, f"CMS total-time method: {total} timed minutes → {units_for(total)} unit(s) in all, "
-                        "whole 15-minute units first, the rest to the largest leftover minutes.")
-    else:
-        lines.insert(0, "Per-code method: each code's own minutes (8 or more past whole units earn one).")
-    return "\n".join(lines)
+        return cms_allocations(minutes_by_code)
+    return [units_by_method(method, minutes_by_code)]
+
+
+def nearest_allocation(allocations: list[dict[str, int]], billed: dict[str, int],
+                       code: str) -> dict[str, int]:
+    """The permitted allocation closest to the bill: fewest units changed over all codes, then
+    the smallest change to `code`'s units, then the most units for `code`."""
+    def distance(allocation: dict[str, int]) -> tuple[int, int, int]:
+        codes = set(allocation) | set(billed)
+        moved = sum(abs(allocation.get(c, 0) - billed.get(c, 0)) for c in codes)
+        return moved, abs(allocation.get(code, 0) - billed.get(code, 0)), -allocation.get(code, 0)
+    return min(allocations, key=distance)
+
+
+def explain(method: str, minutes_by_code: dict[str, int], code: str) -> str:
+    """The arithmetic behind `permitted_allocations`, in one or two sentences for a card."""
+    values = sorted({a.get(code, 0) for a in permitted_allocations(method, minutes_by_code)})
+    allowed = " or ".join(str(v) for v in values)
+    timed = ", ".join(f"{c} {m} min" for c, m in sorted(minutes_by_code.items()))
+    if method == "cms":
+        total = sum(max(m, 0) for m in minutes_by_code.values())
+        tie = " (a tie: the clinician picks which tied code takes the unit)" if len(values) > 1 else ""
+        return (f"CMS total time: {timed} = {total} min, {units_for(total)} unit(s) in all, whole 15-minute "
+                f"units first, the rest to the largest leftover minutes{tie}. {code} may take {allowed}.")
+    return f"Per-code count ({timed}): {code}'s own minutes earn {allowed} unit(s)."

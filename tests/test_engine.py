@@ -53,7 +53,7 @@ def test_a_failing_rule_is_reported_by_data_unavailable(policy, caplog):
                                                  make_rule("ok")])
     codes = [f.code for f in found]
     assert codes == ["ok", "data-unavailable"]
-    assert "`boom`" in found[1].detail
+    assert "“boom” could not be run" in found[1].detail
     assert "patient data" not in caplog.text  # only the exception type is logged
 
 

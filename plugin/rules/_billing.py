@@ -13,6 +13,7 @@ from plugin.facts import (CPT, codings, cpt_codes, day_of, item_cpt, item_day, i
                           patient_procedures, payer_profile, procedure_day, texts)
 from plugin.facts import for_patient, ref_key
 from plugin.facts import item_quantity as quantity, line_ref  # noqa: F401 (the billing rules import them here)
+from plugin.documents import visit_notes
 from plugin.policy import Policy
 from plugin.record import Record
 
@@ -96,7 +97,7 @@ def episode_window(record: Record, day: date) -> tuple[date, date, str]:
     """(first day, last day, how it was chosen): the plan-of-care period, else the past 12 months."""
     plan = active_care_plan(record, day)
     if plan is not None:
-        return day_of(plan.period.start), day, f"plan of care `{Record.ref_of(plan)}` period"
+        return day_of(plan.period.start), day, "the plan of care"
     return day - timedelta(days=365), day, "the 12 months before this visit"
 
 
@@ -158,17 +159,9 @@ def performer_keys(record: Record, procedure: Any) -> set[str]:
     return keys
 
 
-def note_documents(record: Record) -> list[Any]:
-    """DocumentReferences of this visit's encounter (the day's note)."""
-    enc = record.encounter_id
-    return [d for d in record.all("DocumentReference")
-            if enc and d.context is not None and any(ref_key(e) == f"Encounter/{enc}"
-                                                     for e in d.context.encounter or [])]
-
-
 def note_targets(record: Record, procedure: Any) -> list[str]:
-    """What a signature on this service may point at: the Procedure or the visit's note."""
-    return [Record.ref_of(procedure), *(Record.ref_of(d) for d in note_documents(record))]
+    """What a signature on this service may point at: the Procedure or the visit's note documents."""
+    return [Record.ref_of(procedure), *(Record.ref_of(d) for d in visit_notes(record))]
 
 
 def signing_evidence(record: Record, targets: Iterable[str], agent_ok: Callable[[Any, Any], bool],
@@ -178,7 +171,7 @@ def signing_evidence(record: Record, targets: Iterable[str], agent_ok: Callable[
     wanted = set(targets)
     found = [Record.ref_of(p) for p in record.all("Provenance")
              if any(ref_key(t) in wanted for t in p.target or []) and any(agent_ok(p, a) for a in p.agent or [])]
-    return found + [Record.ref_of(d) for d in note_documents(record) if note_ok(d)]
+    return found + [Record.ref_of(d) for d in visit_notes(record) if note_ok(d)]
 
 
 def agent_types(agent: Any) -> set[str]:

@@ -1,6 +1,9 @@
 """data-unavailable: say plainly what could not be read or checked, instead of failing silently."""
+from plugin.documents import unreadable_notes
 from plugin.findings import Citation, Severity
-from plugin.rules._rule import BOTH, Rule
+from plugin.record import Record
+from plugin.rules._rule import BOTH, CLAIM_PREPARE, Rule
+from plugin.wording import label
 
 RULE = Rule(
     code="data-unavailable",
@@ -18,13 +21,30 @@ RULE = Rule(
 
 @RULE.checks
 def check(record, policy):
+    unread = unreadable_notes(record) if record.hook == CLAIM_PREPARE else []
     lines = []
     lines += [f"- Could not fetch **{key}** from the EHR's FHIR server." for key in record.unavailable]
-    lines += [f"- Skipped `{s.where}`: not valid FHIR R4 ({s.reason})." for s in record.skipped]
-    lines += [f"- Rule `{code}` could not be evaluated." for code in record.failed_rules]
+    lines += [f"- Skipped {_kind(s.where)} that is not valid FHIR R4 ({s.reason})." for s in record.skipped]
+    lines += [f"- Could not read {label(record, d)} (not plain text, Markdown or HTML, or not fetched): "
+              "techniques, regions and progress were not checked against it." for d in unread]
+    lines += [f"- The check “{_title(code)}” could not be run." for code in record.failed_rules]
     if not lines:
         return
     yield RULE.finding(
         summary="Some data could not be checked; review the listed items before relying on these cards.",
-        detail="\n".join(lines),
-        evidence=[s.where for s in record.skipped])
+        detail="\n".join(lines[:6]) + (f"\n- and {len(lines) - 6} more." if len(lines) > 6 else ""),
+        evidence=[s.where for s in record.skipped] + [Record.ref_of(d) for d in unread])
+
+
+def _kind(where: str) -> str:
+    """`an Observation` for `Observation/x`; `a resource` for a place in the request."""
+    kind = where.split("/", 1)[0] if "/" in where else "resource"
+    return ("an " if kind[0].lower() in "aeiou" else "a ") + kind
+
+
+def _title(code: str) -> str:
+    from plugin.rules import rule  # the catalog imports this module: look it up when needed
+    try:
+        return rule(code).title
+    except KeyError:  # a rule passed in by the caller, not from the catalog
+        return code
