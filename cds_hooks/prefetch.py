@@ -3,13 +3,15 @@
 A prefetch key counts as missing when absent, null, or an OperationOutcome. Missing keys are
 queried on `fhirServer` (allowlisted) with the EHR's bearer token; the token is never logged.
 After that first round, follow-up searches fetch what no prefetch template can reach: the
-Provenance of the visit's Procedures, their performers, and the payer Organization. Each
+Provenance of the visit's Procedures and note documents, their performers and signers, the
+payer Organization, and the Binary holding a note document's text. Each
 follow-up round asks only for resources nothing so far has brought.
 """
 from __future__ import annotations
 
 import logging
 import re
+from types import SimpleNamespace
 from typing import Any, Iterable
 from urllib.parse import quote
 
@@ -18,6 +20,7 @@ from cds_hooks.errors import RequestError
 from cds_hooks.fhir_client import FhirClient, allowed_server, merge_bundles
 from cds_hooks.hook_request import HookRequest
 from cds_hooks.services import Service
+from plugin.documents import visit_notes
 from plugin.facts import visit_procedures
 from plugin.record import Record
 
@@ -25,6 +28,7 @@ log = logging.getLogger("cpt97124.fhir")
 
 # Provenance names signers; a PractitionerRole names its Practitioner: one more round each at most.
 FOLLOW_UP_ROUNDS = 3
+MAX_NOTE_BINARIES = 4   # note documents of one visit whose text is a Binary to read
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 
 
@@ -90,15 +94,17 @@ def follow_up_queries(record: Record, base: str, asked: set[str]) -> dict[str, s
 
     `asked` holds the `Type/id`s already searched for; it is updated, so no id is asked twice.
     """
-    procedures = visit_procedures(record)
+    procedures, notes = visit_procedures(record), visit_notes(record)
     visit_refs = {f"Procedure/{p.id}" for p in procedures if p.id and _FHIR_ID.fullmatch(p.id)}
+    visit_refs |= {f"DocumentReference/{d.id}" for d in notes if d.id and _FHIR_ID.fullmatch(d.id)}
     provenances = [p for p in record.all("Provenance")
-                   if any(_local_ref(t, "Procedure", base) in visit_refs for t in p.target or [])]
-    signed = {_local_ref(t, "Procedure", base) for p in provenances for t in p.target or []}
+                   if any(_signed_ref(t, base) in visit_refs for t in p.target or [])]
+    signed = {_signed_ref(t, base) for p in provenances for t in p.target or []}
     unsigned = sorted(r for r in visit_refs - signed if f"Provenance:{r}" not in asked)
     actors = [perf.actor for p in procedures for perf in p.performer or []]
     people = actors + [r.practitioner for r in record.all("PractitionerRole") if r.practitioner]
     people += [a.who for p in provenances for a in p.agent or []]
+    people += [who for d in notes for who in [d.authenticator, *(d.author or [])] if who is not None]
     payors = [payor for c in record.all("Coverage") for payor in c.payor or []]
     wanted = {
         "performers": _missing(record, (_local_ref(a, "Practitioner", base) for a in people), asked),
@@ -113,7 +119,20 @@ def follow_up_queries(record: Record, base: str, asked: set[str]) -> dict[str, s
         if refs:
             asked.update(refs)
             queries[key] = f"{refs[0].split('/')[0]}?_id={_ids(refs)}"
+    # A note document's text kept as a Binary on this server: read each one (Binary is seldom searchable).
+    binaries = _missing(record, (_local_ref(SimpleNamespace(reference=c.attachment.url), "Binary", base)
+                                 for d in notes for c in d.content or []
+                                 if c.attachment is not None and c.attachment.data is None and c.attachment.url),
+                        asked)
+    for n, ref in enumerate(binaries[:MAX_NOTE_BINARIES], start=1):
+        asked.add(ref)
+        queries["note" if n == 1 else f"note{n}"] = ref
     return queries
+
+
+def _signed_ref(target: Any, base: str) -> str | None:
+    """`Type/id` of a Provenance target that can carry the visit's signatures (a service or its note)."""
+    return _local_ref(target, "Procedure", base) or _local_ref(target, "DocumentReference", base)
 
 
 def _merge(data: dict, fetched: dict) -> None:

@@ -15,7 +15,7 @@ from plugin.facts import (CPT, codings, cpt_codes, for_patient, in_valueset, is_
                           ref_key, texts, visit_day, visit_procedures)
 from plugin.policy import Lexicon, Policy
 from plugin.record import Record
-from plugin.wording import concept_label, label, line_label, quote
+from plugin.wording import label, line_label, quote
 
 QUALIFYING_PREFIX = "qualifying-"
 PRE_EXERCISE = "pre-exercise-codes"
@@ -159,7 +159,7 @@ def coded_sources(record: Record, own: str, concepts: list[Any], name: str) -> l
     out = [Source(own, tuple(kept), label=name)] if kept else []
     for concept in dropped:
         cond = withdrawn[next(c.code for c in codings(concept) if c.code)]
-        out.append(Source(Record.ref_of(cond), (concept,), label=f"{name} ({concept_label(concept)})",
+        out.append(Source(Record.ref_of(cond), (concept,), label=label(record, cond),
                           excluded=condition_problem(record, cond) or "is not current"))
     return out
 
@@ -170,9 +170,9 @@ def linked_source(record: Record, reference: Any, name: str) -> Source | None:
     Condition is read but does not count."""
     target = record.resolve(reference)
     if target is None:
-        shown = f" ({quote(reference.display)})" if getattr(reference, "display", None) else ""
-        return Source(ref_key(reference) or name, (), label=f"{name}{shown}",
-                      excluded="links to a diagnosis that is not in the record")
+        shown = f" {quote(reference.display)}" if getattr(reference, "display", None) else ""
+        return Source(ref_key(reference) or "", (), label=f"{name}{shown}",
+                      excluded="is not in the record: a label, not a diagnosis")
     if getattr(target, "code", None) is None:
         return None
     problem = condition_problem(record, target) if target.get_resource_type() == "Condition" else (
@@ -186,7 +186,7 @@ def reason_sources(record: Record, resource: Any) -> list[Source]:
     name = label(record, resource)
     out = coded_sources(record, Record.ref_of(resource), list(resource.reasonCode or []), name)
     for reference in resource.reasonReference or []:
-        found = linked_source(record, reference, f"a reason on {name}")
+        found = linked_source(record, reference, "the cited diagnosis")
         out += [found] if found else []
     return out
 

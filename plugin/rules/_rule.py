@@ -48,5 +48,5 @@ class Rule:
                 fixes: Iterable[Fix] = (), severity: Severity | None = None) -> Finding:
         return Finding(code=self.code, title=self.title, severity=severity or self.severity,
                        summary=summary, detail=detail, citation=self.citation,
-                       evidence=tuple(dict.fromkeys(evidence)), fixes=tuple(fixes),
+                       evidence=tuple(dict.fromkeys(e for e in evidence if e)), fixes=tuple(fixes),
                        override_reasons=self.overrides)

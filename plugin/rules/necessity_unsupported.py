@@ -27,7 +27,7 @@ RULE = Rule(
 )
 
 _GROUPS = ("paralysis, excess fluid, tenderness, tightness, adherence, contracture, or relaxation before "
-           "97110/97112/97530 the same visit")
+           "exercise the same visit")
 
 
 def _order_findings(record, policy):
@@ -52,8 +52,8 @@ def _order_findings(record, policy):
         aside = set_aside(sources)
         yield RULE.finding(
             summary="Cite the qualifying condition for 97124 in the order's reason.",
-            detail=(f"{sentence(label(record, order))} cites no qualifying condition ({_GROUPS})."
-                    + (" " + aside if aside else "") + found),
+            detail=(f"{sentence(label(record, order))} cites no qualifying condition." + (" " + aside if aside else "")
+                    + found),
             evidence=refs(uncited, [Record.ref_of(order)], [s.ref for s in sources if s.excluded]),
             fixes=fixes)
 
