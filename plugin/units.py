@@ -28,64 +28,35 @@ def per_code_units(minutes_by_code: dict[str, int]) -> dict[str, int]:
     return {code: units_for(m) for code, m in minutes_by_code.items()}
 
 
-def cms_units(minutes_by_code: dict[str, int]) -> dict[str, int]:
-    """Share the visit's total units among its timed codes.
-
-    Each code first gets its whole 15-minute units; any units left go one at a time to the
-    codes with the most leftover minutes (ties: more total minutes, then code order).
-    """
-    total = units_for(sum(max(m, 0) for m in minutes_by_code.values()))
-    allocation = {code: max(m, 0) // UNIT_MINUTES for code, m in minutes_by_code.items()}
-    left = total - sum(allocation.values())
-    by_leftover = sorted(
-        minutes_by_code,
-        key=lambda c: (-(max(minutes_by_code[c], 0) % UNIT_MINUTES), -minutes_by_code[c], c),
-    )
-    for code in by_leftover[:max(left, 0)]:
-        allocation[code] += 1
-    return allocation
-
-
-def units_by_method(method: str, minutes_by_code: dict[str, int]) -> dict[str, int]:
-    if method == "per-code":
-        return per_code_units(minutes_by_code)
-    if method == "cms":
-        return cms_units(minutes_by_code)
-    raise ValueError(f"unknown units method {method!r}")
-
-
 def cms_allocations(minutes_by_code: dict[str, int]) -> list[dict[str, int]]:
-    """Every allocation CMS permits: whole units first, then the units left over to the codes
-    with the largest leftover minutes, any of the codes tied at the cut-off taking them.
-
-    Returns one dict per allocation (code -> units), in code order of the tied codes chosen.
+    """Every allocation (code -> units) CMS permits: whole 15-minute units first, then the units
+    left over one each to the codes with the most leftover minutes; where codes tie at the
+    cut-off, any of them may take it, so each choice is one allocation.
     """
     clean = {code: max(m, 0) for code, m in minutes_by_code.items()}
     whole = {code: m // UNIT_MINUTES for code, m in clean.items()}
-    left = units_for(sum(clean.values())) - sum(whole.values())
     leftover = {code: m % UNIT_MINUTES for code, m in clean.items() if m % UNIT_MINUTES}
-    if left <= 0 or not leftover:
+    # Never more than the codes with leftover minutes: each of them holds at most 14.
+    left = min(units_for(sum(clean.values())) - sum(whole.values()), len(leftover))
+    if left <= 0:
         return [whole]
-    ranked = sorted(set(leftover.values()), reverse=True)
-    sure: list[str] = []
-    for value in ranked:
-        tied = sorted(c for c, r in leftover.items() if r == value)
-        need = left - len(sure)
-        if len(tied) <= need:
-            sure += tied
-            if len(sure) == left:
-                break
-            continue
-        return [{**whole, **{c: whole[c] + 1 for c in (*sure, *chosen)}}
-                for chosen in combinations(tied, need)]
-    return [{**whole, **{c: whole[c] + 1 for c in sure}}]
+    ranked = sorted(leftover, key=lambda c: (-leftover[c], c))
+    cutoff = leftover[ranked[left - 1]]   # leftover minutes of the last code to take a unit
+    sure = [c for c in ranked if leftover[c] > cutoff]
+    tied = [c for c in ranked if leftover[c] == cutoff]
+    return [{**whole, **{c: whole[c] + 1 for c in (*sure, *chosen)}}
+            for chosen in combinations(tied, left - len(sure))]
 
 
 def permitted_allocations(method: str, minutes_by_code: dict[str, int]) -> list[dict[str, int]]:
-    """The allocations of units to codes the payer's method permits (per-code: exactly one)."""
+    """The allocations of units to codes the payer's method permits (per-code: exactly one).
+
+    Raises ValueError for a method other than "cms" or "per-code"."""
     if method == "cms":
         return cms_allocations(minutes_by_code)
-    return [units_by_method(method, minutes_by_code)]
+    if method == "per-code":
+        return [per_code_units(minutes_by_code)]
+    raise ValueError(f"unknown units method {method!r}")
 
 
 def nearest_allocation(allocations: list[dict[str, int]], billed: dict[str, int],
