@@ -13,7 +13,7 @@ ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
     ("Acme Health", "default"),
 ])
 def test_profiles_match_names_and_aliases_case_insensitively(policy, name, profile):
-    assert policy.profile_for([name], []).id == profile
+    assert policy.recognise(PayerFacts(organization_names=(name,))).id == profile
 
 
 def test_profile_matches_identifier(tmp_path):
@@ -21,7 +21,7 @@ def test_profile_matches_identifier(tmp_path):
     extra.write_text('[profiles.acme]\nname = "Acme Health"\nunits_method = "per-code"\n'
                      'identifiers = ["ACME-123"]\n[profiles.medicare]\naudit_visits_over = 5\n')
     policy = load_policy(extra)
-    acme = policy.profile_for(["someone else"], ["acme-123"])
+    acme = policy.recognise(PayerFacts(identifiers=("acme-123",), organization_names=("someone else",)))
     assert acme.id == "acme" and acme.units_method == "per-code"
     assert acme.audit_units_over == policy.default_profile.audit_units_over  # inherits defaults
     medicare = policy.profiles["medicare"]

@@ -45,9 +45,6 @@ class PayerProfile:
         parts = [_fold(w) for w in self.name_contains]
         return any(_fold(n) in wanted or any(w in _fold(n) for w in parts) for n in names)
 
-    def matches(self, names: Iterable[str], identifiers: Iterable[str]) -> bool:
-        return self.has_name(list(names)) or self.has_identifier(identifiers)
-
 
 @dataclass(frozen=True)
 class PayerFacts:
@@ -125,10 +122,6 @@ class Policy:
     @property
     def default_profile(self) -> PayerProfile:
         return self.profiles["default"]
-
-    def profile_for(self, names: Iterable[str], identifiers: Iterable[str]) -> PayerProfile:
-        """The profile whose name, alias or identifier matches the payer; `default` if none."""
-        return self.recognise(PayerFacts(identifiers=tuple(identifiers), organization_names=tuple(names)))
 
     def recognise(self, facts: PayerFacts) -> PayerProfile:
         """The payer's profile, decided in the order of 97124-rules.md §12: a payer identifier a

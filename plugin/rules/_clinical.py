@@ -15,7 +15,7 @@ from plugin.facts import (CPT, codings, cpt_codes, for_patient, in_valueset, is_
                           ref_key, texts, visit_day, visit_procedures)
 from plugin.policy import Lexicon, Policy
 from plugin.record import Record
-from plugin.wording import label, line_label, quote
+from plugin.wording import label, line_label, quote, sentence
 
 QUALIFYING_PREFIX = "qualifying-"
 PRE_EXERCISE = "pre-exercise-codes"
@@ -51,12 +51,7 @@ class Hit:
     ref: str
     what: str      # the code or the matched term
     group: str = ""
-    label: str = ""
-
-    def __str__(self) -> str:
-        where = self.label or "the record"
-        found = where if self.what.lower() in where.lower() else f"“{self.what}” in {where}"
-        return f"{self.group}: {found}" if self.group else found
+    label: str = ""      # where, in words
 
 
 def describe(hits: Iterable[Hit], places: int = 3) -> str:
@@ -217,8 +212,7 @@ def counted(sources: Iterable[Source]) -> list[Source]:
 
 def set_aside(sources: Iterable[Source]) -> str:
     """Plain words for the sources read but not counted ("" when none)."""
-    return " ".join(dict.fromkeys(f"{s.name[0].upper()}{s.name[1:]} {s.excluded}."
-                                  for s in sources if s.excluded))
+    return " ".join(dict.fromkeys(f"{sentence(s.name)} {s.excluded}." for s in sources if s.excluded))
 
 
 def goal_sources(record: Record) -> list[Source]:
