@@ -16,6 +16,7 @@ from plugin.facts import item_quantity as quantity, line_ref  # noqa: F401 (the 
 from plugin.documents import visit_notes
 from plugin.policy import Policy
 from plugin.record import Record
+from plugin.wording import day_label, label
 
 DISTINCT = "59"
 X_MODIFIERS = ("XE", "XS", "XP", "XU")  # NCCI's subsets of 59; any one bypasses the edit too
@@ -157,6 +158,14 @@ def performer_keys(record: Record, procedure: Any) -> set[str]:
     for actor in performer_refs(procedure):
         keys |= person_keys(record, actor)
     return keys
+
+
+def note_name(record: Record, procedure: Any) -> str:
+    """The day's note as a clinician names it: its note document ("the 3 Feb 2026 massage note"),
+    else the service's own note."""
+    notes = visit_notes(record)
+    when = day_label(notes[0].date) if notes else ""
+    return f"the {when} massage note".replace("  ", " ") if notes else f"the note for {label(record, procedure)}"
 
 
 def note_targets(record: Record, procedure: Any) -> list[str]:

@@ -1,11 +1,10 @@
 """countersignature: the doctor who supervises or delegates the massage countersigns the note."""
-from plugin.facts import massage_procedures, payer_profile
+from plugin.facts import codings, massage_procedures, payer_profile
 from plugin.findings import Citation, Severity
-from plugin.rules._billing import (agent_types, credentials, note_targets, performer_keys, performer_refs,
+from plugin.rules._billing import (agent_types, credentials, note_name, note_targets, performer_keys, performer_refs,
                                    person_keys, signing_evidence)
-from plugin.facts import codings
 from plugin.rules._rule import CP, Rule
-from plugin.wording import label
+from plugin.wording import sentence
 
 RULE = Rule(
     code="countersignature",
@@ -48,7 +47,7 @@ def check(record, policy):
             continue
         yield RULE.finding(
             summary="Have the supervising doctor countersign today's 97124 note before billing.",
-            detail=(f"The note for {label(record, proc)} is not countersigned by the doctor who supervises or "
+            detail=(f"{sentence(note_name(record, proc))} is not countersigned by the doctor who supervises or "
                     "delegates the massage (a physician or chiropractic physician"
                     + (", or another supervisor the payer profile allows" if len(members) > 1 else "") + ")."),
             evidence=targets)

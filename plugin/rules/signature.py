@@ -1,10 +1,10 @@
 """signature: the day's 97124 note is signed and dated by the person who did the massage."""
 from plugin.facts import massage_procedures
 from plugin.findings import Citation, Severity
-from plugin.rules._billing import (agent_types, note_targets, performer_keys, performer_refs, person_keys,
+from plugin.rules._billing import (agent_types, note_name, note_targets, performer_keys, performer_refs, person_keys,
                                    signing_evidence)
 from plugin.rules._rule import CP, Rule
-from plugin.wording import label, person
+from plugin.wording import person, sentence
 
 RULE = Rule(
     code="signature",
@@ -40,6 +40,5 @@ def check(record, policy):
         who = ", ".join(person(record, a) for a in performer_refs(proc)) or "the performer (nobody is named)"
         yield RULE.finding(
             summary="Have the massage therapist sign and date today's 97124 note before billing.",
-            detail=(f"The note for {label(record, proc)} carries no dated signature by {who}, who gave the "
-                    "massage."),
+            detail=f"{sentence(note_name(record, proc))} carries no dated signature by {who}, who gave the massage.",
             evidence=targets)
