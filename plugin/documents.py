@@ -2,20 +2,28 @@
 
 A note may be a `DocumentReference` instead of (or beside) `Procedure.note`: its attachment is
 inline (`data`, base64) or a `url` to a `Binary` the record holds (the FHIR follow-up fetches it
-from the fhirServer). Plain text, Markdown and HTML are read; other formats (PDF, images) are
-kept as "unreadable", so the rules that look for words in the note stay quiet instead of
-calling them absent. Source: 97124-rules.md §5; FHIR R4 DocumentReference, Attachment, Binary.
+from the fhirServer). Plain text, Markdown, HTML and a PDF's text layer (pypdf) are read; other
+formats (images, a scanned PDF without text) are kept as "unreadable", so the rules that look
+for words in the note stay quiet instead of calling them absent.
+Source: 97124-rules.md §5; FHIR R4 DocumentReference, Attachment, Binary.
 """
 from __future__ import annotations
 
+import io
+import logging
 from html.parser import HTMLParser
 from typing import Any
+
+from pypdf import PdfReader
 
 from plugin.facts import is_other_patients, massage_procedures, ref_key
 from plugin.record import Record
 
 TEXT_TYPES = {"text/plain", "text/markdown", "text/x-markdown", "text/html", "application/xhtml+xml"}
 MAX_CHARS = 100_000   # a treatment note is a page or two; more is not read
+MAX_PDF_BYTES = 5_000_000
+MAX_PDF_PAGES = 10
+log = logging.getLogger(__name__)
 _SKIPPED_TAGS = {"script", "style", "head", "title"}
 
 
@@ -56,6 +64,8 @@ def attachment_text(record: Record, attachment: Any) -> str | None:
             return None
         content_type, data = content_type or binary.contentType, binary.data
     media, charset = _media(content_type)
+    if data is not None and media == "application/pdf":
+        return pdf_text(bytes(data))
     if data is None or media not in TEXT_TYPES:
         return None
     try:
@@ -69,6 +79,19 @@ def attachment_text(record: Record, attachment: Any) -> str | None:
         parser.close()
         text = "".join(parser.parts)
     return text
+
+
+def pdf_text(data: bytes) -> str | None:
+    """The text layer of a PDF's first pages; None when it has none or cannot be parsed."""
+    if len(data) > MAX_PDF_BYTES:
+        return None
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        text = "\n".join(page.extract_text() or "" for page in reader.pages[:MAX_PDF_PAGES])
+    except Exception as error:  # a malformed or hostile PDF may make the parser raise anything
+        log.info("note PDF not read: %s", type(error).__name__)  # the type only: no PHI
+        return None
+    return text[:MAX_CHARS] if text.strip() else None
 
 
 def visit_notes(record: Record) -> list[Any]:

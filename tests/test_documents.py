@@ -60,8 +60,38 @@ def test_a_binary_the_attachment_points_to_is_read():
     assert note_text(record, visit_notes(record)[0]) == TEXT
 
 
+def pdf(text: str) -> bytes:
+    """A one-page PDF whose text layer is `text` (Helvetica, no compression)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_a_pdfs_text_layer_is_read(policy):
+    visit = Visit()
+    bare_massage(visit)
+    data = base64.b64encode(pdf("Effleurage to the lumbar paraspinals. Pain improved since last visit.")).decode()
+    document(visit, {"contentType": "application/pdf", "data": data})
+    record = visit.record()
+    assert "lumbar paraspinals" in note_text(record, visit_notes(record)[0])
+    found = {f.code for f in evaluate(record, policy)}
+    assert not {"techniques", "regions", "progress", "data-unavailable"} & found
+
+
 @pytest.mark.parametrize("attachment", [
-    {"contentType": "application/pdf", "data": b64("%PDF-1.7")},
+    {"contentType": "application/pdf", "data": b64("%PDF-1.7 not really")},
     {"contentType": "text/plain", "url": "Binary/never-fetched"},
     {"contentType": "image/png", "url": "https://elsewhere.example/note.png"},
 ])
