@@ -16,7 +16,7 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from plugin.facts import is_other_patients, massage_procedures, ref_key
+from plugin.facts import is_other_patients, massage_procedures, notes_text, ref_key
 from plugin.record import Record
 
 TEXT_TYPES = {"text/plain", "text/markdown", "text/x-markdown", "text/html", "application/xhtml+xml"}
@@ -135,5 +135,4 @@ def unreadable_notes(record: Record) -> list[Any]:
 
 def service_note(record: Record, procedure: Any) -> str:
     """Everything written about a 97124 service that day: its own note and the visit's note documents."""
-    own = "\n".join(a.text for a in procedure.note or [] if getattr(a, "text", None))
-    return "\n".join([own, *(text for _doc, text in visit_note_texts(record))]).strip()
+    return "\n".join([notes_text(procedure.note), *(text for _doc, text in visit_note_texts(record))]).strip()
