@@ -50,7 +50,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from cds_hooks.config import Config
 
     body = Path(args.request).read_text()
-    hook = json.loads(body).get("hook") if body.strip().startswith("{") else None
+    try:
+        hook = json.loads(body).get("hook") if body.strip().startswith("{") else None
+    except ValueError as error:
+        print(f"error: {args.request} is not valid JSON: {error}", file=sys.stderr)
+        return 2
     from cds_hooks.services import SERVICES
     service = next((s for s in SERVICES.values() if s.hook == hook), None)
     if service is None:
@@ -73,6 +77,9 @@ def _fixtures_load(args: argparse.Namespace) -> int:
 
 
 def _fire(args: argparse.Namespace) -> int:
+    if args.check:
+        from cds_hooks.fixture_check import check
+        return check(args.service, args.dir, fhir=args.fhir, token=args.token)
     from cds_hooks.integrator import fire
     return fire(args.service, args.fixture, fhir=args.fhir, fixtures_dir=args.dir, token=args.token)
 
@@ -80,8 +87,33 @@ def _fire(args: argparse.Namespace) -> int:
 def _feedback_report(args: argparse.Namespace) -> int:
     from cds_hooks.config import Config
     from cds_hooks.feedback import report
-    print(report(Config.from_env()))
+    config = Config.from_env()
+    print(report(config))
+    if args.html:
+        try:
+            from cds_hooks.feedback_report import html_report
+        except ImportError as error:
+            print(f"error: --html needs the report extra ({error.name} is missing): "
+                  "pip install -e '.[report]'", file=sys.stderr)
+            return 1
+        Path(args.html).write_text(html_report(config))
+        print(f"\nHTML report written to {args.html}", file=sys.stderr)
     return 0
+
+
+def _workbench(args: argparse.Namespace) -> int:
+    try:
+        from workbench.server import serve
+    except ImportError as error:
+        print(f"error: the workbench needs the workbench extra ({error.name} is missing): "
+              "pip install -e '.[workbench]'", file=sys.stderr)
+        return 1
+    return serve(args.port, args.service, args.fhir, Path(args.dir), Path(args.keys))
+
+
+def _fhir_server(args: argparse.Namespace) -> int:
+    from workbench.fhir_server import serve
+    return serve(args.port, Path(args.data))
 
 
 def _docs_rules(args: argparse.Namespace) -> int:
@@ -90,42 +122,93 @@ def _docs_rules(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fixtures_folder() -> Path:
+    """./fixtures when run from a checkout's root, else the fixtures beside this package."""
+    here = Path("fixtures")
+    return here if here.is_dir() else Path(__file__).resolve().parent.parent / "fixtures"
+
+
+FIXTURES = _fixtures_folder()
+
+
+class HELP(argparse.HelpFormatter):
+    """Each option's help ends with its default, unless the help already says it or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "(default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cpt97124", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("serve", help="serve the CDS Hooks service (gunicorn)")
-    s.add_argument("--dev", action="store_true", help="dev mode: no JWT checks, loopback FHIR allowed")
-    s.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    s.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")))
-    s.add_argument("--workers", type=int, default=None)
+    s = sub.add_parser("serve", help="serve the CDS Hooks service (gunicorn)", formatter_class=HELP)
+    s.add_argument("--dev", action="store_true",
+                   help="dev mode: no JWT checks, loopback FHIR servers allowed, any CORS origin")
+    s.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"),
+                   help="address to bind (env HOST); 0.0.0.0 listens on every interface")
+    s.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8080")),
+                   help="port to bind (env PORT)")
+    s.add_argument("--workers", type=int, default=None,
+                   help="gunicorn worker processes (default: WEB_CONCURRENCY, else one per CPU core)")
     s.set_defaults(func=_serve)
 
-    e = sub.add_parser("evaluate", help="evaluate a CDS Hooks request file offline and print the cards")
-    e.add_argument("request")
-    e.add_argument("--payer-profiles", help="a clinic's payer profile TOML (default: CPT97124_PAYER_PROFILES)")
+    e = sub.add_parser("evaluate", help="evaluate a CDS Hooks request file offline and print the cards",
+                       formatter_class=HELP)
+    e.add_argument("request", help="a CDS Hooks request JSON file (e.g. fixtures/NAME/request.json)")
+    e.add_argument("--payer-profiles", help="a clinic's payer profile TOML (default: the file named by "
+                   "CPT97124_PAYER_PROFILES, else the shipped profiles only)")
     e.set_defaults(func=_evaluate)
 
     fx = sub.add_parser("fixtures", help="work with fixture scenarios")
     fx_sub = fx.add_subparsers(dest="fixtures_command", required=True)
-    fl = fx_sub.add_parser("load", help="post fixture transaction bundles to a FHIR server")
-    fl.add_argument("--fhir", required=True, help="FHIR server base URL")
-    fl.add_argument("--dir", default="fixtures")
+    fl = fx_sub.add_parser("load", help="post fixture transaction bundles to a FHIR server", formatter_class=HELP)
+    fl.add_argument("--fhir", required=True, help="FHIR server base URL, e.g. http://127.0.0.1:8090/fhir (required)")
+    fl.add_argument("--dir", default=str(FIXTURES), help="folder holding one folder per fixture")
     fl.add_argument("names", nargs="*", help="fixture names (default: all)")
     fl.set_defaults(func=_fixtures_load)
 
-    f = sub.add_parser("fire", help="fire a hook at a service as an EHR would")
-    f.add_argument("--service", required=True, help="service base URL, e.g. http://127.0.0.1:8080")
-    f.add_argument("--fixture", required=True)
-    f.add_argument("--fhir", help="FHIR server base URL: send no prefetch, let the service fetch")
-    f.add_argument("--token", help="bearer token the service should use on the FHIR server")
-    f.add_argument("--dir", default="fixtures")
+    f = sub.add_parser("fire", help="fire a fixture's hook at a service as an EHR would, or check every "
+                       "fixture against its expected.json (--check)", formatter_class=HELP)
+    f.add_argument("--service", default="http://127.0.0.1:8080", help="service base URL")
+    which = f.add_mutually_exclusive_group(required=True)
+    which.add_argument("--fixture", help="a fixture's name (a folder under --dir) or the path of a fixture folder; "
+                       "one of --fixture and --check is required")
+    which.add_argument("--check", action="store_true",
+                       help="fire every fixture and compare its cards with its expected.json")
+    f.add_argument("--fhir", help="FHIR server base URL: send no prefetch, let the service fetch (default: "
+                   "send the fixture's prefetch)")
+    f.add_argument("--token", help="bearer token the service should use on the FHIR server (default: a test token)")
+    f.add_argument("--dir", default=str(FIXTURES), help="folder holding one folder per fixture")
     f.set_defaults(func=_fire)
 
     fb = sub.add_parser("feedback", help="feedback analytics")
     fb_sub = fb.add_subparsers(dest="feedback_command", required=True)
-    fr = fb_sub.add_parser("report", help="acceptance and override rates per rule code")
+    fr = fb_sub.add_parser("report", help="cards issued, accepted and overridden per rule code "
+                           "(database: CPT97124_DATABASE_URL)", formatter_class=HELP)
+    fr.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with weekly trend "
+                    "charts to FILE (default: the terminal table only)")
     fr.set_defaults(func=_feedback_report)
+
+    w = sub.add_parser("workbench", help="a web page on loopback that plays the EHR for both hooks "
+                       "(docs/integrators.md); never part of the production service", formatter_class=HELP)
+    w.add_argument("--port", type=int, default=8070, help="loopback port of the page (0: any free port)")
+    w.add_argument("--service", default="http://127.0.0.1:8080", help="base URL of the CDS service to call")
+    w.add_argument("--fhir", default="http://127.0.0.1:8090/fhir",
+                   help="FHIR server base URL the EHR reads ('' for none: fixtures' recorded prefetch only)")
+    w.add_argument("--dir", default=str(FIXTURES), help="fixtures folder offered as patients")
+    w.add_argument("--keys", default="var/workbench",
+                   help="folder of the test EHR key that signs JWTs (created on first use)")
+    w.set_defaults(func=_workbench)
+
+    fs = sub.add_parser("fhir-server", help="a local FHIR R4 test server (sekmet-fhir) on loopback for the "
+                        "workbench and `fixtures load`", formatter_class=HELP)
+    fs.add_argument("--port", type=int, default=8090, help="loopback port; the base URL is http://127.0.0.1:PORT/fhir")
+    fs.add_argument("--data", default="var/fhir", help="folder for the server's SQLite data and settings")
+    fs.set_defaults(func=_fhir_server)
 
     d = sub.add_parser("docs", help="generate documentation")
     d_sub = d.add_subparsers(dest="docs_command", required=True)
@@ -137,7 +220,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except OSError as error:  # a file that is not there, a port in use: say which, no traceback
+        where = f"{error.filename}: " if getattr(error, "filename", None) else ""
+        print(f"error: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def _fixture_names(fixtures_dir: Path, names: list[str] | None, needs: str) -> l
     return sorted(p.parent.name for p in fixtures_dir.glob(f"*/{needs}"))
 
 
-def _problem(response: requests.Response) -> str:
+def problem(response: requests.Response) -> str:
     """A short reason from an error response: its OperationOutcome diagnostics, else the status."""
     try:
         issues = response.json().get("issue") or []
@@ -38,25 +38,30 @@ def _problem(response: requests.Response) -> str:
 
 def load_fixtures(fhir_base: str, fixtures_dir: str | Path = "fixtures", names: list[str] | None = None) -> int:
     """POST each fixture's bundle.json (a transaction Bundle) to the server; 0 when all loaded."""
-    root, failures = Path(fixtures_dir), 0
+    root, failures, fhir_base = Path(fixtures_dir), 0, fhir_base.rstrip("/")
     selected = _fixture_names(root, names, "bundle.json")
     if not selected:
-        print(f"no fixtures with bundle.json under {root}", file=sys.stderr)
+        print(f"error: no fixtures with bundle.json under {root.resolve()}", file=sys.stderr)
         return 1
     for name in selected:
         path = root / name / "bundle.json"
         try:
             bundle = json.loads(path.read_text())
-            resp = requests.post(fhir_base.rstrip("/"), json=bundle, headers=FHIR_JSON, timeout=TIMEOUT)
-        except (OSError, ValueError) as error:  # missing/broken file or unreachable server
-            print(f"{name}: FAILED ({type(error).__name__}: {error})")
+        except (OSError, ValueError) as error:  # missing or broken file
+            print(f"{name}: FAILED ({path}: {getattr(error, 'strerror', None) or error})")
             failures += 1
             continue
+        try:
+            resp = requests.post(fhir_base, json=bundle, headers=FHIR_JSON, timeout=TIMEOUT)
+        except requests.RequestException as error:  # the server is down: every other fixture would fail too
+            print(f"{name}: FAILED (cannot reach the FHIR server at {fhir_base}: {_why(error)})")
+            print(f"error: cannot reach the FHIR server at {fhir_base}; nothing more loaded", file=sys.stderr)
+            return 1
         if resp.ok:
             count = len(bundle.get("entry") or [])
             print(f"{name}: loaded {count} resource{'s' if count != 1 else ''}")
         else:
-            print(f"{name}: FAILED ({_problem(resp)})")
+            print(f"{name}: FAILED ({problem(resp)})")
             failures += 1
     return 1 if failures else 0
 
@@ -71,40 +76,78 @@ def as_ehr_without_prefetch(body: dict, fhir: str, token: str | None = None) -> 
     return body
 
 
-def _service_for(service_base: str, hook: str) -> str | None:
-    resp = requests.get(f"{service_base}/cds-services", timeout=TIMEOUT)
-    resp.raise_for_status()
-    return next((s["id"] for s in resp.json().get("services", []) if s.get("hook") == hook), None)
+def fixture_folder(fixture: str, fixtures_dir: str | Path) -> Path:
+    """A fixture given by name (a folder under `fixtures_dir`) or by the path of its folder."""
+    for folder in (Path(fixture), Path(fixtures_dir) / fixture):
+        if (folder / "request.json").is_file():
+            return folder
+    raise FileNotFoundError(f"no fixture {fixture!r}: neither a folder holding request.json nor a "
+                            f"fixture name under {Path(fixtures_dir).resolve()}")
 
 
-def fire(service_base: str, fixture_name: str, fhir: str | None = None,
+def discover(service_base: str) -> dict[str, str]:
+    """hook -> service id from the service's discovery; ConnectionError naming the URL."""
+    url = f"{service_base}/cds-services"
+    try:
+        resp = requests.get(url, timeout=TIMEOUT)
+        resp.raise_for_status()
+        return {s.get("hook"): s.get("id") for s in resp.json().get("services", [])}
+    except (requests.RequestException, ValueError, AttributeError) as error:
+        raise ConnectionError(f"cannot read discovery at {url}: {_why(error)}") from None
+
+
+def _why(error: Exception) -> str:
+    """Why a call failed, in words an integrator can act on."""
+    if isinstance(error, requests.HTTPError) and error.response is not None:
+        return problem(error.response)
+    if isinstance(error, requests.ConnectionError):
+        return "connection refused or host unreachable (is it running?)"
+    if isinstance(error, requests.Timeout):
+        return "timed out"
+    return type(error).__name__
+
+
+def post_hook(service_base: str, services: dict[str, str], body: dict) -> tuple[str, requests.Response]:
+    """POST a hook request (as a new hookInstance) to the service for its hook: (service id, response)."""
+    hook = body.get("hook")
+    # A deployment may register claim-prepare under a reverse-domain name (docs/hooks/claim-prepare.md).
+    service_id = services.get(hook) or next((i for h, i in services.items() if str(h).endswith(f".{hook}")), None)
+    if service_id is None:
+        raise LookupError(f"the service at {service_base} offers no service for hook {hook!r}")
+    url = f"{service_base}/cds-services/{service_id}"
+    try:
+        return service_id, requests.post(url, json={**body, "hookInstance": str(uuid.uuid4())}, timeout=TIMEOUT)
+    except requests.RequestException as error:
+        raise ConnectionError(f"cannot call {url}: {_why(error)}") from None
+
+
+def request_body(folder: Path, fhir: str | None, token: str | None) -> dict:
+    """A fixture's request: with its prefetch, or (given `fhir`) as an EHR leaving fetching to the service."""
+    body = json.loads((folder / "request.json").read_text())
+    return as_ehr_without_prefetch(body, fhir, token) if fhir else body
+
+
+def fire(service_base: str, fixture: str, fhir: str | None = None,
          fixtures_dir: str | Path = "fixtures", token: str | None = None) -> int:
     """Send a fixture's request to the service as an EHR would and print the cards; 0 on HTTP 200."""
     service_base = service_base.rstrip("/")
-    path = Path(fixtures_dir) / fixture_name / "request.json"
     try:
-        body = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        print(f"error: {path}: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
-    if fhir:
-        body = as_ehr_without_prefetch(body, fhir, token)
-    body["hookInstance"] = str(uuid.uuid4())  # each firing is a new hook instance
-    try:
-        service_id = _service_for(service_base, body.get("hook"))
-        if service_id is None:
-            print(f"error: the service offers no service for hook {body.get('hook')!r}", file=sys.stderr)
-            return 1
-        resp = requests.post(f"{service_base}/cds-services/{service_id}", json=body, timeout=TIMEOUT)
-    except (requests.RequestException, ValueError) as error:
-        print(f"error: cannot reach the service: {type(error).__name__}", file=sys.stderr)
+        folder = fixture_folder(fixture, fixtures_dir)
+        body = request_body(folder, fhir, token)
+        service_id, resp = post_hook(service_base, discover(service_base), body)
+    except (OSError, ValueError, LookupError) as error:  # OSError covers ConnectionError
+        print(f"error: {error}", file=sys.stderr)
         return 1
     if resp.status_code != 200:
-        print(f"{service_id}: {_problem(resp)}")
+        print(f"{service_id}: {problem(resp)}")
         return 1
     cards = resp.json().get("cards", [])
     print(f"{service_id}: {len(cards)} card{'s' if len(cards) != 1 else ''}")
     for card in cards:
-        code = ((card.get("source") or {}).get("topic") or {}).get("code", "?")
-        print(f"  [{card.get('indicator', '?')}] {code}: {card.get('summary', '')}")
+        print(f"  [{card.get('indicator', '?')}] {card_code(card)}: {card.get('summary', '')}")
     return 0
+
+
+def card_code(card: dict) -> str:
+    """The rule code a card carries (source.topic.code)."""
+    return ((card.get("source") or {}).get("topic") or {}).get("code", "?")
