@@ -4,7 +4,8 @@ A prefetch key counts as missing when absent, null, or an OperationOutcome. Miss
 queried on `fhirServer` (allowlisted) with the EHR's bearer token; the token is never logged.
 After that first round, follow-up searches fetch what no prefetch template can reach: the
 Provenance of the visit's Procedures and note documents, their performers and signers, the
-payer Organization, and the Binary holding a note document's text. Each
+diagnoses the order, services and claim cite, the payer Organization, and the Binary holding a
+note document's text. Each
 follow-up round asks only for resources nothing so far has brought.
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from cds_hooks.fhir_client import FhirClient, allowed_server, merge_bundles
 from cds_hooks.hook_request import HookRequest
 from cds_hooks.services import Service
 from plugin.documents import visit_notes
-from plugin.facts import visit_procedures
+from plugin.facts import massage_orders, visit_procedures
 from plugin.record import Record
 
 log = logging.getLogger("cpt97124.fhir")
@@ -106,7 +107,13 @@ def follow_up_queries(record: Record, base: str, asked: set[str]) -> dict[str, s
     people += [a.who for p in provenances for a in p.agent or []]
     people += [who for d in notes for who in [d.authenticator, *(d.author or [])] if who is not None]
     payors = [payor for c in record.all("Coverage") for payor in c.payor or []]
+    # The diagnoses the order, the service and the claim cite: whose and whether current decides.
+    claim = record.claim
+    reasons = [r for s in [*massage_orders(record), *procedures] for r in s.reasonReference or []]
+    reasons += [d.diagnosisReference for d in (claim.diagnosis or [] if claim is not None else [])
+                if d.diagnosisReference is not None]
     wanted = {
+        "diagnoses": _missing(record, (_local_ref(r, "Condition", base) for r in reasons), asked),
         "performers": _missing(record, (_local_ref(a, "Practitioner", base) for a in people), asked),
         "performerRoles": _missing(record, (_local_ref(a, "PractitionerRole", base) for a in actors), asked),
         "payors": _missing(record, (_local_ref(p, "Organization", base) for p in payors), asked),

@@ -299,3 +299,10 @@ def test_follow_ups_ask_for_the_note_documents_signatures_signers_and_binary():
     assert queries == {"provenance": "Provenance?target=DocumentReference/note-1",
                        "performers": "Practitioner?_id=doc-7", "note": "Binary/bin-1"}
     assert follow_up_queries(visit.record(), BASE, asked) == {}
+
+
+def test_follow_ups_fetch_the_diagnoses_an_order_cites():
+    visit = Visit()
+    visit.order("97124", reasonReference=[{"reference": "Condition/cited-1"}, {"display": "label only"}])
+    queries = follow_up_queries(visit.record("order-sign"), BASE, set())
+    assert queries == {"diagnoses": "Condition?_id=cited-1"}
