@@ -27,7 +27,7 @@ def all_cards(app):
     for folder in SCENARIOS:
         request = load(folder, "request.json")
         response = client.post(f"/cds-services/{services[request['hook']]}", json=request)
-        out += [(folder.name, card) for card in response.get_json()["cards"]]
+        out += [(f"{folder.name} ({request['hook']})", card) for card in response.get_json()["cards"]]
     assert len(out) > 40
     return out
 
@@ -70,7 +70,7 @@ def test_the_evidence_line_closes_the_detail_once_without_repeats(all_cards):
 
 def test_order_sign_details_stay_near_400_characters_before_the_evidence(all_cards):
     for name, card in all_cards:
-        if "-order" in name:
+        if name.endswith("(order-sign)"):
             assert len(prose(card["detail"])) < 450, (name, card["source"]["topic"]["code"])
 
 
