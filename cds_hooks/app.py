@@ -12,11 +12,11 @@ from typing import Callable
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from cds_hooks import auth, database, feedback
+from cds_hooks import auth, database, feedback, fhir_json
 from cds_hooks.cards import cards
 from cds_hooks.config import Config
 from cds_hooks.errors import RETRY_AFTER_SECONDS, RequestError, operation_outcome
-from cds_hooks.hook_request import parse
+from cds_hooks.hook_request import parse, subject_error
 from cds_hooks.prefetch import gather
 from cds_hooks.services import SERVICES
 from plugin.engine import evaluate
@@ -55,7 +55,7 @@ def read_json() -> object:
     else:
         raw = request.get_data(cache=True)
     try:
-        return json.loads(raw)
+        return fhir_json.loads(raw)
     except (ValueError, RecursionError):
         raise RequestError("the request body is not valid JSON") from None
 
@@ -77,15 +77,14 @@ def call_service(service_id: str):
     st = state()
     hook_request = parse(read_json(), service.hook, st.config.hook_name(service.hook))
     g.hook = service.hook
-    record = Record.build(service.hook, hook_request.context)
-    if record.skipped:  # the claim or orders we are asked about must themselves be valid FHIR
-        bad = record.skipped[0]
-        raise RequestError(f"{bad.path} is not valid FHIR R4: {bad.reason}", bad.path)
+    record = Record.build(service.hook, hook_request.context, fhir_server=hook_request.fhir_server)
+    error = subject_error(record)  # the claim or 97124 order we are asked about must be valid FHIR
+    if error is not None:
+        raise error
     if not has_subject(record):  # no 97124 order or line: nothing to say, nothing to fetch
         g.rule_codes = []
         return jsonify({"cards": []})
-    _, unavailable = gather(service, hook_request, st.config, record)
-    record.unavailable.extend(unavailable)
+    gather(service, hook_request, st.config, record)  # notes what is unavailable or partial
     findings = evaluate(record, st.policy)
     out = cards(findings, record, st.config)
     g.rule_codes = [f.code for f in findings]
@@ -163,7 +162,7 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> Fl
     config = config or Config.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
-    app.json.sort_keys = False
+    app.json = fhir_json.FhirJSONProvider(app)  # decimals exact, keys in the order written
     app.extensions["cpt97124"] = State(config=config, policy=policy or load_policy(config.payer_profiles))
     _register_logging(app)
     _register_errors(app)

@@ -80,7 +80,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     app = create_app(Config.from_env(**overrides))
     response = app.test_client().post(f"/cds-services/{service.id}", data=body,
                                       content_type="application/json")
-    print(json.dumps(response.get_json(), indent=2))
+    from cds_hooks.fhir_json import dumps
+    print(dumps(response.get_json(), indent=2))  # decimals as the service wrote them
     return 0 if response.status_code == 200 else 1
 
 

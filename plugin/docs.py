@@ -59,6 +59,10 @@ def _section(rule: Rule) -> list[str]:
     if rule.severity is not Severity.INFO and rule.overrides:
         reasons = "; ".join(f"{OVERRIDE_REASONS[code]} (`{code}`)" for code in rule.overrides)
         lines.append(f"- Override reasons offered: {reasons}.")
+    if rule.needs_complete:
+        keys = ", ".join(f"`{key}`" for key in rule.needs_complete)
+        lines.append(f"- Stays silent unless {keys} arrived complete (a partial or unavailable key proves "
+                     "no absence; `data-unavailable` names it).")
     if rule.runs_last:
         lines.append("- Runs after every other rule: it reports on the evaluation itself.")
     return lines + [""]

@@ -16,7 +16,7 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from plugin.facts import is_other_patients, massage_procedures, notes_text, ref_key
+from plugin.facts import about_patient, massage_procedures, notes_text
 from plugin.record import Record
 
 TEXT_TYPES = {"text/plain", "text/markdown", "text/x-markdown", "text/html", "application/xhtml+xml"}
@@ -55,11 +55,12 @@ def _media(content_type: str | None) -> tuple[str, str]:
     return parts[0].lower(), charset
 
 
-def attachment_text(record: Record, attachment: Any) -> str | None:
-    """The readable text of one Attachment (inline, or a Binary the record holds); None if unreadable."""
+def attachment_text(record: Record, attachment: Any, within: Any = None) -> str | None:
+    """The readable text of one Attachment (inline, or a Binary the record holds); None if unreadable.
+    `within` is the document holding it (its url may name a contained Binary)."""
     content_type, data = attachment.contentType, attachment.data
     if data is None and attachment.url:
-        binary = record.resolve(attachment.url)
+        binary = record.resolve(attachment.url, within)
         if binary is None or binary.get_resource_type() != "Binary":
             return None
         content_type, data = content_type or binary.contentType, binary.data
@@ -99,15 +100,15 @@ def visit_notes(record: Record) -> list[Any]:
     context names the visit's encounter or one of its 97124 services."""
     def compute() -> list[Any]:
         enc = f"Encounter/{record.encounter_id}" if record.encounter_id else None
-        services = {Record.ref_of(p) for p in massage_procedures(record)}
+        services = {record.key_of(p) for p in massage_procedures(record)}
         out = []
         for doc in record.all("DocumentReference"):
             if doc.status == "entered-in-error" or doc.docStatus == "entered-in-error":
                 continue
-            if is_other_patients(record, doc) or doc.context is None:
+            if not about_patient(record, doc) or doc.context is None:
                 continue
-            linked = {ref_key(e) for e in doc.context.encounter or []}
-            linked |= {ref_key(r) for r in doc.context.related or []}
+            linked = {record.key(e, doc) for e in doc.context.encounter or []}
+            linked |= {record.key(r, doc) for r in doc.context.related or []}
             if (enc and enc in linked) or services & linked:
                 out.append(doc)
         return out
@@ -117,7 +118,7 @@ def visit_notes(record: Record) -> list[Any]:
 def note_text(record: Record, doc: Any) -> str | None:
     """The text of a note document (its readable attachments joined); None when none is readable."""
     found = [t for c in doc.content or [] if c.attachment is not None
-             for t in [attachment_text(record, c.attachment)] if t is not None]
+             for t in [attachment_text(record, c.attachment, doc)] if t is not None]
     return "\n".join(found) if found else None
 
 

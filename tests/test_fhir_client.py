@@ -306,3 +306,11 @@ def test_follow_ups_fetch_the_diagnoses_an_order_cites():
     visit.order("97124", reasonReference=[{"reference": "Condition/cited-1"}, {"display": "label only"}])
     queries = follow_up_queries(visit.record("order-sign"), BASE, set())
     assert queries == {"diagnoses": "Condition?_id=cited-1"}
+def test_long_id_lists_are_split_into_short_searches():
+    from cds_hooks.prefetch import MAX_URL, split_search
+    ids = [f"procedure-{n:05d}" for n in range(400)]
+    parts = split_search("provenance", "Provenance?target=", [f"Procedure/{i}" for i in ids], BASE)
+    assert list(parts)[:2] == ["provenance", "provenance#2"]
+    assert all(len(f"{BASE}/{q}") <= MAX_URL for q in parts.values())
+    sent = [v for q in parts.values() for v in q.split("=", 1)[1].split(",")]
+    assert sent == [f"Procedure/{i}" for i in ids]  # every id once, in order

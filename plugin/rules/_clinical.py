@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from plugin.facts import (CPT, codings, cpt_codes, for_patient, in_valueset, is_massage, is_other_patients,
+from plugin.facts import (CPT, codings, cpt_codes, for_patient, in_valueset, is_massage, about_patient,
                           line_ref, lines_on, massage_lines, massage_orders, massage_procedures, notes_text,
                           ref_key, texts, visit_day, visit_procedures)
 from plugin.policy import Lexicon, Policy
@@ -100,7 +100,7 @@ def condition_problem(record: Record, condition: Any) -> str:
     """Why a Condition is no evidence for this visit ("" when it counts): another patient's,
     not clinically current (active, recurrence or relapse; an unstated status is taken as
     current), or refuted / entered in error."""
-    if is_other_patients(record, condition):
+    if not about_patient(record, condition):
         return "is recorded for another patient: the link points to someone else's chart"
     verification = _status_codes(condition.verificationStatus) & _NOT_TRUE
     if verification:
@@ -159,20 +159,20 @@ def coded_sources(record: Record, own: str, concepts: list[Any], name: str) -> l
     return out
 
 
-def linked_source(record: Record, reference: Any, name: str) -> Source | None:
+def linked_source(record: Record, reference: Any, name: str, within: Any = None) -> Source | None:
     """What a reasonReference / diagnosisReference points to. A target not in the record is no
     evidence (its display is a label, not a diagnosis); another patient's or a withdrawn
-    Condition is read but does not count."""
-    target = record.resolve(reference)
+    Condition is read but does not count. `within` holds the reference (for contained targets)."""
+    target = record.resolve(reference, within)
     if target is None:
         shown = f" {quote(reference.display)}" if getattr(reference, "display", None) else ""
-        return Source(ref_key(reference) or "", (), label=f"{name}{shown}",
+        return Source(ref_key(reference, record, within) or "", (), label=f"{name}{shown}",
                       excluded="is not in the record: a label, not a diagnosis")
     if getattr(target, "code", None) is None:
         return None
     problem = condition_problem(record, target) if target.get_resource_type() == "Condition" else (
         "is recorded for another patient: the link points to someone else's chart"
-        if is_other_patients(record, target) else "")
+        if not about_patient(record, target) else "")
     return Source(Record.ref_of(target), (target.code,), label=label(record, target), excluded=problem)
 
 
@@ -181,7 +181,7 @@ def reason_sources(record: Record, resource: Any) -> list[Source]:
     name = label(record, resource)
     out = coded_sources(record, Record.ref_of(resource), list(resource.reasonCode or []), name)
     for reference in resource.reasonReference or []:
-        found = linked_source(record, reference, "the cited diagnosis")
+        found = linked_source(record, reference, "the cited diagnosis", resource)
         out += [found] if found else []
     return out
 
@@ -201,7 +201,7 @@ def claim_diagnosis_sources(record: Record) -> list[Source]:
         if dx.diagnosisCodeableConcept is not None:
             out += coded_sources(record, f"Claim.diagnosis[{dx.sequence}]", [dx.diagnosisCodeableConcept], name)
         if dx.diagnosisReference is not None:
-            found = linked_source(record, dx.diagnosisReference, name)
+            found = linked_source(record, dx.diagnosisReference, name, claim)
             out += [found] if found else []
     return out
 
@@ -295,7 +295,8 @@ def pre_exercise_hits(record: Record, policy: Policy) -> list[Hit]:
 
 def patient_qualifying_conditions(record: Record, policy: Policy) -> list[Hit]:
     """Current Conditions of the patient in a qualifying group, one hit per Condition."""
-    sources = [source_of(record, c, (c.code,)) for c in current_conditions(record) if c.code]
+    sources = [Source(record.reference_to(c) or Record.ref_of(c), (c.code,), label=label(record, c))
+               for c in current_conditions(record) if c.code]
     return list({h.ref: h for h in qualifying_hits(sources, policy)}.values())
 
 

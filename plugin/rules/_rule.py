@@ -32,6 +32,9 @@ class Rule:
     runs_last: bool = False
     # Why its warning or critical cards may be set aside (keys of findings.OVERRIDE_REASONS).
     overrides: tuple[str, ...] = DOCUMENTATION_OVERRIDES
+    # Prefetch keys in which this rule may find something absent: it stays quiet unless every one
+    # is complete (a partial or unavailable key proves no absence; data-unavailable names it).
+    needs_complete: tuple[str, ...] = ()
     check: Check | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:

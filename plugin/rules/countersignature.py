@@ -1,8 +1,8 @@
 """countersignature: the doctor who supervises or delegates the massage countersigns the note."""
 from plugin.facts import codings, massage_procedures, payer_profile
 from plugin.findings import Citation, Severity
-from plugin.rules._billing import (agent_types, credentials, note_name, note_targets, performer_keys, performer_refs,
-                                   person_keys, signing_evidence)
+from plugin.rules._billing import (SIGNING_DATA, agent_types, credentials, note_name, note_targets, performer_keys,
+                                   performer_refs, person_keys, signing_evidence)
 from plugin.rules._rule import CP, Rule
 from plugin.wording import sentence
 
@@ -19,6 +19,7 @@ RULE = Rule(
                       "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
     hooks=CP,
     severity=Severity.WARNING,
+    needs_complete=SIGNING_DATA,
 )
 
 # Agent roles that put a name to the note (provenance-participant-type and v3 ParticipationType).
@@ -29,21 +30,21 @@ SIGNING_TYPES = {"verifier", "attester", "author", "VRF", "AUTHEN", "LA", "AUT"}
 def check(record, policy):
     members = [policy.valueset(name) for name in payer_profile(record, policy).countersigners]
 
-    def supervises(reference) -> bool:
+    def supervises(reference, within) -> bool:
         return any(vs.contains(c.system, c.code) for vs in members
-                   for c in codings(credentials(record, reference) or []))
+                   for c in codings(credentials(record, reference, within) or []))
 
     for proc in massage_procedures(record):
-        if any(supervises(a) for a in performer_refs(proc)):
+        if any(supervises(a, proc) for a in performer_refs(proc)):
             continue  # the doctor did it: nobody above to countersign
         targets, performers = note_targets(record, proc), performer_keys(record, proc)
 
-        def by_doctor(_prov, agent) -> bool:
+        def by_doctor(prov, agent) -> bool:
             signs = not agent_types(agent) or bool(agent_types(agent) & SIGNING_TYPES)  # not enterer/custodian
-            second = not person_keys(record, agent.who) & performers
-            return signs and second and supervises(agent.who)
+            second = not person_keys(record, agent.who, prov) & performers
+            return signs and second and supervises(agent.who, prov)
 
-        if signing_evidence(record, targets, by_doctor, lambda doc: supervises(doc.authenticator)):
+        if signing_evidence(record, proc, by_doctor, lambda doc: supervises(doc.authenticator, doc)):
             continue
         yield RULE.finding(
             summary="Have the supervising doctor countersign today's 97124 note before billing.",

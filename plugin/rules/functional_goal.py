@@ -18,6 +18,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
     superseded_by=("not-medically-necessary",),
+    needs_complete=("goals",),
 )
 
 

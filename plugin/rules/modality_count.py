@@ -18,6 +18,7 @@ RULE = Rule(
     hooks=BOTH,
     severity=Severity.WARNING,
     overrides=("clinical-judgement", "documentation-attached"),
+    needs_complete=("carePlans", "procedures"),
 )
 
 

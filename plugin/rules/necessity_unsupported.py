@@ -38,15 +38,17 @@ def _order_findings(record, policy):
         sources = reason_sources(record, order)
         if qualifying_hits(sources, policy):
             continue
-        cited = {ref_key(r) for r in order.reasonReference or []}
-        uncited = [h for h in conditions if ref_key(h.ref) not in cited]
+        cited = {ref_key(r, record, order) for r in order.reasonReference or []}
+        uncited = [h for h in conditions if ref_key(h.ref, record) not in cited]
+        citable = [h.ref for h in uncited if ref_key(h.ref, record) is not None]  # never a bare "Condition"
         # A link to another patient's chart is taken out, never kept or copied.
         foreign = tuple(r.reference for r in order.reasonReference or [] if r.reference
-                        and any(s.ref == ref_key(r) and "another patient" in s.excluded for s in sources))
-        fixes = [OrderFix(label="Cite this patient's qualifying diagnosis" + ("es" if len(uncited) > 1 else ""),
-                          order_id=order.id, add_reason_references=tuple(h.ref for h in uncited),
+                        and any(s.ref == ref_key(r, record, order) and "another patient" in s.excluded
+                                for s in sources))
+        fixes = [OrderFix(label="Cite this patient's qualifying diagnosis" + ("es" if len(citable) > 1 else ""),
+                          order_id=order.id, add_reason_references=tuple(citable),
                           drop_reason_references=foreign)
-                 ] if uncited and order.id else []
+                 ] if citable and order.id else []
         found = (" The patient's chart holds " + describe(uncited) + ", which the order could cite."
                  ) if uncited else ""
         aside = set_aside(sources)

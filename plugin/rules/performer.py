@@ -18,6 +18,7 @@ RULE = Rule(
     hooks=CP,
     severity=Severity.CRITICAL,
     overrides=("documentation-attached", "payer-exception"),
+    needs_complete=("procedures", "performers", "performerRoles"),
 )
 
 GROUP_CODE = "97150"
@@ -42,10 +43,10 @@ def _problem(record, policy, proc) -> tuple[str, str] | None:
     actors = performer_refs(proc)
     if not actors:
         return "no performer documented", "no performer documented on the service"
-    known = [a for a in actors if credentials(record, a) is not None]
+    known = [a for a in actors if credentials(record, a, proc) is not None]
     if not known:
         return "performer not documented", "the record does not say who the performer is or what licence they hold"
-    if not any(holds(record, policy, a, "qualified-performers") for a in known):
+    if not any(holds(record, policy, a, "qualified-performers", proc) for a in known):
         return "performer not qualified", "the performer's licence is not one that may give 97124"
     return None
 

@@ -17,6 +17,7 @@ RULE = Rule(
     severity=Severity.WARNING,
     # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
     superseded_by=("not-medically-necessary",),
+    needs_complete=("carePlans",),
 )
 
 
@@ -25,7 +26,7 @@ def _plans_massage(record, plan) -> bool:
         detail = activity.detail
         if detail is not None and names_massage(detail.code, detail.description or ""):
             return True
-        target = record.resolve(activity.reference) if activity.reference else None
+        target = record.resolve(activity.reference, plan) if activity.reference else None
         if target is not None and names_massage(getattr(target, "code", None)):
             return True
         if activity.reference is not None and names_massage(None, activity.reference.display or ""):

@@ -18,6 +18,7 @@ RULE = Rule(
                       "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
     hooks=CP,
     severity=Severity.WARNING,
+    needs_complete=("procedures", "documents"),  # the note may be a document
 )
 
 

@@ -17,6 +17,7 @@ RULE = Rule(
                       "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
     hooks=CP,
     severity=Severity.WARNING,
+    needs_complete=("procedures", "documents"),  # the note may be a document
 )
 
 

@@ -18,6 +18,8 @@ RULE = Rule(
     severity=Severity.CRITICAL,
     superseded_by=("time-in-out",),
     overrides=BILLING_OVERRIDES,
+    # Units are counted over every timed service of the visit: a page of them counts wrong.
+    needs_complete=("procedures",),
 )
 
 

@@ -18,6 +18,8 @@ RULE = Rule(
     severity=Severity.WARNING,
     superseded_by=("under-8-minutes", "time-in-out", "not-medically-necessary"),
     overrides=BILLING_OVERRIDES,
+    # Units are counted over every timed service of the visit: a page of them counts wrong.
+    needs_complete=("procedures",),
 )
 
 
