@@ -2,9 +2,10 @@
 
 Prefetch templates keep to CDS Hooks 2.0's recommended subset (instance reads, type searches
 by patient, token equality). Facts no template can reach (Provenance of the visit's
-Procedures and of the plan of care, the performers', orderers' and plan authors'
-Practitioner/PractitionerRole, the payer Organization) are fetched after the first round; see
-cds_hooks/prefetch.py and docs/fhir-mapping.md.
+Procedures, note documents and the plan of care, the performers', signers', orderers' and plan
+authors' Practitioner/PractitionerRole, the payer Organization, the Binary holding a note
+document's text) are fetched after the first round; see cds_hooks/prefetch.py and
+docs/fhir-mapping.md.
 """
 from __future__ import annotations
 

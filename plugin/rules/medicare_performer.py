@@ -32,6 +32,7 @@ RULE = Rule(
                       "§220, §230.5 (who furnishes outpatient therapy)",
                       "https://www.ecfr.gov/current/title-42/chapter-IV/subchapter-B/part-410/subpart-B/section-410.60"),
     hooks=CP,
+    overrides=("patient-pay-agreed", "documentation-attached"),
     severity=Severity.CRITICAL,
     needs_complete=("procedures", "performers", "performerRoles"),
 )

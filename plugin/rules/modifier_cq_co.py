@@ -1,7 +1,7 @@
 """modifier-cq-co: Medicare pays a 97124 furnished in whole or in part by a therapy assistant at 85%,
 and the line says so: CQ for a physical therapy assistant, CO for an occupational therapy assistant."""
 from plugin.facts import item_modifiers, massage_lines, massage_procedures, payer_profile
-from plugin.findings import Citation, ClaimLineFix, Severity
+from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
 from plugin.record import Record
 from plugin.rules._billing import assistant_modifier, holds, line_ref, performer_refs, target_modifiers
 from plugin.rules._rule import CP, Rule
@@ -18,6 +18,7 @@ RULE = Rule(
                       "§20.1 (therapy assistant modifiers CQ and CO, services furnished in whole or in part)",
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf"),
     hooks=CP,
+    overrides=BILLING_OVERRIDES,
     severity=Severity.WARNING,
 )
 

@@ -2,7 +2,7 @@
 97124: GP under a physical-therapy plan, GO under occupational therapy, GN under speech-language
 pathology. The code keeps its historical name (rule codes are a public contract)."""
 from plugin.facts import item_modifiers, massage_lines, payer_profile
-from plugin.findings import Citation, ClaimLineFix, Severity
+from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
 from plugin.rules._billing import DISCIPLINE_MODIFIERS, discipline, line_ref, target_modifiers
 from plugin.rules._rule import CP, Rule
 
@@ -19,6 +19,7 @@ RULE = Rule(
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf"),
     hooks=CP,
     severity=Severity.WARNING,
+    overrides=BILLING_OVERRIDES,
     # That rule's fix already puts the discipline modifier right after 59.
     superseded_by=("modifier-59-gp-order",),
 )
@@ -44,9 +45,9 @@ def check(record, policy):
             found = "carries no discipline modifier"
         yield RULE.finding(
             summary=summary,
-            detail=(f"Payer profile **{profile.name}** requires the therapy discipline modifier on every therapy "
-                    f"line. The right one here is **{right.modifier}**: {right.reason}. The 97124 line (sequence "
-                    f"{line.sequence}) {found}."),
+            detail=(f"Payer **{profile.name}** requires the therapy discipline modifier on every therapy "
+                    f"line. The right one here is **{right.modifier}**: {right.reason}. Claim line "
+                    f"{line.sequence} (97124) {found}."),
             evidence=[line_ref(line), *([right.evidence] if right.evidence else [])],
             fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
                                 sequence=line.sequence, modifiers=wanted)])
