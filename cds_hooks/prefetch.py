@@ -11,7 +11,8 @@ After that first round, follow-up searches fetch what no prefetch template can r
 Provenance of the visit's Procedures, note documents and active plan of care, their performers
 and signers, the orderers' and plan and report authors' Practitioner / PractitionerRole, the
 diagnoses the order, services and claim cite, the payer Organization, and the Binary holding a
-note document's text. Each
+note document's text. Each follow-up round asks only for resources nothing so far has brought,
+in URLs short enough for any server (MAX_URL).
 """
 from __future__ import annotations
 
