@@ -177,7 +177,7 @@ def iter_resources(value: Any) -> Iterator[dict]:
 @dataclass
 class Record:
     hook: str
-    context: dict
+    context: dict = field(default_factory=dict)  # the CDS Hooks context, when a hook built it
     skipped: list[Skipped] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)   # data that could not be fetched
     failed_rules: list[str] = field(default_factory=list)  # rules that raised; filled by the engine
@@ -187,17 +187,42 @@ class Record:
     _memo: dict[str, Any] = field(default_factory=dict)
     claim: Any | None = None            # context.claim (claim-prepare), once validated
     draft_orders: list[Any] = field(default_factory=list)  # context.draftOrders (order-sign)
+    patient_id: str | None = None       # the patient's id (Patient/<id>)
+    encounter_id: str | None = None     # the visit's Encounter id
+
+    @classmethod
+    def from_resources(cls, hook: str, patient: str | None, visit: str | None = None, *,
+                       claim: dict | None = None, orders: dict | None = None,
+                       resources: Iterable[dict] = (), label: str = "subject") -> "Record":
+        """The record of one evaluation, from domain inputs rather than a hook's context.
+
+        `hook` names the check ("claim-prepare" for a Claim, "order-sign" for orders); the subject
+        is `claim` (a Claim) or `orders` (a Bundle of draft ServiceRequests); `patient` and
+        `visit` are Patient and Encounter ids; `resources` is what the rules may read about
+        them. The subject is indexed first (first copy of a `Type/id` wins); a resource that
+        fails validation is in `skipped`, its path under `label` (e.g. "subject.claim").
+        """
+        record = cls(hook=hook, patient_id=patient, encounter_id=visit)
+        record.claim = record._add(claim, f"{label}.claim")
+        for i, resource in enumerate(iter_resources(orders)):
+            order = record._add(resource, f"{label}.draftOrders[{i}]")
+            if order is not None and order.get_resource_type() == "ServiceRequest":
+                record.draft_orders.append(order)
+        for i, resource in enumerate(resources):
+            record._add(resource, f"resources[{i}]")
+        return record
 
     @classmethod
     def build(cls, hook: str, context: dict, prefetch: dict | None = None,
               unavailable: Iterable[str] = ()) -> "Record":
-        """Index the context's resources first, then the prefetch's (first copy of an id wins)."""
-        record = cls(hook=hook, context=context)
-        record.claim = record._add(context.get("claim"), "context.claim")
-        for i, resource in enumerate(iter_resources(context.get("draftOrders"))):
-            order = record._add(resource, f"context.draftOrders[{i}]")
-            if order is not None and order.get_resource_type() == "ServiceRequest":
-                record.draft_orders.append(order)
+        """A hook's record: its context names the subject, patient and visit; the prefetch's
+        resources come after the context's own."""
+        def text(key: str) -> str | None:
+            return context[key] if isinstance(context.get(key), str) else None
+
+        record = cls.from_resources(hook, text("patientId"), text("encounterId"), claim=context.get("claim"),
+                                    orders=context.get("draftOrders"), label="context")
+        record.context = context
         record.add_prefetch(prefetch or {}, unavailable)
         return record
 
@@ -261,16 +286,6 @@ class Record:
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
-
-    @property
-    def patient_id(self) -> str | None:
-        value = self.context.get("patientId")
-        return value if isinstance(value, str) else None
-
-    @property
-    def encounter_id(self) -> str | None:
-        value = self.context.get("encounterId")
-        return value if isinstance(value, str) else None
 
     @staticmethod
     def ref_of(model: Any) -> str:
