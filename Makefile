@@ -44,8 +44,13 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
 
 # One table: no-op ceiling vs both hooks under gunicorn, in-process latency, history growth,
 # the no-prefetch path against a local FHIR server, RSS per worker; each target met or not.
+# Then the audit's rows: a generated Bulk Data export of AUDIT_CLAIMS claims, one worker vs all
+# cores vs a two-worker Dask LocalCluster; AUDIT_LARGE=100000 measures growth up to 100,000 claims.
+AUDIT_CLAIMS ?= 20000
+AUDIT_LARGE  ?= 0
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.audit --claims $(AUDIT_CLAIMS) --large $(AUDIT_LARGE)
 
 # The full fuzz run: at least 5,000 generated requests (make test runs a small bounded one).
 fuzz: install-test

@@ -13,6 +13,7 @@ files come out in claim order and the report's totals are SQL aggregates.
 """
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,17 +48,9 @@ CREATE INDEX refs_src ON refs (src);
 """
 
 
-def _references(value: Any) -> Iterator[str]:
-    """Every Reference.reference string inside a resource."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "reference" and isinstance(item, str):
-                yield item
-            elif isinstance(item, (dict, list)):
-                yield from _references(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _references(item)
+# Reference.reference values, read from the line's text: several times faster than walking the
+# parsed JSON, and exact for the `Type/id` and URL forms that can name a stored resource.
+_REFERENCE = re.compile(r'"reference"\s*:\s*"([^"\\]+)"')
 
 
 def _patient_of(resource: dict) -> str | None:
@@ -133,7 +126,7 @@ class Store:
         ref = f"{rtype}/{rid}" if rid else None
         patient = _patient_of(resource)
         row = self.db.execute("INSERT INTO resources VALUES (?, ?, ?, ?)", (rtype, ref, patient, line.text))
-        targets = {key for r in _references(resource) if (key := ref_key(r))
+        targets = {key for r in _REFERENCE.findall(line.text) if (key := ref_key(r))
                    and (rtype == "Provenance" or key.split("/", 1)[0] in SHARED)}
         self.db.executemany("INSERT INTO refs VALUES (?, ?)", ((row.lastrowid, t) for t in targets))
         if rtype == "Claim" and ref and bills_massage(resource):
