@@ -19,7 +19,8 @@ from audit.store import Store
 WORST_CLAIMS = 25
 SKIPPED_LISTED = 200
 SEVERITY_RANK = "CASE worst_indicator WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 WHEN 'info' THEN 2 ELSE 3 END"
-COLOURS = {"critical": "#c62828", "warning": "#ef6c00", "info": "#1565c0", "none": "#9e9e9e"}
+COLOURS = {"critical": "#c62828", "warning": "#ef6c00", "info": "#1565c0", "none": "#9e9e9e",
+           "with findings": "#ef6c00", "no finding": "#9e9e9e"}
 # A claim is at risk when a warning or critical finding stands: its 97124 lines may be denied or
 # taken back. Over-billed: units beyond what the minutes support, at the line's price per unit.
 AT_RISK = "worst_indicator IN ('critical', 'warning')"
@@ -70,7 +71,7 @@ def _stacked_chart(labels: list[str], series: dict[str, list[int]], ylabel: str,
 
 def _units_chart(rows: list[tuple]) -> Markup:
     figure, ax = _figure()
-    labels = [("minutes not documented" if d is None else f"{d:+d}") for d, _ in rows]
+    labels = [("minutes not documented" if d is None else f"{d:+d}" if d else "0") for d, _ in rows]
     ax.bar(range(len(rows)), [n for _, n in rows],
            color=["#9e9e9e" if d is None else "#c62828" if d > 0 else "#2e7d32" if d == 0 else "#1565c0"
                   for d, _ in rows])
@@ -125,8 +126,8 @@ def charts(data: dict) -> dict[str, Markup]:
         out["rule"] = _by_rule_chart(data["by_rule"])
     if data["by_payer"]:
         out["payer"] = _stacked_chart([r[0] for r in data["by_payer"]], {
-            "flagged": [r[2] for r in data["by_payer"]],
-            "clean": [r[1] - r[2] for r in data["by_payer"]]}, "claims audited")
+            "with findings": [r[2] for r in data["by_payer"]],
+            "no finding": [r[1] - r[2] for r in data["by_payer"]]}, "claims audited")
     months = sorted({m for m, _, _ in data["by_month"]})
     if months:
         cells = {(m, w): n for m, w, n in data["by_month"]}
@@ -159,7 +160,7 @@ th { background: #f0f3f6; } td.n, th.n { text-align: right; font-variant-numeric
 .tile { border: 1px solid #dde3ea; border-radius: 6px; padding: .6em 1em; min-width: 9em; }
 .tile b { display: block; font-size: 1.6em; }
 .badge { color: #fff; border-radius: 3px; padding: 0 .4em; font-size: .85em; }
-.findings { margin: 0; padding-left: 1.1em; } .muted { color: #5f6b7a; }
+.findings { margin: 0; padding-left: 1.1em; } .muted { color: #5f6b7a; } td.id { white-space: nowrap; }
 figure { margin: 1em 0; }
 </style></head><body>
 <h1>Therapeutic massage (97124) claims audit</h1>
@@ -211,7 +212,8 @@ minutes support: <b>{{ money(units[6]) }}</b>.</p>
 <h2>The worst claims</h2>
 {% if worst %}<table><thead><tr><th>claim</th><th>patient</th><th>date of service</th><th>payer profile</th>
 <th class="n">97124 net</th><th>findings</th></tr></thead><tbody>
-{% for c in worst %}<tr><td><code>{{ c[0] }}</code></td><td><code>{{ c[1] }}</code></td><td>{{ c[2] }}</td>
+{% for c in worst %}<tr><td class="id"><code>{{ c[0] }}</code></td><td class="id"><code>{{ c[1] }}</code></td>
+<td class="id">{{ c[2] }}</td>
 <td>{{ c[3] }}</td><td class="n">{{ money(c[6]) }}</td><td><ul class="findings">
 {% for f in worst_findings[c[0]] %}<li><span class="badge" style="background: {{ colours[f[1]] }}">{{ f[1] }}</span>
 <code>{{ f[0] }}</code> {{ f[2] }}</li>{% endfor %}</ul></td></tr>

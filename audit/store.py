@@ -45,6 +45,7 @@ INDEXES = """
 CREATE INDEX resources_patient ON resources (patient);
 CREATE INDEX resources_ref ON resources (ref);
 CREATE INDEX refs_src ON refs (src);
+CREATE INDEX claims_patient ON claims (patient);
 """
 
 
@@ -132,6 +133,8 @@ class Store:
         if rtype == "Claim" and ref and bills_massage(resource):
             if patient is None:
                 self.problem(Problem(ref, "Claim names no Patient: not audited"))
+            elif resource.get("status") == "entered-in-error":   # never a claim: nothing to audit
+                self.problem(Problem(ref, "Claim entered in error: not audited"))
             else:
                 self.db.execute("INSERT OR IGNORE INTO claims VALUES (?, ?)", (ref, patient))
 

@@ -159,10 +159,13 @@ def test_a_patient_with_two_claims_on_different_days(hook, tmp_path):
         item["encounter"] = [{"reference": f"Encounter/{earlier['id']}"}]
     second_request = copy.deepcopy(request)
     second_request["context"].update(claim=second, encounterId=earlier["id"])
+    mistaken = {**copy.deepcopy(second), "id": "s06-claim-mistaken", "status": "entered-in-error"}
 
-    run(write_export(tmp_path / "export", resources_of(request) + [second]), tmp_path / "out",
+    run(write_export(tmp_path / "export", resources_of(request) + [second, mistaken]), tmp_path / "out",
         CLINIC_PROFILES, workers=1)
     claims = {row["claim_id"]: row for row in read_csv(tmp_path / "out" / "claims.csv")}
+    assert sorted(claims) == ["s06-claim", "s06-claim-earlier"]   # a claim entered in error is none
+    assert "Claim entered in error: not audited" in (tmp_path / "out" / "report.html").read_text()
     assert claims["s06-claim"]["service_date"] != claims["s06-claim-earlier"]["service_date"] == day
     found = audit_findings(tmp_path / "out")
     assert found.get("s06-claim", []) == hook(request)
