@@ -77,7 +77,7 @@ def audit_group(group: PatientGroup, policy: Policy) -> list[dict]:
         if resource.get("resourceType") == "Claim":
             claims.setdefault(resource.get("id"), resource)   # the first copy of an id wins
     rest = [r for r in resources if r.get("resourceType") != "Claim"]
-    return [audit_claim(claims[cid], group.patient, rest, policy) for cid in group.claims if cid in claims]
+    return [audit_claim(claims[cid], group.patient, rest, policy) for cid in group.claims]
 
 
 def audit_batch(groups: list[PatientGroup], policy: Policy) -> list[dict]:

@@ -140,7 +140,7 @@ def run(source: Path, out: Path, payer_profiles: Path | None = None, workers: in
             with _progress(store.claim_count(), progress) as bar:
                 for results in _evaluate(_batches(store.groups()), policy, workers, scheduler):
                     store.save(results)
-                    bar.update(sum(1 for r in results if r["claim"] is not None))
+                    bar.update(len(results))
             summary = _write(store, out, source, time.perf_counter() - started, workers)
         finally:
             store.close()

@@ -164,14 +164,16 @@ class Store:
                     "SELECT ref FROM claims WHERE patient = ? ORDER BY ref", (patient,)))
                 own = reader.execute("SELECT body FROM resources WHERE patient = ? ORDER BY rowid", (patient,))
                 lines = [body for (body,) in own]
+                # CROSS JOIN (SQLite keeps that order) and `+` (no index on patient): each wanted
+                # ref is looked up by index; scanning the shared rows would cost O(export) per patient.
                 shared = reader.execute("""
                     WITH RECURSIVE wanted(ref) AS (
                       SELECT t.target FROM resources r JOIN refs t ON t.src = r.rowid WHERE r.patient = ?
                       UNION
                       SELECT t.target FROM wanted w JOIN resources r ON r.ref = w.ref
-                        JOIN refs t ON t.src = r.rowid WHERE r.patient IS NULL)
-                    SELECT body FROM resources WHERE patient IS NULL AND ref IN (SELECT ref FROM wanted)
-                    ORDER BY rowid""", (patient,))
+                        JOIN refs t ON t.src = r.rowid WHERE +r.patient IS NULL)
+                    SELECT r.body FROM wanted w CROSS JOIN resources r ON r.ref = w.ref
+                    WHERE +r.patient IS NULL ORDER BY r.rowid""", (patient,))
                 lines += [body for (body,) in shared]
                 yield PatientGroup(patient, claims, tuple(lines))
         finally:
