@@ -84,6 +84,12 @@ def _fire(args: argparse.Namespace) -> int:
     return fire(args.service, args.fixture, fhir=args.fhir, fixtures_dir=args.dir, token=args.token)
 
 
+def _missing_extra(what: str, extra: str, error: ImportError) -> int:
+    print(f"error: {what} needs the {extra} extra ({error.name} is missing): "
+          f"pip install -e '.[{extra}]'", file=sys.stderr)
+    return 1
+
+
 def _feedback_report(args: argparse.Namespace) -> int:
     from cds_hooks.config import Config
     from cds_hooks.feedback import report
@@ -93,9 +99,7 @@ def _feedback_report(args: argparse.Namespace) -> int:
         try:
             from cds_hooks.feedback_report import html_report
         except ImportError as error:
-            print(f"error: --html needs the report extra ({error.name} is missing): "
-                  "pip install -e '.[report]'", file=sys.stderr)
-            return 1
+            return _missing_extra("--html", "report", error)
         Path(args.html).write_text(html_report(config))
         print(f"\nHTML report written to {args.html}", file=sys.stderr)
     return 0
@@ -105,9 +109,7 @@ def _workbench(args: argparse.Namespace) -> int:
     try:
         from workbench.server import serve
     except ImportError as error:
-        print(f"error: the workbench needs the workbench extra ({error.name} is missing): "
-              "pip install -e '.[workbench]'", file=sys.stderr)
-        return 1
+        return _missing_extra("the workbench", "workbench", error)
     return serve(args.port, args.service, args.fhir, Path(args.dir), Path(args.keys))
 
 
@@ -115,9 +117,7 @@ def _audit(args: argparse.Namespace) -> int:
     try:
         from audit.run import AuditError, SourceError, run
     except ImportError as error:
-        print(f"error: the audit needs the audit extra ({error.name} is missing): "
-              "pip install -e '.[audit]'", file=sys.stderr)
-        return 1
+        return _missing_extra("the audit", "audit", error)
     if args.workers is not None and args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
