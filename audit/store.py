@@ -93,7 +93,7 @@ class Store:
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = OFF")
-        self.db.execute("PRAGMA cache_size = -65536")   # 64 MB of pages at most
+        self.db.execute("PRAGMA cache_size = -32768")   # 32 MB of pages at most
         self.db.executescript(SCHEMA)
 
     def close(self) -> None:

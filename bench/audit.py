@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from bench.bodies import body, token
+from bench.run import machine
 
 TEMPLATES = 50          # distinct visits; the others are these with another patient's ids
 BASELINE_CLAIMS = 300
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(one(Path(args.one), Path(args.out), args.workers, args.cluster)))
         return 0
 
-    cores = os.cpu_count() or 1
+    cores, load_before = os.cpu_count() or 1, os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         work = Path(tmp)
         small, big = (args.claims, args.large) if args.large else (args.claims // 5, args.claims)
@@ -130,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         grown = measure(work / f"export-{other}", work / "out-growth", cores)
         at = {main_n: rows[f"all cores ({cores})"], other: grown}
     print(report(baseline, rows, at[small], at[big], small, big, cores))
+    print(machine(load_before))
     return 0
 
 
