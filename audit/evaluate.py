@@ -41,11 +41,13 @@ def _net(line: Any) -> tuple[Decimal, str | None]:
     return Decimal(str(net.value)), net.currency
 
 
-def audit_claim(claim: dict, patient: str, resources: list[dict], policy: Policy) -> dict:
-    """{"claim": audited row or None, "findings": rows, "problems": [(where, reason)]}."""
+def audit_claim(claim: dict, patient: str, resources: list[dict], policy: Policy,
+                places: list[str] | None = None) -> dict:
+    """{"claim": audited row or None, "findings": rows, "problems": [(where, reason)]}; `places`
+    (file:line of each resource) name a skipped resource that has no id."""
     claim_id = claim.get("id")
     record = Record.from_resources(CLAIM_PREPARE, patient, visit_of(claim), claim=claim, resources=resources)
-    problems = [(s.where, f"not valid FHIR R4: {s.reason}") for s in record.skipped]
+    problems = [(_place(s.where, places), f"not valid FHIR R4: {s.reason}") for s in record.skipped]
     if record.claim is None:   # the hook answers 400 for such a claim: nothing to audit
         return {"claim": None, "findings": [], "problems": problems}
     findings = evaluate(record, policy)
@@ -68,16 +70,24 @@ def audit_claim(claim: dict, patient: str, resources: list[dict], policy: Policy
     }
 
 
+def _place(where: str, places: list[str] | None) -> str:
+    """A resource's `Type/id`, else (`resources[i]`) its file and line in the export."""
+    index = where.removeprefix("resources[").removesuffix("]")
+    return places[int(index)] if places and where.startswith("resources[") and index.isdigit() else where
+
+
 def audit_group(group: PatientGroup, policy: Policy) -> list[dict]:
     """Every listed 97124 Claim of one patient. Other Claims are not part of a claim's record
     (the hook's prefetch carries none)."""
-    resources = [json.loads(line) for line in group.lines]
-    claims = {}
-    for resource in resources:
+    claims, rest, places = {}, [], []
+    for line, place in zip(group.lines, group.places, strict=True):
+        resource = json.loads(line)
         if resource.get("resourceType") == "Claim":
             claims.setdefault(resource.get("id"), resource)   # the first copy of an id wins
-    rest = [r for r in resources if r.get("resourceType") != "Claim"]
-    return [audit_claim(claims[cid], group.patient, rest, policy) for cid in group.claims]
+        else:
+            rest.append(resource)
+            places.append(place)
+    return [audit_claim(claims[cid], group.patient, rest, policy, places) for cid in group.claims]
 
 
 def audit_batch(groups: list[PatientGroup], policy: Policy) -> list[dict]:

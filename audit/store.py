@@ -30,7 +30,7 @@ PATIENT_FIELDS = {"Claim": "patient", "Coverage": "beneficiary"}
 BATCH_ROWS = 5_000
 
 SCHEMA = """
-CREATE TABLE resources (type TEXT NOT NULL, ref TEXT, patient TEXT, body TEXT NOT NULL);
+CREATE TABLE resources (type TEXT NOT NULL, ref TEXT, patient TEXT, body TEXT NOT NULL, place TEXT NOT NULL);
 CREATE TABLE refs (src INTEGER NOT NULL, target TEXT NOT NULL);
 CREATE TABLE claims (ref TEXT PRIMARY KEY, patient TEXT);
 CREATE TABLE problems (place TEXT NOT NULL, reason TEXT NOT NULL, UNIQUE (place, reason));
@@ -85,6 +85,7 @@ class PatientGroup:
     patient: str
     claims: tuple[str, ...]      # Claim ids
     lines: tuple[str, ...]
+    places: tuple[str, ...]      # where each line is in the export ("Procedure.001.ndjson:17")
 
 
 class Store:
@@ -126,7 +127,8 @@ class Store:
         rtype, rid = resource["resourceType"], resource.get("id")
         ref = f"{rtype}/{rid}" if rid else None
         patient = _patient_of(resource)
-        row = self.db.execute("INSERT INTO resources VALUES (?, ?, ?, ?)", (rtype, ref, patient, line.text))
+        row = self.db.execute("INSERT INTO resources VALUES (?, ?, ?, ?, ?)",
+                              (rtype, ref, patient, line.text, line.where))
         targets = {key for r in _REFERENCE.findall(line.text) if (key := ref_key(r))
                    and (rtype == "Provenance" or key.split("/", 1)[0] in SHARED)}
         self.db.executemany("INSERT INTO refs VALUES (?, ?)", ((row.lastrowid, t) for t in targets))
@@ -162,8 +164,8 @@ class Store:
             for (patient,) in patients:
                 claims = tuple(r[0].split("/", 1)[1] for r in reader.execute(
                     "SELECT ref FROM claims WHERE patient = ? ORDER BY ref", (patient,)))
-                own = reader.execute("SELECT body FROM resources WHERE patient = ? ORDER BY rowid", (patient,))
-                lines = [body for (body,) in own]
+                rows = reader.execute("SELECT body, place FROM resources WHERE patient = ? ORDER BY rowid",
+                                      (patient,)).fetchall()
                 # CROSS JOIN (SQLite keeps that order) and `+` (no index on patient): each wanted
                 # ref is looked up by index; scanning the shared rows would cost O(export) per patient.
                 shared = reader.execute("""
@@ -172,10 +174,10 @@ class Store:
                       UNION
                       SELECT t.target FROM wanted w JOIN resources r ON r.ref = w.ref
                         JOIN refs t ON t.src = r.rowid WHERE +r.patient IS NULL)
-                    SELECT r.body FROM wanted w CROSS JOIN resources r ON r.ref = w.ref
+                    SELECT r.body, r.place FROM wanted w CROSS JOIN resources r ON r.ref = w.ref
                     WHERE +r.patient IS NULL ORDER BY r.rowid""", (patient,))
-                lines += [body for (body,) in shared]
-                yield PatientGroup(patient, claims, tuple(lines))
+                rows += shared.fetchall()
+                yield PatientGroup(patient, claims, tuple(r[0] for r in rows), tuple(r[1] for r in rows))
         finally:
             reader.close()
 

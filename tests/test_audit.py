@@ -145,6 +145,20 @@ def test_gzip_split_files_and_malformed_lines_change_no_row(audited, tmp_path):
         assert reason in page
 
 
+def test_an_invalid_resource_is_left_out_and_named_as_the_hook_would(hook, tmp_path):
+    """Not valid FHIR R4 (status must be a code) and no id: named by its file and line."""
+    request = copy.deepcopy(REQUESTS["s01-compliant-claim-medicare"])
+    invalid = {"resourceType": "Observation", "status": 5, "code": {"text": "pain"},
+               "subject": {"reference": f"Patient/{request['context']['patientId']}"}}
+    run(write_export(tmp_path / "export", resources_of(request) + [invalid]), tmp_path / "out",
+        CLINIC_PROFILES, workers=1)
+    request["prefetch"]["observations"]["entry"].append({"resource": invalid})
+    assert [f[0] for f in audit_findings(tmp_path / "out")["s01-claim"]] == ["data-unavailable"]
+    assert audit_findings(tmp_path / "out")["s01-claim"] == hook(request)
+    lines = (tmp_path / "export" / "Observation.ndjson").read_text().splitlines()
+    assert f"Observation.ndjson:{len(lines)}" in (tmp_path / "out" / "report.html").read_text()
+
+
 def test_a_patient_with_two_claims_on_different_days(hook, tmp_path):
     """Each claim is judged on its own visit, with the patient's whole record, as the hook would."""
     request = copy.deepcopy(REQUESTS["s06-cms-mixed-remainder-underbilled"])
