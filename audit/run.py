@@ -15,6 +15,7 @@ import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
 from concurrent.futures import wait as wait_local
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -29,6 +30,7 @@ FINDINGS_HEADER = ("claim_id", "patient_id", "service_date", "payer_profile", "r
 CLAIMS_HEADER = ("claim_id", "patient_id", "service_date", "payer_profile", "findings", "worst_indicator")
 GROUPS_PER_BATCH = 16      # patients sent to a worker at once: large enough to pay for the trip
 BATCHES_PER_WORKER = 2     # in flight per worker: keeps each busy, bounds what waits in memory
+SCHEDULER_TIMEOUT = "20s"  # to reach a Dask scheduler
 
 
 @dataclass(frozen=True)
@@ -73,32 +75,39 @@ def _run_bounded(submit: Callable, wait: Callable, batches: Iterator, slots: int
         yield from (f.result() for f in done)
 
 
-def _evaluate(batches: Iterator, policy: Policy, workers: int, scheduler: str | None) -> Iterator[list[dict]]:
+@contextmanager
+def _evaluator(policy: Policy, workers: int, scheduler: str | None) -> Iterator[Callable]:
+    """A function from batches to their results, run where asked. A Dask scheduler is reached
+    before anything is read, so an unreachable one fails at once."""
     if scheduler:
-        yield from _on_dask(batches, policy, scheduler)
+        with _dask_client(scheduler) as client:
+            slots = max(1, sum(client.nthreads().values())) * BATCHES_PER_WORKER
+            shared = client.scatter(policy, broadcast=True)
+            yield lambda batches: _run_bounded(lambda b: client.submit(audit_batch, b, shared, pure=False),
+                                               _dask_wait, batches, slots)
     elif workers == 1:
-        yield from (audit_batch(batch, policy) for batch in batches)
+        yield lambda batches: (audit_batch(batch, policy) for batch in batches)
     else:
         with ProcessPoolExecutor(workers, initializer=_set_policy, initargs=(policy,)) as pool:
-            yield from _run_bounded(lambda b: pool.submit(_audit_with_process_policy, b), wait_local,
-                                    batches, workers * BATCHES_PER_WORKER)
+            yield lambda batches: _run_bounded(lambda b: pool.submit(_audit_with_process_policy, b), wait_local,
+                                               batches, workers * BATCHES_PER_WORKER)
 
 
-def _on_dask(batches: Iterator, policy: Policy, scheduler: str) -> Iterator[list[dict]]:
+def _dask_client(scheduler: str):
     try:
-        from distributed import Client, wait
+        from distributed import Client
     except ImportError as error:
         raise AuditError(f"--scheduler needs the dask extra ({error.name} is missing): "
                          "pip install -e '.[dask]'") from None
     try:
-        client = Client(scheduler, timeout="20s")
+        return Client(scheduler, timeout=SCHEDULER_TIMEOUT)
     except (OSError, TimeoutError) as error:
         raise AuditError(f"cannot reach the Dask scheduler at {scheduler} ({error})") from None
-    with client:
-        slots = max(1, sum(client.nthreads().values())) * BATCHES_PER_WORKER
-        shared = client.scatter(policy, broadcast=True)
-        yield from _run_bounded(lambda b: client.submit(audit_batch, b, shared, pure=False), wait,
-                                batches, slots)
+
+
+def _dask_wait(futures, return_when):
+    from distributed import wait
+    return wait(futures, return_when=return_when)
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -133,12 +142,13 @@ def run(source: Path, out: Path, payer_profiles: Path | None = None, workers: in
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise AuditError(f"{out}: cannot create the output folder ({error.strerror})") from None
-    with tempfile.TemporaryDirectory(prefix=".audit-", dir=out) as work:
+    with _evaluator(policy, workers, scheduler) as evaluate, \
+            tempfile.TemporaryDirectory(prefix=".audit-", dir=out) as work:
         store = Store(Path(work) / "export.sqlite")
         try:
             store.load(read_export(source))
             with _progress(store.claim_count(), progress) as bar:
-                for results in _evaluate(_batches(store.groups()), policy, workers, scheduler):
+                for results in evaluate(_batches(store.groups())):
                     store.save(results)
                     bar.update(len(results))
             summary = _write(store, out, source, time.perf_counter() - started, workers)

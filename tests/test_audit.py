@@ -197,6 +197,14 @@ def test_on_a_dask_cluster_the_rows_are_the_same(audited, tmp_path):
         assert (tmp_path / "out" / name).read_text() == (audited / name).read_text()
 
 
+def test_an_unreachable_scheduler_is_a_clear_error_before_reading(tmp_path, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr("audit.run.SCHEDULER_TIMEOUT", "1s")
+    from tests.integration.support import free_port
+    with pytest.raises(AuditError, match="cannot reach the Dask scheduler"):
+        run(tmp_path / "not-read", tmp_path / "out", scheduler=f"tcp://127.0.0.1:{free_port()}")
+
+
 def test_unreadable_sources_are_clear_errors(tmp_path, capsys):
     with pytest.raises(SourceError, match="not a folder"):
         run(tmp_path / "missing", tmp_path / "out", workers=1)
