@@ -115,10 +115,17 @@ class AuditError(Exception):
     """The audit cannot run: the message says why and what to do."""
 
 
-def _progress(total: int, enabled: bool | None):
+def _progress(enabled: bool | None, **options):
+    """A tqdm bar on stderr, only on a terminal unless `enabled` says otherwise."""
     from tqdm import tqdm
     enabled = sys.stderr.isatty() if enabled is None else enabled
-    return tqdm(total=total, unit="claim", desc="audit", disable=not enabled, file=sys.stderr, smoothing=0.1)
+    return tqdm(disable=not enabled, file=sys.stderr, smoothing=0.1, **options)
+
+
+def _counted(items: Iterable, bar) -> Iterator:
+    for item in items:
+        bar.update(1)
+        yield item
 
 
 def _write_csv(path: Path, header: tuple[str, ...], rows: Iterable[tuple]) -> None:
@@ -146,8 +153,9 @@ def run(source: Path, out: Path, payer_profiles: Path | None = None, workers: in
             tempfile.TemporaryDirectory(prefix=".audit-", dir=out) as work:
         store = Store(Path(work) / "export.sqlite")
         try:
-            store.load(read_export(source))
-            with _progress(store.claim_count(), progress) as bar:
+            with _progress(progress, unit="line", desc="read") as bar:
+                store.load(_counted(read_export(source), bar))
+            with _progress(progress, total=store.claim_count(), unit="claim", desc="audit") as bar:
                 for results in evaluate(_batches(store.groups())):
                     store.save(results)
                     bar.update(len(results))
