@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import csv
 import gzip
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,40 +21,11 @@ from cds_hooks.app import create_app
 from cds_hooks.cli import main
 from cds_hooks.config import Config
 from plugin.policy import load_policy
-from plugin.record import Record, iter_resources
+from plugin.record import Record
+from tests.bulk_export import CLAIM_FIXTURES, FIXTURES, REQUESTS, all_claim_fixtures, resources_of, write_export
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CLINIC_PROFILES = FIXTURES / "payer-profiles.toml"
-REQUESTS = {p.name: json.loads((p / "request.json").read_text())
-            for p in sorted(FIXTURES.iterdir()) if (p / "request.json").is_file()}
-CLAIM_FIXTURES = sorted(name for name, r in REQUESTS.items() if r["hook"] == "claim-prepare")
 CLAIM_SERVICE = "massage-97124-claim-check"
-
-
-def resources_of(request: dict) -> list[dict]:
-    """What the EHR holds for the fixture's patient: the claim and every prefetched resource."""
-    return [request["context"]["claim"]] + [r for v in request["prefetch"].values() for r in iter_resources(v)]
-
-
-def write_export(folder: Path, resources: list[dict], gzipped: frozenset[str] = frozenset(),
-                 split: dict[str, int] | None = None, extra_lines: dict[str, list[str]] | None = None) -> Path:
-    """Resources as Bulk Data NDJSON files, one per type (`Type.ndjson`), first copy of an id only;
-    types in `gzipped` as .ndjson.gz, types in `split` over that many files (Type.000.ndjson...)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    by_type: dict[str, dict] = defaultdict(dict)
-    for resource in resources:
-        by_type[resource["resourceType"]].setdefault(resource.get("id"), resource)
-    for rtype, found in by_type.items():
-        lines = [json.dumps(r) for r in found.values()] + (extra_lines or {}).get(rtype, [])
-        parts = (split or {}).get(rtype, 1)
-        for part in range(parts):
-            name = f"{rtype}.{part:03d}.ndjson" if parts > 1 else f"{rtype}.ndjson"
-            text = "".join(line + "\n" for line in lines[part::parts])
-            if rtype in gzipped:
-                (folder / f"{name}.gz").write_bytes(gzip.compress(text.encode()))
-            else:
-                (folder / name).write_text(text)
-    return folder
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -86,10 +56,6 @@ def hook(policy, tmp_path_factory):
         assert response.status_code == 200, response.get_json()
         return sorted((c["source"]["topic"]["code"], c["indicator"], c["summary"]) for c in response.get_json()["cards"])
     return cards
-
-
-def all_claim_fixtures() -> list[dict]:
-    return [r for name in CLAIM_FIXTURES for r in resources_of(REQUESTS[name])]
 
 
 @pytest.fixture(scope="module")
