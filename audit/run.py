@@ -167,9 +167,10 @@ def run(source: Path, out: Path, payer_profiles: Path | None = None, workers: in
 
 def _write(store: Store, out: Path, source: Path, seconds: float, workers: int) -> Summary:
     from audit.report import write_report
-    _write_csv(out / "findings.csv", FINDINGS_HEADER, store.query(
+    store.finish()
+    _write_csv(out / "findings.csv", FINDINGS_HEADER, store.stream(
         f"SELECT {', '.join(FINDINGS_HEADER)} FROM findings ORDER BY claim_id, position"))
-    _write_csv(out / "claims.csv", CLAIMS_HEADER, store.query(
+    _write_csv(out / "claims.csv", CLAIMS_HEADER, store.stream(
         f"SELECT {', '.join(CLAIMS_HEADER)} FROM audited ORDER BY claim_id"))
     write_report(store, out / "report.html", source)
     counts = dict(store.query("SELECT name, n FROM counts"))

@@ -194,5 +194,14 @@ class Store:
             self.db.executemany("INSERT INTO findings VALUES (?,?,?,?,?,?,?,?)", result["findings"])
         self.db.execute("COMMIT")
 
+    def finish(self) -> None:
+        """Index the findings by claim, once all are in: the files and the report read them so."""
+        self.db.execute("CREATE INDEX findings_claim ON findings (claim_id, position)")
+
     def query(self, sql: str, *args: Any) -> list[tuple]:
+        """All rows of a query: for aggregates and other small answers."""
         return self.db.execute(sql, args).fetchall()
+
+    def stream(self, sql: str) -> Iterator[tuple]:
+        """The rows of a query one at a time: for answers that grow with the export."""
+        yield from self.db.execute(sql)
