@@ -1,8 +1,8 @@
 """`make bench`: every figure side by side in one run, one table, against the targets.
 
-    python -m bench.run [--runs 3] [--requests 1500] [--concurrency 4]
+    python -m bench.run [--runs 3] [--requests 1500] [--concurrency 4] [--only-serving]
 
-Throughput: gunicorn with cds_hooks/gunicorn_conf.py (sync, 2 workers) in dev mode (JWT off:
+Throughput: gunicorn with cds_hooks/gunicorn_conf.py (gevent, 2 workers) in dev mode (JWT off:
 token checks are out of scope of this measurement), loaded by separate client processes on
 the same machine. Each product request is a distinct patient; the no-op ceiling cycles a pool.
 """
@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import client, inprocess, nofetch
+from bench import client, inprocess, nofetch, serving
 from bench.app import NOOP_PATH
 from bench.bodies import body
 from bench.servers import HOST, fhir_server, service
@@ -26,7 +26,8 @@ PATHS = {"noop (ceiling)": NOOP_PATH,
          **{s.hook: f"/cds-services/{s.id}" for s in SERVICES.values()}}
 # Each kind of measurement draws patients from its own range, so no body is ever sent twice.
 FIRST = {"order-sign": 0, "claim-prepare": 1_000_000, "inprocess": 2_000_000,
-         "growth": 3_000_000, "nofetch": 4_000_000, "soak": 5_000_000, "stages": 6_000_000}
+         "growth": 3_000_000, "nofetch": 4_000_000, "soak": 5_000_000, "stages": 6_000_000,
+         "serving": 7_000_000}
 
 
 @dataclass
@@ -81,6 +82,19 @@ def stage_lines(total: float, parts: dict[str, float]) -> list[str]:
         lines.append(f"  {name:<28}{ms(seconds):>7} ms {seconds / total:>5.0%}")
     rest = total - sum(parts.values())
     lines.append(f"  {'Flask, logging, the rest':<28}{ms(rest):>7} ms {rest / total:>5.0%}")
+    return lines
+
+
+def serving_lines(results: dict[str, list[client.Result]]) -> list[str]:
+    med = statistics.median
+    rate = {k: med([r.rate for r in rs]) for k, rs in results.items()}
+    before = rate[next(iter(results))]
+    lines = ["", f"{'serving model, claim-prepare (both at once)':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+                 f"{'vs before':>12}{'fail':>6}"]
+    for k, rs in results.items():
+        lines.append(f"{'HTTP ' + k:<44}{rate[k]:>9.0f}{ms(med([r.percentile(50) for r in rs])):>9}"
+                     f"{ms(med([r.percentile(99) for r in rs])):>9}{rate[k] / before:>11.0%} "
+                     f"{sum(r.failures for r in rs):>5}")
     return lines
 
 
@@ -139,10 +153,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=4, help="client processes (one connection each)")
     p.add_argument("--growth-runs", type=int, default=9)
     p.add_argument("--nofetch-patients", type=int, default=15)
+    p.add_argument("--only-serving", action="store_true",
+                   help="measure only the serving models side by side (sync before, gevent shipped)")
     args = p.parse_args(argv)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="cpt97124-bench-") as tmp:
         workdir = Path(tmp)
+        count = args.requests * (args.runs + 1) * len(serving.MODELS)
+        models = serving.compare(workdir, _bodies("claim-prepare", FIRST["serving"], count),
+                                 args.runs, args.requests, args.concurrency)
+        if args.only_serving:
+            print(machine(load_before))
+            print("\n".join(serving_lines(models)))
+            return 0
         with service(workdir) as svc:
             results = throughput(svc, args.runs, args.requests, args.concurrency)
             rss = svc.worker_rss_mb()
@@ -156,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     text, targets = report(results, rss, in_p99, growth, nf, args)
     print(machine(load_before))
     print(text)
+    print("\n".join(serving_lines(models)))
     print("\n".join(stage_lines(total, parts)))
     return 0
 

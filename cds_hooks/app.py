@@ -1,4 +1,5 @@
-"""Flask app factory: discovery, the two hook services, health; errors as OperationOutcome."""
+"""Flask app factory: discovery, the two hook services, liveness and readiness; errors as
+OperationOutcome."""
 from __future__ import annotations
 
 import json
@@ -11,11 +12,11 @@ from typing import Callable
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from cds_hooks import auth, feedback
+from cds_hooks import auth, database, feedback, fhir_json
 from cds_hooks.cards import cards
 from cds_hooks.config import Config
-from cds_hooks.errors import RequestError, operation_outcome
-from cds_hooks.hook_request import parse
+from cds_hooks.errors import RETRY_AFTER_SECONDS, RequestError, operation_outcome
+from cds_hooks.hook_request import parse, subject_error
 from cds_hooks.prefetch import gather
 from cds_hooks.services import SERVICES
 from plugin.engine import evaluate
@@ -30,8 +31,9 @@ log = logging.getLogger("cpt97124")
 class State:
     config: Config
     policy: Policy
-    # Called with (service_id, hookInstance, cards) after each answer; feedback keeps card topics.
-    on_cards: Callable[[str, str, list[dict]], None] = lambda *args: None
+    # Called with (service_id, hookInstance, cards, issuer or None) after each answer; feedback
+    # keeps card topics.
+    on_cards: Callable[[str, str, list[dict], str | None], None] = lambda *args: None
 
 
 def state() -> State:
@@ -39,10 +41,21 @@ def state() -> State:
 
 
 def read_json() -> object:
-    """The request body as JSON, or a RequestError (never a 500 for broken or absurd JSON)."""
-    raw = request.get_data(cache=True)
+    """The request body as JSON, or a RequestError (never a 500 for broken or absurd JSON).
+
+    A chunked body declares no length for MAX_CONTENT_LENGTH to refuse up front (and Werkzeug's
+    stream would quietly cut it at the limit): it is read from the server's own input up to one
+    byte past the limit, and a body that has that byte is refused whole (413).
+    """
+    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+        limit = state().config.max_request_bytes
+        raw = request.environ["wsgi.input"].read(limit + 1)
+        if len(raw) > limit:
+            raise RequestError(f"the request body is larger than {limit} bytes", status=413, code="too-long")
+    else:
+        raw = request.get_data(cache=True)
     try:
-        return json.loads(raw)
+        return fhir_json.loads(raw)
     except (ValueError, RecursionError):
         raise RequestError("the request body is not valid JSON") from None
 
@@ -64,25 +77,38 @@ def call_service(service_id: str):
     st = state()
     hook_request = parse(read_json(), service.hook, st.config.hook_name(service.hook))
     g.hook = service.hook
-    record = Record.build(service.hook, hook_request.context)
-    if record.skipped:  # the claim or orders we are asked about must themselves be valid FHIR
-        bad = record.skipped[0]
-        raise RequestError(f"{bad.path} is not valid FHIR R4: {bad.reason}", bad.path)
+    record = Record.build(service.hook, hook_request.context, fhir_server=hook_request.fhir_server)
+    error = subject_error(record)  # the claim or 97124 order we are asked about must be valid FHIR
+    if error is not None:
+        raise error
     if not has_subject(record):  # no 97124 order or line: nothing to say, nothing to fetch
         g.rule_codes = []
         return jsonify({"cards": []})
-    _, unavailable = gather(service, hook_request, st.config, record)
-    record.unavailable.extend(unavailable)
+    gather(service, hook_request, st.config, record)  # notes what is unavailable or partial
     findings = evaluate(record, st.policy)
     out = cards(findings, record, st.config)
     g.rule_codes = [f.code for f in findings]
-    st.on_cards(service.id, hook_request.hook_instance, out)
+    st.on_cards(service.id, hook_request.hook_instance, out, g.get("client_iss"))
     return jsonify({"cards": out})
 
 
 @services.get("/healthz")
 def healthz():
+    """Liveness: the process answers. Touches nothing else, so nothing else can hold it up."""
     return jsonify({"status": "ok"})
+
+
+@services.get("/readyz")
+def readyz():
+    """Readiness: the database answers and its schema is current; 503 + Retry-After if not."""
+    config = state().config
+    if database.ready(config.database_url, config.database_timeout):
+        return jsonify({"status": "ready", "database": "ok",
+                        "cards_not_recorded": feedback.unrecorded_cards()})
+    response = jsonify({"status": "unavailable", "database": "unreachable"})
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _error_response(status: int, message: str, field: str | None = None, code: str = "invalid"):
@@ -94,7 +120,10 @@ def _error_response(status: int, message: str, field: str | None = None, code: s
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(RequestError)
     def request_error(error: RequestError):
-        return _error_response(error.status, error.message, error.field, error.code)
+        response = _error_response(error.status, error.message, error.field, error.code)
+        if error.status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -133,7 +162,7 @@ def create_app(config: Config | None = None, policy: Policy | None = None) -> Fl
     config = config or Config.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
-    app.json.sort_keys = False
+    app.json = fhir_json.FhirJSONProvider(app)  # decimals exact, keys in the order written
     app.extensions["cpt97124"] = State(config=config, policy=policy or load_policy(config.payer_profiles))
     _register_logging(app)
     _register_errors(app)

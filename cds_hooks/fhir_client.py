@@ -17,7 +17,9 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 
+from cds_hooks import fhir_json
 from cds_hooks.config import Config
+from plugin.completeness import Status, classify, next_link
 
 log = logging.getLogger("cpt97124.fhir")
 
@@ -84,7 +86,7 @@ def _check_body(status: int, content: bytes, read_type: str | None) -> dict:
     if not 200 <= status < 300:
         raise FetchFailed(f"status {status}")
     try:
-        body = json.loads(content)
+        body = fhir_json.loads(content)
     except (ValueError, RecursionError):
         raise FetchFailed("body is not JSON") from None
     kind = body.get("resourceType") if isinstance(body, dict) else None
@@ -95,15 +97,12 @@ def _check_body(status: int, content: bytes, read_type: str | None) -> dict:
         raise FetchFailed(f"expected {expected}, got {kind if isinstance(kind, str) else 'no resource'}")
     if kind == "Bundle" and not isinstance(body.get("entry", []), list):
         raise FetchFailed("Bundle.entry is not a list")
+    if kind == "Bundle" and classify(body) is Status.FAILED:
+        raise FetchFailed("OperationOutcome in Bundle")  # search.mode outcome, error or fatal
     return body
 
 
-def _next_link(bundle: dict) -> str | None:
-    links = bundle.get("link")
-    for link in links if isinstance(links, list) else []:
-        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
-            return link["url"]
-    return None
+_next_link = next_link  # the one reading of paging links (plugin.completeness)
 
 
 def merge_bundles(first: dict, more: dict) -> dict:

@@ -1,12 +1,16 @@
 """Check the shape of a CDS Hooks 2.0 request before anything reads it (a clear 400 otherwise)."""
 from __future__ import annotations
 
-import uuid
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+
 from cds_hooks.errors import RequestError
+from plugin.facts import is_massage
+from plugin.record import Record, iter_resources
 
 # Context fields each hook requires, and the JSON type each must have.
 # order-sign is the CDS Hooks 2.0 hook; claim-prepare is ours (docs/hooks/claim-prepare.md).
@@ -15,6 +19,7 @@ CONTEXT = {
     "claim-prepare": {"userId": str, "patientId": str, "encounterId": str, "claim": dict},
 }
 OPTIONAL_CONTEXT = {"encounterId": str}
+CANONICAL_UUID = re.compile(r"(urn:uuid:)?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 AUTHORIZATION = {"access_token": str, "token_type": str, "expires_in": int, "scope": str, "subject": str}
 
 
@@ -63,10 +68,9 @@ def parse(body: Any, hook: str, wire_name: str | None = None) -> HookRequest:
     if got_hook != wire_name:
         raise RequestError(f"this service answers the {wire_name!r} hook, not {got_hook!r}", "hook")
     instance = _require(body, "hookInstance", str, "hookInstance")
-    try:
-        uuid.UUID(instance.removeprefix("urn:uuid:"))
-    except ValueError:
-        raise RequestError("hookInstance must be a UUID", "hookInstance") from None
+    if not CANONICAL_UUID.fullmatch(instance):  # uuid.UUID() would also take braces, hyphens anywhere
+        raise RequestError("hookInstance must be a UUID (8-4-4-4-12 hex digits, optionally urn:uuid:)",
+                           "hookInstance")
 
     context = _require(body, "context", dict, "context")
     for key, kind in CONTEXT[hook].items():
@@ -121,3 +125,28 @@ def parse(body: Any, hook: str, wire_name: str | None = None) -> HookRequest:
         token = auth["access_token"]
     return HookRequest(hook=hook, hook_instance=instance, context=context, prefetch=prefetch,
                        fhir_server=server.rstrip("/") if server else None, access_token=token)
+
+
+def _is_massage_order(raw: Any) -> bool:
+    """Whether an order that failed validation still reads as a 97124 order by its code."""
+    if not isinstance(raw, dict) or raw.get("resourceType") != "ServiceRequest":
+        return False
+    try:
+        return is_massage(CodeableConcept.model_validate(raw.get("code")))
+    except (ValueError, TypeError, RecursionError):  # pydantic's ValidationError is a ValueError
+        return False
+
+
+def subject_error(record: Record) -> RequestError | None:
+    """A 400 when what the hook asks about is not valid FHIR R4: the Claim, or a 97124 draft
+    order. Any other invalid resource (an unrelated order signed with it, a prefetch resource)
+    is only skipped and named on the data-unavailable card."""
+    orders = list(iter_resources(record.context.get("draftOrders")))
+    for bad in record.skipped:
+        subject = bad.path == "context.claim"
+        if bad.path.startswith("context.draftOrders["):
+            index = int(bad.path[len("context.draftOrders["):-1])
+            subject = index < len(orders) and _is_massage_order(orders[index])
+        if subject:
+            return RequestError(f"{bad.path} is not valid FHIR R4: {bad.reason}", bad.path)
+    return None

@@ -1,31 +1,44 @@
 """Gather the FHIR data a hook needs: the EHR's prefetch first, its FHIR server second.
 
-A prefetch key counts as missing when absent, null, or an OperationOutcome. Missing keys are
-queried on `fhirServer` (allowlisted) with the EHR's bearer token; the token is never logged.
+Each prefetch key's completeness is decided once (plugin.completeness): `null` and empty
+searches are complete answers; an absent key or a failed one (an OperationOutcome) is queried on
+`fhirServer`; a searchset with a `next` link has the rest of its pages fetched from there. What
+cannot be had is UNAVAILABLE (a 412 for a required key) or stays PARTIAL, and the rules that
+would report an absence in it stay quiet. The server must be allowlisted; the EHR's bearer token
+is never logged and never sent to another origin.
+
 After that first round, follow-up searches fetch what no prefetch template can reach: the
-Provenance of the visit's Procedures, their performers, and the payer Organization. Each
-follow-up round asks only for resources nothing so far has brought.
+Provenance of the visit's 97124 Procedures, their performers, and the payer Organization. Each
+follow-up round asks only for resources nothing so far has brought, in URLs short enough for
+any server (MAX_URL).
 """
 from __future__ import annotations
 
 import logging
 import re
 from typing import Any, Iterable
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 from cds_hooks.config import Config
 from cds_hooks.errors import RequestError
-from cds_hooks.fhir_client import FhirClient, allowed_server, merge_bundles
+from cds_hooks.fhir_client import FhirClient, allowed_server, merge_bundles, origin
 from cds_hooks.hook_request import HookRequest
 from cds_hooks.services import Service
-from plugin.facts import visit_procedures
+from plugin.completeness import Status, classify, next_link
+from plugin.facts import massage_procedures
 from plugin.record import Record
+from plugin.references import logical_key, normal_base, reference_string
 
 log = logging.getLogger("cpt97124.fhir")
 
 # Provenance names signers; a PractitionerRole names its Practitioner: one more round each at most.
 FOLLOW_UP_ROUNDS = 3
+# Longest search URL sent, base included: servers commonly refuse a few KB; 2,000 is safe anywhere.
+# Room is left for the paging parameters a server adds to its own `next` links.
+MAX_URL = 2000
+PAGING_ROOM = 200
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_PART = "#"  # key#2, key#3: further parts of a follow-up search split to keep URLs short
 
 
 class DataUnavailable(RequestError):
@@ -44,10 +57,6 @@ class ServerNotAllowed(RequestError):
                          "fhirServer", status=400, code="security")
 
 
-def usable(value: object) -> bool:
-    return isinstance(value, dict) and value.get("resourceType") not in (None, "OperationOutcome")
-
-
 def render(template: str, context: dict) -> str | None:
     """Fill {{context.x}} tokens (URL-quoted); None when a token has no value (that query cannot run)."""
     out = template
@@ -64,37 +73,44 @@ def render(template: str, context: dict) -> str | None:
 
 def _local_ref(reference: Any, rtype: str, base: str) -> str | None:
     """`Type/id` for a reference to a `rtype` on this server; None for other types or servers."""
-    ref = getattr(reference, "reference", None)
-    if not isinstance(ref, str):
+    ref = reference_string(reference)
+    key = logical_key(ref, {normal_base(base)}) if ref else None
+    if key is None or key.split("/")[0] != rtype or not _FHIR_ID.fullmatch(key.split("/")[1]):
         return None
-    if "://" in ref:
-        if not ref.startswith(base.rstrip("/") + "/"):
-            return None
-        ref = ref[len(base.rstrip("/")) + 1:]
-    parts = ref.strip("/").split("/")
-    if len(parts) != 2 or parts[0] != rtype or not _FHIR_ID.fullmatch(parts[1]):
-        return None
-    return ref.strip("/")
+    return key
 
 
 def _missing(record: Record, refs: Iterable[str | None], asked: set[str]) -> list[str]:
     return sorted({r for r in refs if r and r not in asked and record.resolve(r) is None})
 
 
-def _ids(refs: list[str]) -> str:
-    return ",".join(r.split("/")[1] for r in refs)
+def split_search(key: str, prefix: str, values: list[str], base: str) -> dict[str, str]:
+    """`prefix` + comma-joined values as one or more searches (key, key#2, ...), each URL at most
+    MAX_URL characters with the base, and with PAGING_ROOM to spare for the server's next links."""
+    room = MAX_URL - PAGING_ROOM - len(base.rstrip("/")) - 1 - len(prefix)
+    parts: list[list[str]] = [[]]
+    for value in values:
+        quoted = quote(value, safe="/")
+        used = sum(len(v) + 1 for v in parts[-1])
+        if parts[-1] and used + len(quoted) > room:
+            parts.append([])
+        parts[-1].append(quoted)
+    return {key if i == 0 else f"{key}{_PART}{i + 1}": prefix + ",".join(part)
+            for i, part in enumerate(parts) if part}
 
 
 def follow_up_queries(record: Record, base: str, asked: set[str]) -> dict[str, str]:
-    """Searches for what the visit's Procedures and the Coverage point to and nothing brought yet.
+    """Searches for what the visit's 97124 Procedures and the Coverage point to and nothing
+    brought yet.
 
     `asked` holds the `Type/id`s already searched for; it is updated, so no id is asked twice.
+    A long id list becomes several searches (`provenance`, `provenance#2`, ...).
     """
-    procedures = visit_procedures(record)
+    procedures = massage_procedures(record)  # the services whose signatures and performers are checked
     visit_refs = {f"Procedure/{p.id}" for p in procedures if p.id and _FHIR_ID.fullmatch(p.id)}
     provenances = [p for p in record.all("Provenance")
-                   if any(_local_ref(t, "Procedure", base) in visit_refs for t in p.target or [])]
-    signed = {_local_ref(t, "Procedure", base) for p in provenances for t in p.target or []}
+                   if any(record.key(t, p) in visit_refs for t in p.target or [])]
+    signed = {record.key(t, p) for p in provenances for t in p.target or []}
     unsigned = sorted(r for r in visit_refs - signed if f"Provenance:{r}" not in asked)
     actors = [perf.actor for p in procedures for perf in p.performer or []]
     people = actors + [r.practitioner for r in record.all("PractitionerRole") if r.practitioner]
@@ -108,74 +124,104 @@ def follow_up_queries(record: Record, base: str, asked: set[str]) -> dict[str, s
     queries = {}
     if unsigned:
         asked.update(f"Provenance:{r}" for r in unsigned)
-        queries["provenance"] = "Provenance?target=" + ",".join(unsigned)
+        queries.update(split_search("provenance", "Provenance?target=", unsigned, base))
     for key, refs in wanted.items():
         if refs:
             asked.update(refs)
-            queries[key] = f"{refs[0].split('/')[0]}?_id={_ids(refs)}"
+            rtype = refs[0].split("/")[0]
+            queries.update(split_search(key, f"{rtype}?_id=", [r.split("/")[1] for r in refs], base))
     return queries
 
 
+def key_of_part(key: str) -> str:
+    """The prefetch or follow-up key a (possibly split) search answers."""
+    return key.split(_PART, 1)[0]
+
+
 def _merge(data: dict, fetched: dict) -> None:
-    for key, value in fetched.items():
-        data[key] = merge_bundles(data[key], value) if key in data else value
+    for part, value in fetched.items():
+        key = key_of_part(part)
+        data[key] = merge_bundles(data[key], value) if isinstance(data.get(key), dict) else value
 
 
 # -- gathering ----------------------------------------------------------------------------------
 
 def gather(service: Service, request: HookRequest, config: Config,
            record: Record | None = None) -> tuple[dict, list[str]]:
-    """Prefetch data by key, fetched where the EHR did not send it, and the keys still missing.
+    """Prefetch data by key, completed from fhirServer where the EHR did not send it all, and the
+    keys still missing (unavailable or partial).
 
     Every resource gathered is also added to `record` (built from the context if not given) as
-    it arrives, so each is validated once and the follow-up rounds read what is already known.
-    Raises DataUnavailable when a required key cannot be had, and ServerNotAllowed when a
-    required key is missing and fhirServer is not on the allowlist (it is never contacted).
+    it arrives, so each is validated once and the follow-up rounds read what is already known;
+    `record.states` ends with each key's completeness. Raises DataUnavailable when a required key
+    is absent or failed and cannot be fetched (never for `null`, an empty or a partial search),
+    and ServerNotAllowed when such a key needs a fhirServer that is not on the allowlist (it is
+    never contacted).
     """
-    record = record if record is not None else Record.build(service.hook, request.context)
-    data = {k: v for k, v in request.prefetch.items() if k in service.prefetch and usable(v)}
-    record.add_prefetch(data)
-    queries = {}
-    for key, template in service.prefetch.items():
-        if key not in data and (query := render(template, request.context)) is not None:
-            queries[key] = query
+    record = record if record is not None else Record.build(service.hook, request.context,
+                                                            fhir_server=request.fhir_server)
+    sent = {k: v for k, v in request.prefetch.items() if k in service.prefetch}
+    states = {k: classify(v) for k, v in sent.items()}
+    data = {k: v for k, v in sent.items() if states[k] is not Status.FAILED}
+    record.add_prefetch(data, states=states)
     server = request.fhir_server
+    queries, pages = {}, {}
+    partial_refetch: set[str] = set()  # partial keys searched again in full
+    for key, template in service.prefetch.items():
+        query = render(template, request.context)
+        if states.get(key) is Status.PARTIAL:
+            link = urljoin(server + "/", next_link(sent[key])) if server else None
+            if link and origin(link) == origin(server):
+                pages[key] = link  # the rest, from where the EHR's own search left off
+            elif query is not None:
+                queries[key] = query  # a link to elsewhere: the whole search again, on fhirServer
+                partial_refetch.add(key)
+        elif (key not in sent or states[key] is Status.FAILED) and query is not None:
+            queries[key] = query
     allowed = bool(server) and allowed_server(server, config)
-    if server and not allowed and service.required.intersection(queries):
+    if server and not allowed and service.required.intersection(set(queries) - partial_refetch):
         raise ServerNotAllowed()  # deciding would mean calling it: refuse, never contact it
     if allowed:
-        failed = _fetch(service, request, config, data, queries, record)
+        failed = _fetch(service, request, config, data, queries, pages, record)
     else:
         # Fail open: what is missing is optional; list it (and, given a server, the follow-ups).
         failed = sorted(queries)
         if server:
             log.warning("fhirServer not allowlisted; optional searches skipped")
-            failed += sorted(follow_up_queries(record, server, set()))
-    missing_required = sorted(service.required.intersection(failed))
+            failed += sorted({key_of_part(k) for k in follow_up_queries(record, server, set())})
+    unfetched = sorted(set(failed) - set(pages) - partial_refetch)
+    missing_required = sorted(service.required.intersection(unfetched))
     if missing_required:
         raise DataUnavailable(missing_required)
-    return data, sorted(set(failed))
+    record.add_prefetch({}, unavailable=unfetched)
+    partial = sorted(k for k, status in record.states.items() if status is Status.PARTIAL)
+    return data, sorted(set(unfetched) | set(partial))
 
 
 def _fetch(service: Service, request: HookRequest, config: Config, data: dict,
-           queries: dict[str, str], record: Record) -> list[str]:
-    """First the missing prefetch keys, then follow-up rounds; returns the keys that failed."""
+           queries: dict[str, str], pages: dict[str, str], record: Record) -> list[str]:
+    """The missing prefetch keys and the rest of partial ones, then follow-up rounds; returns
+    the keys that failed (a partial key that failed stays partial)."""
     server = request.fhir_server
     failed: list[str] = []
     asked: set[str] = set()
     with FhirClient(server, request.access_token, config) as client:
-        if queries:
-            fetched, failed = client.search_all(queries)
-            _merge(data, fetched)
+        if queries or pages:
+            fetched, failed = client.search_all({**queries, **pages})
+            for key in pages:
+                if key in fetched:  # the EHR's first page plus the rest, now complete
+                    fetched[key] = merge_bundles(data[key], fetched[key])
+            data.update(fetched)
             record.add_prefetch(fetched)
-            if service.required.intersection(failed):
+            if service.required.intersection(set(failed) - set(pages) - set(data)):
                 return failed  # the answer is 412 whatever follows; do not make the EHR wait
         for _ in range(FOLLOW_UP_ROUNDS):
-            queries = follow_up_queries(record, server, asked)
-            if not queries:
+            round_queries = follow_up_queries(record, server, asked)
+            if not round_queries:
                 break
-            fetched, round_failed = client.search_all(queries)
+            fetched, round_failed = client.search_all(round_queries)
             _merge(data, fetched)
-            record.add_prefetch(fetched)
-            failed += round_failed
+            parts = {key_of_part(k) for k in fetched}
+            record.add_prefetch({k: data[k] for k in parts})
+            failed += sorted({key_of_part(k) for k in round_failed})
     return failed

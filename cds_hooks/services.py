@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# How prefetch is read, told in each service's discovery description (docs/fhir-mapping.md).
+PREFETCH_READING = (" Prefetch: a null key means no data (never a 412); an OperationOutcome means the "
+                    "query failed and it is fetched from fhirServer; a searchset with a next link is "
+                    "completed from fhirServer, else rules that would report an absence stay quiet.")
+
 PATIENT = "{{context.patientId}}"
 ENCOUNTER = "{{context.encounterId}}"
 
@@ -44,7 +49,8 @@ SERVICES = {
             hook="order-sign",
             title="Therapeutic massage (97124) order check",
             description=("When a 97124 massage order is signed: is it medically necessary, does it cite a "
-                         "qualifying condition, does the plan support it, and is it really 97140?"),
+                         "qualifying condition, does the plan support it, and is it really 97140?"
+                         + PREFETCH_READING),
             prefetch={**_CLINICAL, "encounter": f"Encounter/{ENCOUNTER}"},
             required=frozenset({"conditions"}),
         ),
@@ -53,7 +59,8 @@ SERVICES = {
             hook="claim-prepare",
             title="Therapeutic massage (97124) claim check",
             description=("Before a visit's charges become a claim: 8-minute-rule units, modifiers 59/GP in "
-                         "payer order, medical necessity, documentation and audit triggers for 97124."),
+                         "payer order, medical necessity, documentation and audit triggers for 97124."
+                         + PREFETCH_READING),
             prefetch={**_CLINICAL,
                       "encounter": f"Encounter/{ENCOUNTER}",
                       "serviceRequests": f"ServiceRequest?patient={PATIENT}",

@@ -55,6 +55,10 @@ def _section(rule: Rule) -> list[str]:
     if rule.superseded_by:
         quiet = ", ".join(f"`{code}`" for code in rule.superseded_by)
         lines.append(f"- Stays silent when {quiet} fires for the same request (that card already says it).")
+    if rule.needs_complete:
+        keys = ", ".join(f"`{key}`" for key in rule.needs_complete)
+        lines.append(f"- Stays silent unless {keys} arrived complete (a partial or unavailable key proves "
+                     "no absence; `data-unavailable` names it).")
     if rule.runs_last:
         lines.append("- Runs after every other rule: it reports on the evaluation itself.")
     return lines + [""]

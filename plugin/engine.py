@@ -24,6 +24,11 @@ def evaluate(record: Record, policy: Policy, rules: Iterable[Rule] | None = None
     applicable.sort(key=lambda r: r.runs_last)
     found: dict[str, list[Finding]] = {}
     for rule in applicable:
+        missing = record.incomplete(*rule.needs_complete)
+        if missing:  # an absence in partial data is no absence: say so instead (data-unavailable)
+            record.quiet_rules[rule.code] = missing
+            found[rule.code] = []
+            continue
         try:
             found[rule.code] = list(rule.check(record, policy))
         except Exception as error:  # one broken rule must not take the others down; a card says so

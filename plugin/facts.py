@@ -4,11 +4,13 @@ Each function is pure over the record; expensive ones are memoised per request.
 """
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Iterable
 
+from plugin.dates import first_day, has_time, instant
 from plugin.policy import Policy, PayerProfile
 from plugin.record import Record
+from plugin.references import logical_key, reference_string
 from plugin.units import units_by_method
 
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -66,32 +68,45 @@ def notes_text(annotations: Any) -> str:
 
 # -- time ------------------------------------------------------------------------------
 def day_of(value: Any) -> date | None:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return None
+    """The (first) calendar day of a FHIR date, partial date or dateTime (see plugin.dates)."""
+    return first_day(value)
 
 
-def procedure_day(proc: Any) -> date | None:
+def encounter_day(record: Record, reference: Any, within: Any = None) -> date | None:
+    """The day of the Encounter a reference names: the date of service for the hook's own
+    encounter, else the day its start was recorded on, in the offset it was recorded in."""
+    if reference is not None and record.is_ref(reference, "Encounter", record.encounter_id, within):
+        return visit_day(record)
+    return _recorded_encounter_day(record, reference, within)
+
+
+def _recorded_encounter_day(record: Record, reference: Any, within: Any = None) -> date | None:
+    enc = record.resolve(reference, within) if reference is not None else None
+    if enc is None or enc.get_resource_type() != "Encounter" or enc.period is None:
+        return None
+    return day_of(enc.period.start) or day_of(enc.period.end)
+
+
+def procedure_day(proc: Any, record: Record | None = None) -> date | None:
+    """A Procedure's date of service: its encounter's day when the record holds the encounter
+    (times of one visit may fall either side of midnight in another offset), else when it was
+    performed, in the offset that was recorded."""
+    if record is not None and (day := encounter_day(record, proc.encounter, proc)) is not None:
+        return day
     if proc.performedDateTime is not None:
         return day_of(proc.performedDateTime)
     if proc.performedPeriod is not None:
         return day_of(proc.performedPeriod.start) or day_of(proc.performedPeriod.end)
-    return None
+    return day_of(proc.performedString) if getattr(proc, "performedString", None) else None
 
 
 def clock_minutes(proc: Any) -> int | None:
-    """Minutes between the documented time in and time out; None unless both carry a time of day."""
+    """Whole minutes between the documented time in and time out (instants, so offsets may
+    differ; a started minute is not a minute); None unless both carry a time of day."""
     period = proc.performedPeriod
-    if period is None:
+    if period is None or not has_time(period.start) or not has_time(period.end):
         return None
-    start, end = period.start, period.end
-    if not isinstance(start, datetime) or not isinstance(end, datetime):
-        return None
-    if (start.tzinfo is None) != (end.tzinfo is None):
-        start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
-    seconds = (end - start).total_seconds()
+    seconds = (instant(period.end) - instant(period.start)).total_seconds()
     return int(seconds // 60) if seconds >= 0 else None
 
 
@@ -117,10 +132,11 @@ def item_modifiers(item: Any) -> list[str]:
 
 
 def item_day(item: Any) -> date | None:
+    """A claim line's date of service: servicedDate, else the start of servicedPeriod."""
     if item.servicedDate is not None:
         return day_of(item.servicedDate)
     if item.servicedPeriod is not None:
-        return day_of(item.servicedPeriod.start)
+        return day_of(item.servicedPeriod.start) or day_of(item.servicedPeriod.end)
     return None
 
 
@@ -158,55 +174,74 @@ def lines_on(record: Record, day: date | None) -> list[Any]:
 
 # -- the visit ------------------------------------------------------------------------
 def visit_day(record: Record) -> date | None:
-    """The date of service: the hook's encounter, else the 97124 claim line, else the claim, else
-    the order. (A claim may span several dates; the encounter says which visit this is.)"""
+    """The date of service, the one function every rule asks.
+
+    A claim line's servicedDate/servicedPeriod is a local calendar date, so the 97124 line's date
+    comes first; when the claim spans several dates the encounter picks the line nearest its own
+    day (an encounter recorded in UTC may be a day ahead of the clinic's date). Without a line:
+    the encounter's day in the offset its start was recorded in, then the claim's billable
+    period, then the order's occurrence or authoring date.
+    """
     def compute() -> date | None:
-        encounter = record.resolve(f"Encounter/{record.encounter_id}") if record.encounter_id else None
-        if encounter is not None and encounter.period is not None and day_of(encounter.period.start):
-            return day_of(encounter.period.start)
-        for line in massage_lines(record):
-            if item_day(line):
-                return item_day(line)
+        enc_day = _recorded_encounter_day(record, f"Encounter/{record.encounter_id}") if record.encounter_id else None
+        line_days = [d for d in (item_day(line) for line in massage_lines(record)) if d is not None]
+        if line_days:
+            if enc_day is None:
+                return line_days[0]
+            nearest = min(line_days, key=lambda d: abs((d - enc_day).days))
+            return nearest if abs((nearest - enc_day).days) <= 1 else enc_day
+        if enc_day is not None:
+            return enc_day
         claim = record.claim
-        if claim is not None and claim.billablePeriod is not None:
-            if day_of(claim.billablePeriod.start):
-                return day_of(claim.billablePeriod.start)
+        if claim is not None and claim.billablePeriod is not None and day_of(claim.billablePeriod.start):
+            return day_of(claim.billablePeriod.start)
         for order in massage_orders(record):
             if order.occurrencePeriod is not None and day_of(order.occurrencePeriod.start):
                 return day_of(order.occurrencePeriod.start)
-            if day_of(order.authoredOn):
-                return day_of(order.authoredOn)
+            if day_of(order.occurrenceDateTime) or day_of(order.authoredOn):
+                return day_of(order.occurrenceDateTime) or day_of(order.authoredOn)
         return None
     return record.memo("visit_day", compute)
 
 
+def ref_key(reference: Any, record: Record | None = None, within: Any = None) -> str | None:
+    """What a Reference names, to compare references: `Type/id` (relative, absolute or versioned,
+    model or string). Given the record, urn:uuid fullUrls and contained `#id`s resolve too
+    (Record.key); without it, every absolute URL counts as the request's own server."""
+    if record is not None:
+        return record.key(reference, within)
+    ref = reference_string(reference)
+    return logical_key(ref) if ref else None
+
+
 def _ref_id(reference: Any) -> str | None:
-    ref = getattr(reference, "reference", None)
-    return ref.rstrip("/").split("/")[-1] if isinstance(ref, str) and ref else None
+    """The id a reference names (any form ref_key reads); kept for callers of the old helper."""
+    key = ref_key(reference)
+    return key.split("/", 1)[1] if key else None
 
 
-def ref_key(reference: Any) -> str | None:
-    """`Type/id` of a Reference (relative or absolute, model or string), to compare references."""
-    ref = getattr(reference, "reference", reference)
-    if not isinstance(ref, str) or "/" not in ref:
-        return None
-    parts = ref.rstrip("/").split("/")
-    return f"{parts[-2]}/{parts[-1]}"
+def about_patient(record: Record, resource: Any) -> bool:
+    """Whether a resource is about the hook's patient: its subject/patient names them, or names
+    nobody we can tell apart (no reference, identifier or display only, an unknown urn)."""
+    pid = record.patient_id
+    who = getattr(resource, "subject", None) or getattr(resource, "patient", None)
+    if pid is None or who is None:
+        return True
+    key = record.key(who, resource)
+    return key is None or key == f"Patient/{pid}"
 
 
 def for_patient(record: Record, rtype: str) -> list[Any]:
     """Resources of a type about the hook's patient (those naming no patient count too)."""
-    pid = record.patient_id
-    out = []
-    for res in record.all(rtype):
-        who = getattr(res, "subject", None) or getattr(res, "patient", None)
-        if pid is None or who is None or _ref_id(who) == pid:
-            out.append(res)
-    return out
+    return record.memo(("for_patient", rtype),
+                       lambda: [res for res in record.all(rtype) if about_patient(record, res)])
 
 
-def observation_day(obs: Any) -> date | None:
-    """When an Observation was made: effective[x], else when it was issued."""
+def observation_day(obs: Any, record: Record | None = None) -> date | None:
+    """When an Observation was made: its encounter's day when known, else effective[x], else
+    when it was issued."""
+    if record is not None and (day := encounter_day(record, obs.encounter, obs)) is not None:
+        return day
     if obs.effectiveDateTime is not None:
         return day_of(obs.effectiveDateTime)
     if obs.effectivePeriod is not None:
@@ -216,9 +251,7 @@ def observation_day(obs: Any) -> date | None:
 
 def patient_procedures(record: Record) -> list[Any]:
     """Procedures about the hook's patient (all of them when the patient is unknown)."""
-    pid = record.patient_id
-    return record.memo("patient_procedures", lambda: [
-        p for p in record.all("Procedure") if pid is None or _ref_id(p.subject) == pid])
+    return record.memo("patient_procedures", lambda: for_patient(record, "Procedure"))
 
 
 def visit_procedures(record: Record) -> list[Any]:
@@ -229,13 +262,25 @@ def visit_procedures(record: Record) -> list[Any]:
         for p in patient_procedures(record):
             if p.status != "completed":
                 continue
-            p_enc = _ref_id(p.encounter)
-            same_encounter = bool(enc) and p_enc == enc
-            same_day = (p_enc is None or not enc) and day is not None and procedure_day(p) == day
+            p_enc = record.key(p.encounter, p) if p.encounter is not None else None
+            same_encounter = bool(enc) and p_enc == f"Encounter/{enc}"
+            same_day = (p_enc is None or not enc) and day is not None and (
+                procedure_day(p, record) == day or _during_visit(record, p))
             if same_encounter or same_day:
                 out.append(p)
         return out
     return record.memo("visit_procedures", compute)
+
+
+def _during_visit(record: Record, proc: Any) -> bool:
+    """Whether a Procedure's start falls within the hook encounter's period, compared as instants
+    (its calendar day may differ when the two were written in different offsets)."""
+    enc = record.resolve(f"Encounter/{record.encounter_id}") if record.encounter_id else None
+    period = enc.period if enc is not None and enc.get_resource_type() == "Encounter" else None
+    start = proc.performedPeriod.start if proc.performedPeriod is not None else proc.performedDateTime
+    if period is None or not has_time(start) or not has_time(period.start) or not has_time(period.end):
+        return False
+    return instant(period.start) <= instant(start) <= instant(period.end)
 
 
 def massage_procedures(record: Record) -> list[Any]:
@@ -281,15 +326,19 @@ def visit_units(record: Record, policy: Policy) -> tuple[PayerProfile, dict[str,
 
 # -- the payer ------------------------------------------------------------------------
 def payer_profile(record: Record, policy: Policy) -> PayerProfile:
-    """Profile of the payer behind the claim's insurance (or the patient's Coverage)."""
+    """Profile of the payer behind the claim's (or the 97124 order's) insurance, else the
+    patient's active Coverages."""
     def compute() -> PayerProfile:
         coverages = []
         claim = record.claim
         if claim is not None:
-            for ins in claim.insurance or []:
-                cov = record.resolve(ins.coverage)
-                if cov is not None:
-                    coverages.append(cov)
+            named = [(ins.coverage, claim) for ins in claim.insurance or []]
+        else:  # order-sign: the 97124 order's own insurance
+            named = [(ref, order) for order in massage_orders(record) for ref in order.insurance or []]
+        for reference, holder in named:
+            cov = record.resolve(reference, holder)
+            if cov is not None and cov.get_resource_type() == "Coverage":
+                coverages.append(cov)
         if not coverages:
             coverages = [c for c in record.all("Coverage") if c.status in (None, "active")]
         names, identifiers = [], []
@@ -298,7 +347,7 @@ def payer_profile(record: Record, policy: Policy) -> PayerProfile:
                 names += [payor.display] if payor.display else []
                 if payor.identifier is not None and payor.identifier.value:
                     identifiers.append(payor.identifier.value)
-                org = record.resolve(payor)
+                org = record.resolve(payor, cov)
                 if org is not None:
                     names += [n for n in [org.name, *(org.alias or [])] if n]
                     identifiers += [i.value for i in org.identifier or [] if i.value]

@@ -36,26 +36,60 @@ def _modifier_concepts(existing: list[dict], wanted: tuple[str, ...]) -> list[di
 
 
 def _money(value: Any) -> Decimal | None:
+    """A Money/Quantity value as a Decimal (JSON numbers arrive as Decimal or int)."""
     try:
-        return Decimal(str(value["value"]))
-    except (KeyError, TypeError, ValueError, ArithmeticError):
+        amount = value["value"]
+    except (KeyError, TypeError):
         return None
+    if isinstance(amount, bool) or not isinstance(amount, (int, float, Decimal)):
+        return None
+    return Decimal(str(amount)) if isinstance(amount, float) else Decimal(amount)
+
+
+def _amount(value: Decimal, like: Any) -> Decimal:
+    """`value` written with the precision of the amount it replaces (38.00 × 2 is 76.00)."""
+    old = _money(like or {})
+    if old is not None and old.as_tuple().exponent < 0:
+        return value.quantize(Decimal(1).scaleb(old.as_tuple().exponent))
+    return value
+
+
+def _net(item: dict) -> Decimal | None:
+    """What a line adds to the total: its net, else unitPrice × quantity × factor; None if unpriced."""
+    net = _money(item.get("net") or {})
+    if net is not None:
+        return net
+    unit, qty = _money(item.get("unitPrice") or {}), _money(item.get("quantity") or {})
+    factor = _money({"value": item.get("factor", 1)})
+    return unit * qty * factor if None not in (unit, qty, factor) else None
 
 
 def _reprice(item: dict) -> None:
     """Keep item.net = unitPrice × quantity × factor when the line carries prices."""
     unit = _money(item.get("unitPrice") or {})
-    qty = (item.get("quantity") or {}).get("value")
+    qty = _money(item.get("quantity") or {})
     if unit is None or qty is None or "net" not in item:
         return
-    factor = Decimal(str(item.get("factor", 1)))
-    item["net"] = {**item["net"], "value": float(unit * Decimal(str(qty)) * factor)}
+    factor = _money({"value": item.get("factor", 1)})
+    if factor is None:
+        return
+    item["net"] = {**item["net"], "value": _amount(unit * qty * factor, item["net"])}
 
 
-def _retotal(claim: dict) -> None:
-    nets = [_money(i.get("net") or {}) for i in claim.get("item") or []]
-    if "total" in claim and nets and None not in nets:
-        claim["total"] = {**claim["total"], "value": float(sum(nets))}
+def _retotal(claim: dict, changed_from: Decimal | None, changed_to: Decimal | None) -> None:
+    """Keep Claim.total consistent with the lines: the sum of the lines' values when every line
+    has one, else the old total moved by the changed line's difference."""
+    if not isinstance(claim.get("total"), dict):
+        return
+    nets = [_net(i) for i in claim.get("item") or []]
+    old_total = _money(claim["total"])
+    if None not in nets:
+        total = sum(nets, Decimal(0))
+    elif old_total is not None and changed_from is not None:
+        total = old_total - changed_from + (changed_to or Decimal(0))
+    else:
+        return
+    claim["total"] = {**claim["total"], "value": _amount(total, claim["total"])}
 
 
 def _apply_claim(claim: dict, fix: ClaimLineFix) -> dict:
@@ -63,8 +97,10 @@ def _apply_claim(claim: dict, fix: ClaimLineFix) -> dict:
     index = next((i for i, item in enumerate(items) if item.get("sequence") == fix.sequence), None)
     if index is None:
         raise ValueError(f"claim has no item with sequence {fix.sequence}")
+    net_before = _net(items[index])
     if fix.remove:
         del items[index]
+        net_after = None
     else:
         item = items[index]
         if fix.quantity is not None:
@@ -77,7 +113,9 @@ def _apply_claim(claim: dict, fix: ClaimLineFix) -> dict:
         if fix.product_code is not None:
             item["productOrService"] = {"coding": [{"system": CPT, "code": fix.product_code,
                                                     "display": CPT_DISPLAY.get(fix.product_code)}]}
-    _retotal(claim)
+        net_after = _net(item)
+    if net_before != net_after:
+        _retotal(claim, net_before, net_after)
     return claim
 
 

@@ -13,6 +13,7 @@ models are shared across requests, so they must never be mutated: updates are bu
 from __future__ import annotations
 
 import marshal
+import pickle
 import threading
 import typing
 from collections import OrderedDict
@@ -21,6 +22,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
+
+from plugin.completeness import Status, classify
+from plugin.references import base_of, logical_key, normal_base, reference_string
 
 # The resource types the rules read. Anything else is ignored, not reported:
 # an EHR may legitimately send more than we ask for.
@@ -65,8 +69,12 @@ class ValidatedElements:
     def key(model_cls: type, value: dict) -> tuple[type, bytes]:
         # marshal format 2 has no back-references, so equal JSON values in the same key order give
         # equal bytes, and equal bytes decode to equal values: a hit is always the same content.
-        # Another key order is only a miss. Several times faster than json.dumps.
-        return model_cls, marshal.dumps(value, 2)
+        # Another key order is only a miss. Several times faster than json.dumps. JSON decimals
+        # arrive as Decimal, which marshal cannot write: those values are pickled (also exact).
+        try:
+            return model_cls, marshal.dumps(value, 2)
+        except ValueError:
+            return model_cls, b"p" + pickle.dumps(value, 5)
 
     def _lookup(self, key: tuple[type, bytes]) -> Any | None:
         with self._lock:
@@ -161,17 +169,23 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def iter_resources(value: Any) -> Iterator[dict]:
-    """Resources inside a prefetch value: a single resource or a Bundle's entries."""
+def iter_entries(value: Any) -> Iterator[tuple[dict, str | None]]:
+    """(resource, fullUrl) inside a prefetch value: a single resource or a Bundle's entries."""
     if not isinstance(value, dict):
         return
     if value.get("resourceType") == "Bundle":
         entries = value.get("entry")
         for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
-                yield entry["resource"]
+                url = entry.get("fullUrl")
+                yield entry["resource"], url.strip() if isinstance(url, str) and url.strip() else None
     else:
-        yield value
+        yield value, None
+
+
+def iter_resources(value: Any) -> Iterator[dict]:
+    """Resources inside a prefetch value: a single resource or a Bundle's entries."""
+    return (resource for resource, _ in iter_entries(value))
 
 
 @dataclass
@@ -181,10 +195,18 @@ class Record:
     skipped: list[Skipped] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)   # data that could not be fetched
     failed_rules: list[str] = field(default_factory=list)  # rules that raised; filled by the engine
+    quiet_rules: dict[str, list[str]] = field(default_factory=dict)  # rule -> incomplete keys it needs
+    fhir_server: str | None = None      # the request's fhirServer: its absolute references are ours
+    states: dict[str, Status] = field(default_factory=dict)  # completeness of each prefetch key
     _by_type: dict[str, list[Any]] = field(default_factory=dict)
     _by_ref: dict[str, Any] = field(default_factory=dict)
+    _by_url: dict[str, Any] = field(default_factory=dict)        # Bundle entry fullUrl -> resource
+    _contained: dict[tuple[int, str], Any] = field(default_factory=dict)  # (container, #id)
+    _container: dict[int, Any] = field(default_factory=dict)     # contained model -> its container
+    _keys: dict[int, str] = field(default_factory=dict)          # model -> its identity in this record
+    _bases: set[str] = field(default_factory=set)
     _raw: dict[int, dict] = field(default_factory=dict)
-    _memo: dict[str, Any] = field(default_factory=dict)
+    _memo: dict[Any, Any] = field(default_factory=dict)  # derived facts, cleared as data arrives
     claim: Any | None = None            # context.claim (claim-prepare), once validated
     draft_orders: list[Any] = field(default_factory=list)  # context.draftOrders (order-sign)
     patient_id: str | None = None       # the patient's id (Patient/<id>)
@@ -193,19 +215,23 @@ class Record:
     @classmethod
     def from_resources(cls, hook: str, patient: str | None, visit: str | None = None, *,
                        claim: dict | None = None, orders: dict | None = None,
-                       resources: Iterable[dict] = (), label: str = "subject") -> "Record":
+                       resources: Iterable[dict] = (), label: str = "subject",
+                       fhir_server: str | None = None) -> "Record":
         """The record of one evaluation, from domain inputs rather than a hook's context.
 
         `hook` names the check ("claim-prepare" for a Claim, "order-sign" for orders); the subject
         is `claim` (a Claim) or `orders` (a Bundle of draft ServiceRequests); `patient` and
         `visit` are Patient and Encounter ids; `resources` is what the rules may read about
-        them. The subject is indexed first (first copy of a `Type/id` wins); a resource that
+        them; `fhir_server` the base URL they came from, if any (its absolute references are
+        ours). The subject is indexed first (first copy of a `Type/id` wins); a resource that
         fails validation is in `skipped`, its path under `label` (e.g. "subject.claim").
         """
-        record = cls(hook=hook, patient_id=patient, encounter_id=visit)
+        record = cls(hook=hook, patient_id=patient, encounter_id=visit, fhir_server=fhir_server)
+        if fhir_server:
+            record._bases.add(normal_base(fhir_server))
         record.claim = record._add(claim, f"{label}.claim")
-        for i, resource in enumerate(iter_resources(orders)):
-            order = record._add(resource, f"{label}.draftOrders[{i}]")
+        for i, (resource, url) in enumerate(iter_entries(orders)):
+            order = record._add(resource, f"{label}.draftOrders[{i}]", url)
             if order is not None and order.get_resource_type() == "ServiceRequest":
                 record.draft_orders.append(order)
         for i, resource in enumerate(resources):
@@ -214,27 +240,37 @@ class Record:
 
     @classmethod
     def build(cls, hook: str, context: dict, prefetch: dict | None = None,
-              unavailable: Iterable[str] = ()) -> "Record":
+              unavailable: Iterable[str] = (), fhir_server: str | None = None) -> "Record":
         """A hook's record: its context names the subject, patient and visit; the prefetch's
         resources come after the context's own."""
         def text(key: str) -> str | None:
             return context[key] if isinstance(context.get(key), str) else None
 
         record = cls.from_resources(hook, text("patientId"), text("encounterId"), claim=context.get("claim"),
-                                    orders=context.get("draftOrders"), label="context")
+                                    orders=context.get("draftOrders"), label="context", fhir_server=fhir_server)
         record.context = context
         record.add_prefetch(prefetch or {}, unavailable)
         return record
 
-    def add_prefetch(self, prefetch: dict, unavailable: Iterable[str] = ()) -> None:
-        """Index the resources gathered for the prefetch keys (after the context's own)."""
+    def add_prefetch(self, prefetch: dict, unavailable: Iterable[str] = (),
+                     states: dict[str, Status] | None = None) -> None:
+        """Index the resources gathered for the prefetch keys (after the context's own), and note
+        how complete each key is (as given in `states`, else as its value shows)."""
         for key, value in prefetch.items():
-            for i, resource in enumerate(iter_resources(value)):
-                self._add(resource, f"prefetch.{key}[{i}]")
-        self.unavailable.extend(unavailable)
+            for i, (resource, url) in enumerate(iter_entries(value)):
+                self._add(resource, f"prefetch.{key}[{i}]", url)
+            self.states[key] = (states or {}).get(key) or classify(value)
+        for key in unavailable:
+            if key not in self.unavailable:
+                self.unavailable.append(key)
+            self.states[key] = Status.UNAVAILABLE
         self._memo.clear()
 
-    def _add(self, raw: Any, where: str) -> Any | None:
+    def incomplete(self, *keys: str) -> list[str]:
+        """Those of the prefetch keys whose data is partial or could not be had."""
+        return [k for k in keys if k in self.unavailable or not self.states.get(k, Status.COMPLETE).usable]
+
+    def _add(self, raw: Any, where: str, full_url: str | None = None) -> Any | None:
         """Validate and index one resource; return its model, or None if skipped or ignored."""
         if not isinstance(raw, dict):
             return None
@@ -245,7 +281,9 @@ class Record:
         rid = raw.get("id")
         ref = f"{rtype}/{rid}" if isinstance(rid, str) and rid else None
         if ref and ref in self._by_ref:
-            return self._by_ref[ref]
+            model = self._by_ref[ref]
+            self._index_url(full_url, model)
+            return model
         try:
             model = VALIDATED.validate(model_cls, raw)
         except ValidationError as error:
@@ -259,29 +297,87 @@ class Record:
             return None
         self._by_type.setdefault(rtype, []).append(model)
         self._raw[id(model)] = raw
+        self._keys[id(model)] = ref or full_url or f"{where}"
         if ref:
             self._by_ref[ref] = model
+        self._index_url(full_url, model)
+        self._index_contained(raw, model)
         return model
+
+    def _index_url(self, full_url: str | None, model: Any) -> None:
+        if full_url and full_url not in self._by_url:
+            self._by_url[full_url] = model
+            base = base_of(full_url)
+            if base:
+                self._bases.add(normal_base(base))
+                self._memo.clear()
+
+    def _index_contained(self, raw: dict, model: Any) -> None:
+        """Contained resources are reachable only as `#id` from inside their container."""
+        contained = raw.get("contained")
+        for craw, cmodel in zip(contained if isinstance(contained, list) else [], model.contained or []):
+            cid = craw.get("id") if isinstance(craw, dict) else None
+            if isinstance(cid, str) and cid:
+                self._contained[(id(model), cid)] = cmodel
+                self._container[id(cmodel)] = model
+                self._raw[id(cmodel)] = craw
+                self._keys[id(cmodel)] = f"{self.key_of(model)}#{cid}"
 
     # -- lookups -----------------------------------------------------------------
     def all(self, rtype: str) -> list[Any]:
         return self._by_type.get(rtype, [])
 
-    def resolve(self, reference: Any) -> Any | None:
-        """The resource a Reference (model or "Type/id" string, absolute URLs too) points to."""
-        ref = getattr(reference, "reference", reference)
-        if not isinstance(ref, str):
+    def resolve(self, reference: Any, within: Any = None) -> Any | None:
+        """The resource a Reference (model or string) names, in any form plugin.references accepts.
+
+        `within` is the resource holding the reference: a contained `#id` is looked up in it (or in
+        the resource that contains it). Identifier- or display-only references resolve to None.
+        """
+        ref = reference_string(reference)
+        if ref is None:
             return None
-        parts = ref.rstrip("/").split("/")
-        if len(parts) >= 2:
-            return self._by_ref.get(f"{parts[-2]}/{parts[-1]}")
-        return None
+        if ref.startswith("#"):
+            container = self._container.get(id(within), within)
+            return self._contained.get((id(container), ref[1:])) if container is not None else None
+        return self.memo(("resolve", ref), lambda: self._lookup(ref))
+
+    def _lookup(self, ref: str) -> Any | None:
+        found = self._by_url.get(ref)
+        if found is not None:
+            return found
+        key = logical_key(ref, self._bases or None)
+        return self._by_ref.get(key) if key else None
+
+    def key(self, reference: Any, within: Any = None) -> str | None:
+        """What a reference names, comparable across every form of reference: the resolved
+        resource's identity, else the `Type/id` it names on the request's server; None when it
+        names nothing we could read (identifier/display only, another server, an unknown urn)."""
+        target = self.resolve(reference, within)
+        if target is not None:
+            return self.key_of(target)
+        ref = reference_string(reference)
+        return logical_key(ref, self._bases or None) if ref else None
+
+    def key_of(self, model: Any) -> str:
+        """A resource's identity in this record: `Type/id`, else its fullUrl, else its place."""
+        return self._keys.get(id(model)) or self.ref_of(model)
+
+    def reference_to(self, model: Any) -> str | None:
+        """A reference string the EHR can resolve for a resource it sent: `Type/id`, else the
+        Bundle fullUrl it came with (e.g. a urn:uuid); None for a contained or unnamed resource."""
+        if getattr(model, "id", None) and id(model) not in self._container:
+            return self.ref_of(model)
+        return next((url for url, m in self._by_url.items() if m is model), None)
+
+    def is_ref(self, reference: Any, rtype: str, rid: str | None, within: Any = None) -> bool:
+        """Whether the reference names the resource `rtype/rid`."""
+        return bool(rid) and self.key(reference, within) == f"{rtype}/{rid}"
 
     def raw(self, model: Any) -> dict:
         """The JSON the resource arrived as, to build updates that keep every field intact."""
         return self._raw[id(model)]
 
-    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
         """Compute a derived fact once per request."""
         if key not in self._memo:
             self._memo[key] = compute()

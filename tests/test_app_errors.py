@@ -63,7 +63,7 @@ def test_missing_optional_prefetch_gives_a_data_unavailable_card(client):
     visit.procedure("97124", minutes=15)
     visit.claim_line("97124", units=1)
     body = visit.request("claim-prepare")
-    body["prefetch"]["observations"] = None
+    del body["prefetch"]["observations"]  # absent, and no fhirServer to fetch it from (null would mean "none")
     cards = client.post("/cds-services/massage-97124-claim-check", json=body).get_json()["cards"]
     card = next(c for c in cards if c["source"]["topic"]["code"] == "data-unavailable")
     assert card["indicator"] == "info"

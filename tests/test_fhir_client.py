@@ -282,3 +282,13 @@ def test_bundle_links_that_are_not_a_list_end_paging():
     from cds_hooks.fhir_client import _next_link
     assert _next_link({"resourceType": "Bundle", "link": 5}) is None
     assert _next_link({"resourceType": "Bundle", "link": [{"relation": "next", "url": "u"}]}) == "u"
+
+
+def test_long_id_lists_are_split_into_short_searches():
+    from cds_hooks.prefetch import MAX_URL, split_search
+    ids = [f"procedure-{n:05d}" for n in range(400)]
+    parts = split_search("provenance", "Provenance?target=", [f"Procedure/{i}" for i in ids], BASE)
+    assert list(parts)[:2] == ["provenance", "provenance#2"]
+    assert all(len(f"{BASE}/{q}") <= MAX_URL for q in parts.values())
+    sent = [v for q in parts.values() for v in q.split("=", 1)[1].split(",")]
+    assert sent == [f"Procedure/{i}" for i in ids]  # every id once, in order

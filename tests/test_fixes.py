@@ -63,3 +63,48 @@ def test_order_fixes():
     assert "insurance" not in paid and "Patient pay" in paid["note"][-1]["text"]
     recoded = apply(OrderFix(label="x", order_id=order["id"], product_code="97140"), order)
     assert recoded["code"]["coding"][0]["code"] == "97140"
+
+
+def decimal_claim():
+    """claim() as an EHR writes it: money with cents, read back as decimals."""
+    from decimal import Decimal
+    out = claim()
+    for money in [out["total"], out["item"][0]["net"], out["item"][1]["unitPrice"], out["item"][1]["net"]]:
+        money["value"] = Decimal(str(money["value"])).quantize(Decimal("0.01"))
+    return out
+
+
+def test_decimals_keep_their_digits_and_recomputed_ones_their_precision():
+    updated = apply(ClaimLineFix(label="x", sequence=2, quantity=2), decimal_claim())
+    assert str(updated["item"][0]["net"]["value"]) == "80.00"       # untouched
+    assert str(updated["item"][1]["unitPrice"]["value"]) == "30.00"  # untouched
+    assert str(updated["item"][1]["net"]["value"]) == "60.00"       # recomputed, in cents
+    assert str(updated["total"]["value"]) == "140.00"
+
+
+def test_removing_a_line_keeps_the_total_consistent():
+    updated = apply(ClaimLineFix(label="x", sequence=2, remove=True), decimal_claim())
+    assert str(updated["total"]["value"]) == "80.00"
+    alone = apply(ClaimLineFix(label="x", sequence=1, remove=True), updated)
+    assert alone["item"] == [] and str(alone["total"]["value"]) == "0.00"
+
+
+def test_total_moves_by_the_line_when_other_lines_carry_no_net():
+    original = decimal_claim()
+    del original["item"][0]["net"]
+    updated = apply(ClaimLineFix(label="x", sequence=2, remove=True), original)
+    assert str(updated["total"]["value"]) == "80.00"  # 110.00 − the removed line's 30.00
+
+
+def test_a_modifier_change_leaves_the_total_as_sent():
+    original = decimal_claim()
+    original["total"]["value"] = original["total"]["value"] + 1  # inconsistent, but not ours to touch
+    updated = apply(ClaimLineFix(label="x", sequence=2, modifiers=("59", "GP")), original)
+    assert updated["total"] == original["total"]
+
+
+def test_a_line_priced_without_net_still_moves_the_total():
+    original = decimal_claim()
+    del original["item"][1]["net"]  # 30.00 × 1, by its unit price
+    updated = apply(ClaimLineFix(label="x", sequence=2, quantity=3), original)
+    assert str(updated["total"]["value"]) == "170.00"  # 80.00 + 30.00 × 3

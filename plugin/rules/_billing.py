@@ -7,10 +7,11 @@ that none of the other modifier rules objects to.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from plugin.facts import (CPT, codings, cpt_codes, day_of, item_cpt, item_day, item_modifiers, lines_on,
                           patient_procedures, payer_profile, procedure_day, texts)
+from plugin.dates import period_days
 from plugin.facts import for_patient, ref_key
 from plugin.facts import item_quantity as quantity, line_ref  # noqa: F401 (the billing rules import them here)
 from plugin.policy import Policy
@@ -82,12 +83,12 @@ def therapy_codes(concept: Any, policy: Policy) -> list[str]:
 
 
 def active_care_plan(record: Record, day: date | None) -> Any | None:
-    """The patient's active plan of care whose period contains the day (or has no end)."""
+    """The patient's active plan of care whose period covers the day (partial dates as the whole
+    month or year, a missing end open)."""
     for plan in for_patient(record, "CarePlan"):
         if plan.status != "active" or plan.period is None or day_of(plan.period.start) is None:
             continue
-        start, end = day_of(plan.period.start), day_of(plan.period.end)
-        if day is None or (start <= day and (end is None or day <= end)):
+        if day is None or day in period_days(plan.period):
             return plan
     return None
 
@@ -105,29 +106,34 @@ def therapy_days(record: Record, policy: Policy) -> dict[date, list[Any]]:
     def compute() -> dict[date, list[Any]]:
         by_day: dict[date, list[Any]] = {}
         for proc in patient_procedures(record):
-            day = procedure_day(proc)
+            day = procedure_day(proc, record)
             if proc.status == "completed" and day is not None and therapy_codes(proc.code, policy):
                 by_day.setdefault(day, []).append(proc)
         return dict(sorted(by_day.items()))
     return record.memo("therapy_days", compute)
 
 
+# Where signatures come from: the Procedures (and Provenance riding with them), the follow-up
+# searches for Provenance and signers, and the visit's note.
+SIGNING_DATA = ("procedures", "provenance", "performers", "performerRoles", "documents")
+
+
 # -- people ---------------------------------------------------------------------------
-def person_keys(record: Record, reference: Any) -> set[str]:
+def person_keys(record: Record, reference: Any, within: Any = None) -> set[str]:
     """The reference itself plus, for a PractitionerRole, the Practitioner it stands for."""
-    key = ref_key(reference)
+    key = ref_key(reference, record, within)
     if key is None:
         return set()
     out = {key}
-    target = record.resolve(reference)
+    target = record.resolve(reference, within)
     if target is not None and target.get_resource_type() == "PractitionerRole" and target.practitioner:
-        out |= {k for k in [ref_key(target.practitioner)] if k}
+        out |= {k for k in [ref_key(target.practitioner, record, target)] if k}
     return out
 
 
-def credentials(record: Record, reference: Any) -> list[Any] | None:
+def credentials(record: Record, reference: Any, within: Any = None) -> list[Any] | None:
     """Qualification and role codes of a Practitioner / PractitionerRole; None when unresolvable."""
-    target = record.resolve(reference)
+    target = record.resolve(reference, within)
     if target is None:
         return None
     kind = target.get_resource_type()
@@ -135,16 +141,16 @@ def credentials(record: Record, reference: Any) -> list[Any] | None:
         return [q.code for q in target.qualification or []]
     if kind == "PractitionerRole":
         found = list(target.code or []) + list(target.specialty or [])
-        person = record.resolve(target.practitioner) if target.practitioner else None
+        person = record.resolve(target.practitioner, target) if target.practitioner else None
         if person is not None and person.get_resource_type() == "Practitioner":
             found += [q.code for q in person.qualification or []]
         return found
     return None
 
 
-def holds(record: Record, policy: Policy, reference: Any, valueset: str) -> bool:
+def holds(record: Record, policy: Policy, reference: Any, valueset: str, within: Any = None) -> bool:
     members = policy.valueset(valueset)
-    return any(members.contains(c.system, c.code) for c in codings(credentials(record, reference) or []))
+    return any(members.contains(c.system, c.code) for c in codings(credentials(record, reference, within) or []))
 
 
 def performer_refs(procedure: Any) -> list[Any]:
@@ -154,7 +160,7 @@ def performer_refs(procedure: Any) -> list[Any]:
 def performer_keys(record: Record, procedure: Any) -> set[str]:
     keys: set[str] = set()
     for actor in performer_refs(procedure):
-        keys |= person_keys(record, actor)
+        keys |= person_keys(record, actor, procedure)
     return keys
 
 
@@ -162,7 +168,7 @@ def note_documents(record: Record) -> list[Any]:
     """DocumentReferences of this visit's encounter (the day's note)."""
     enc = record.encounter_id
     return [d for d in record.all("DocumentReference")
-            if enc and d.context is not None and any(ref_key(e) == f"Encounter/{enc}"
+            if enc and d.context is not None and any(record.is_ref(e, "Encounter", enc, d)
                                                      for e in d.context.encounter or [])]
 
 
@@ -171,13 +177,18 @@ def note_targets(record: Record, procedure: Any) -> list[str]:
     return [Record.ref_of(procedure), *(Record.ref_of(d) for d in note_documents(record))]
 
 
-def signing_evidence(record: Record, targets: Iterable[str], agent_ok: Callable[[Any, Any], bool],
+def signing_keys(record: Record, procedure: Any) -> set[str]:
+    """note_targets as record identities, to compare with any form of Provenance.target."""
+    return {record.key_of(procedure), *(record.key_of(d) for d in note_documents(record))}
+
+
+def signing_evidence(record: Record, procedure: Any, agent_ok: Callable[[Any, Any], bool],
                      note_ok: Callable[[Any], bool]) -> list[str]:
-    """Provenances on `targets` with an agent `agent_ok(provenance, agent)` accepts, and visit notes
-    `note_ok` accepts: the signatures found, as references."""
-    wanted = set(targets)
+    """Provenances on the procedure or its visit note with an agent `agent_ok(provenance, agent)`
+    accepts, and visit notes `note_ok` accepts: the signatures found, as references."""
+    wanted = signing_keys(record, procedure)
     found = [Record.ref_of(p) for p in record.all("Provenance")
-             if any(ref_key(t) in wanted for t in p.target or []) and any(agent_ok(p, a) for a in p.agent or [])]
+             if any(record.key(t, p) in wanted for t in p.target or []) and any(agent_ok(p, a) for a in p.agent or [])]
     return found + [Record.ref_of(d) for d in note_documents(record) if note_ok(d)]
 
 

@@ -94,7 +94,7 @@ def reason_sources(record: Record, resource: Any) -> list[Source]:
     own = Record.ref_of(resource)
     out = [Source(own, tuple(resource.reasonCode or []))] if resource.reasonCode else []
     for reference in resource.reasonReference or []:
-        target = record.resolve(reference)
+        target = record.resolve(reference, resource)
         if target is not None and getattr(target, "code", None) is not None:
             out.append(Source(Record.ref_of(target), (target.code,)))
         elif reference.display:
@@ -116,7 +116,7 @@ def claim_diagnosis_sources(record: Record) -> list[Source]:
         where = f"Claim.diagnosis[{dx.sequence}]"
         if dx.diagnosisCodeableConcept is not None:
             out.append(Source(where, (dx.diagnosisCodeableConcept,)))
-        target = record.resolve(dx.diagnosisReference) if dx.diagnosisReference else None
+        target = record.resolve(dx.diagnosisReference, claim) if dx.diagnosisReference else None
         if target is not None and getattr(target, "code", None) is not None:
             out.append(Source(Record.ref_of(target), (target.code,)))
     return out
@@ -203,7 +203,8 @@ def pre_exercise_hits(record: Record, policy: Policy) -> list[Hit]:
 
 def patient_qualifying_conditions(record: Record, policy: Policy) -> list[Hit]:
     """Current Conditions of the patient in a qualifying group, one hit per Condition."""
-    sources = [Source(Record.ref_of(c), (c.code,)) for c in current_conditions(record) if c.code]
+    sources = [Source(record.reference_to(c) or Record.ref_of(c), (c.code,))
+               for c in current_conditions(record) if c.code]
     return list({h.ref: h for h in qualifying_hits(sources, policy)}.values())
 
 

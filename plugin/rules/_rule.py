@@ -30,6 +30,9 @@ class Rule:
     superseded_by: tuple[str, ...] = ()
     # Reports on the evaluation itself (what could not be read or run): runs after all others.
     runs_last: bool = False
+    # Prefetch keys in which this rule may find something absent: it stays quiet unless every one
+    # is complete (a partial or unavailable key proves no absence; data-unavailable names it).
+    needs_complete: tuple[str, ...] = ()
     check: Check | None = field(default=None, repr=False)
 
     def checks(self, fn: Check) -> Check:

@@ -27,7 +27,7 @@ def check(record, policy):
     first, last, basis = episode_window(record, today)
     dated = {}
     for proc in patient_procedures(record):
-        day = procedure_day(proc)
+        day = procedure_day(proc, record)
         if proc.status == "completed" and MASSAGE in cpt_codes(proc.code) and day and first <= day <= last:
             dated.setdefault(day, Record.ref_of(proc))
     visits = set(dated) | {today}

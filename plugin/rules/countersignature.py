@@ -1,7 +1,7 @@
 """countersignature: the supervising doctor countersigns the 97124 note."""
 from plugin.facts import massage_procedures
 from plugin.findings import Citation, Severity
-from plugin.rules._billing import (agent_types, holds, note_targets, performer_keys, performer_refs,
+from plugin.rules._billing import (SIGNING_DATA, agent_types, holds, note_targets, performer_keys, performer_refs,
                                    person_keys, signing_evidence)
 from plugin.rules._rule import CP, Rule
 
@@ -16,6 +16,7 @@ RULE = Rule(
                       "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
     hooks=CP,
     severity=Severity.WARNING,
+    needs_complete=SIGNING_DATA,
 )
 
 # Agent roles that put a name to the note (provenance-participant-type and v3 ParticipationType).
@@ -26,19 +27,19 @@ PHYSICIANS = "physicians"
 @RULE.checks
 def check(record, policy):
     for proc in massage_procedures(record):
-        if any(holds(record, policy, a, PHYSICIANS) for a in performer_refs(proc)):
+        if any(holds(record, policy, a, PHYSICIANS, proc) for a in performer_refs(proc)):
             continue  # the doctor did it: nobody above to countersign
         targets, performers = note_targets(record, proc), performer_keys(record, proc)
 
-        def by_physician(_prov, agent) -> bool:
+        def by_physician(prov, agent) -> bool:
             signs = not agent_types(agent) or bool(agent_types(agent) & SIGNING_TYPES)  # not enterer/custodian
-            second = not person_keys(record, agent.who) & performers
-            return signs and second and holds(record, policy, agent.who, PHYSICIANS)
+            second = not person_keys(record, agent.who, prov) & performers
+            return signs and second and holds(record, policy, agent.who, PHYSICIANS, prov)
 
         def authenticated(doc) -> bool:
-            return holds(record, policy, doc.authenticator, PHYSICIANS)
+            return holds(record, policy, doc.authenticator, PHYSICIANS, doc)
 
-        if signing_evidence(record, targets, by_physician, authenticated):
+        if signing_evidence(record, proc, by_physician, authenticated):
             continue
         yield RULE.finding(
             summary="Have the supervising doctor countersign today's 97124 note before billing.",

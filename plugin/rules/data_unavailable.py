@@ -1,13 +1,15 @@
 """data-unavailable: say plainly what could not be read or checked, instead of failing silently."""
+from plugin.completeness import Status
 from plugin.findings import Citation, Severity
 from plugin.rules._rule import BOTH, Rule
 
 RULE = Rule(
     code="data-unavailable",
     title="Some data could not be checked",
-    description=("Data the rules need could not be fetched from the EHR, a resource failed FHIR "
-                 "validation and was skipped, or a rule could not run. The other cards still stand; "
-                 "this one lists what they could not take into account."),
+    description=("Data the rules need could not be fetched from the EHR or arrived only in part (a "
+                 "search page without the pages after it), a resource failed FHIR validation and was "
+                 "skipped, or a rule could not run. The other cards still stand; this one lists what "
+                 "they could not take into account, and the rules that stayed quiet because of it."),
     citation=Citation("HL7 CDS Hooks 2.0", "Prefetch and FHIR resource access",
                       "https://cds-hooks.hl7.org/2.0/"),
     hooks=BOTH,
@@ -16,10 +18,21 @@ RULE = Rule(
 )
 
 
+def _key_line(record, key: str) -> str:
+    quiet = sorted(code for code, keys in record.quiet_rules.items() if key in keys)
+    if record.states.get(key) is Status.PARTIAL:
+        what = f"- Only part of **{key}** was received (a search page whose next page could not be fetched)."
+    elif record.fhir_server:
+        what = f"- Could not fetch **{key}** from the EHR's FHIR server."
+    else:
+        what = f"- **{key}** was not sent (or its search failed) and no fhirServer was given to fetch it from."
+    return what + (f" Not checked: {', '.join(f'`{c}`' for c in quiet)}." if quiet else "")
+
+
 @RULE.checks
 def check(record, policy):
-    lines = []
-    lines += [f"- Could not fetch **{key}** from the EHR's FHIR server." for key in record.unavailable]
+    keys = list(dict.fromkeys(record.unavailable + record.incomplete(*record.states)))
+    lines = [_key_line(record, key) for key in keys]
     lines += [f"- Skipped `{s.where}`: not valid FHIR R4 ({s.reason})." for s in record.skipped]
     lines += [f"- Rule `{code}` could not be evaluated." for code in record.failed_rules]
     if not lines:

@@ -15,6 +15,7 @@ RULE = Rule(
                       "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
     hooks=BOTH,
     severity=Severity.WARNING,
+    needs_complete=("conditions", "observations"),
 )
 
 

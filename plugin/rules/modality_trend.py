@@ -33,7 +33,7 @@ def _improvements(record, policy, first, last) -> list[tuple[str, str, float, fl
     pain = policy.valueset("pain-scores")
     series: dict[str, list] = {}
     for obs in for_patient(record, "Observation"):
-        day, value = observation_day(obs), obs.valueQuantity
+        day, value = observation_day(obs, record), obs.valueQuantity
         if obs.status in ("entered-in-error", "cancelled") or day is None or value is None or value.value is None:
             continue
         if not first <= day <= last or not codings(obs.code):

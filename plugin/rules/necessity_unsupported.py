@@ -33,11 +33,12 @@ def _order_findings(record, policy):
     for order in massage_orders(record):
         if qualifying_hits(reason_sources(record, order), policy):
             continue
-        cited = {ref_key(r) for r in order.reasonReference or []}
-        uncited = [h for h in conditions if ref_key(h.ref) not in cited]
-        fixes = [OrderFix(label="Cite the qualifying condition" + ("s" if len(uncited) > 1 else ""),
-                          order_id=order.id, add_reason_references=tuple(h.ref for h in uncited))
-                 ] if uncited and order.id else []
+        cited = {ref_key(r, record, order) for r in order.reasonReference or []}
+        uncited = [h for h in conditions if ref_key(h.ref, record) not in cited]
+        citable = [h.ref for h in uncited if ref_key(h.ref, record) is not None]  # never a bare "Condition"
+        fixes = [OrderFix(label="Cite the qualifying condition" + ("s" if len(citable) > 1 else ""),
+                          order_id=order.id, add_reason_references=tuple(citable))
+                 ] if citable and order.id else []
         found = (" The patient's active record holds " + describe(uncited) + ", which the order "
                  "could cite.") if uncited else ""
         yield RULE.finding(

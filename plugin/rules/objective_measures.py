@@ -15,6 +15,7 @@ RULE = Rule(
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
     hooks=BOTH,
     severity=Severity.WARNING,
+    needs_complete=("observations", "goals"),
 )
 
 

@@ -16,6 +16,7 @@ RULE = Rule(
                       "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
     hooks=CP,
     severity=Severity.CRITICAL,
+    needs_complete=("procedures", "performers", "performerRoles"),
 )
 
 GROUP_CODE = "97150"
@@ -40,10 +41,10 @@ def _problem(record, policy, proc) -> tuple[str, str] | None:
     actors = performer_refs(proc)
     if not actors:
         return "no performer documented", "no performer documented on the service"
-    known = [a for a in actors if credentials(record, a) is not None]
+    known = [a for a in actors if credentials(record, a, proc) is not None]
     if not known:
         return "performer not documented", "the performer reference does not resolve to a Practitioner or role"
-    if not any(holds(record, policy, a, "qualified-performers") for a in known):
+    if not any(holds(record, policy, a, "qualified-performers", proc) for a in known):
         return "performer not qualified", "the performer's credentials are not on the qualified list"
     return None
 

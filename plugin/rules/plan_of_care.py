@@ -14,6 +14,7 @@ RULE = Rule(
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
     hooks=BOTH,
     severity=Severity.WARNING,
+    needs_complete=("carePlans",),
 )
 
 
@@ -22,7 +23,7 @@ def _plans_massage(record, plan) -> bool:
         detail = activity.detail
         if detail is not None and names_massage(detail.code, detail.description or ""):
             return True
-        target = record.resolve(activity.reference) if activity.reference else None
+        target = record.resolve(activity.reference, plan) if activity.reference else None
         if target is not None and names_massage(getattr(target, "code", None)):
             return True
         if activity.reference is not None and names_massage(None, activity.reference.display or ""):

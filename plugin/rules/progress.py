@@ -14,6 +14,7 @@ RULE = Rule(
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
     hooks=CP,
     severity=Severity.WARNING,
+    needs_complete=("observations", "goals", "procedures"),
 )
 
 
@@ -25,7 +26,7 @@ def repeated_measures(record) -> dict[str, list]:
             if c.code:
                 by_code.setdefault(c.code, []).append(obs)
     return {code: obs for code, obs in by_code.items()
-            if len({observation_day(o) for o in obs if observation_day(o) is not None}) >= 2}
+            if len({observation_day(o, record) for o in obs} - {None}) >= 2}
 
 
 def progress_evidence(record, policy) -> list[str]:

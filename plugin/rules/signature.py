@@ -1,7 +1,7 @@
 """signature: the day's 97124 note is signed and dated by the person who did the massage."""
 from plugin.facts import massage_procedures
 from plugin.findings import Citation, Severity
-from plugin.rules._billing import (agent_types, note_targets, performer_keys, person_keys,
+from plugin.rules._billing import (SIGNING_DATA, agent_types, note_targets, performer_keys, person_keys,
                                    signing_evidence)
 from plugin.rules._rule import CP, Rule
 
@@ -16,6 +16,7 @@ RULE = Rule(
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
     hooks=CP,
     severity=Severity.WARNING,
+    needs_complete=SIGNING_DATA,
 )
 
 AUTHOR_TYPES = {"author", "AUT"}  # provenance-participant-type and v3 ParticipationType
@@ -29,12 +30,12 @@ def check(record, policy):
         def by_performer(prov, agent) -> bool:
             dated = prov.recorded is not None or any(s.when for s in prov.signature or [])
             authored = not agent_types(agent) or bool(agent_types(agent) & AUTHOR_TYPES)
-            return dated and authored and bool(person_keys(record, agent.who) & performers)
+            return dated and authored and bool(person_keys(record, agent.who, prov) & performers)
 
         def authenticated(doc) -> bool:
-            return doc.date is not None and bool(person_keys(record, doc.authenticator) & performers)
+            return doc.date is not None and bool(person_keys(record, doc.authenticator, doc) & performers)
 
-        if performers and signing_evidence(record, targets, by_performer, authenticated):
+        if performers and signing_evidence(record, proc, by_performer, authenticated):
             continue
         who = "the performer" if performers else "a performer (none is documented)"
         yield RULE.finding(

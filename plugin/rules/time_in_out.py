@@ -15,6 +15,7 @@ RULE = Rule(
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
     hooks=CP,
     severity=Severity.CRITICAL,
+    needs_complete=("procedures",),
 )
 
 

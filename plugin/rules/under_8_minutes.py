@@ -15,6 +15,8 @@ RULE = Rule(
     hooks=CP,
     severity=Severity.CRITICAL,
     superseded_by=("time-in-out",),
+    # Units are counted over every timed service of the visit: a page of them counts wrong.
+    needs_complete=("procedures",),
 )
 
 

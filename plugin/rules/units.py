@@ -15,6 +15,8 @@ RULE = Rule(
     hooks=CP,
     severity=Severity.WARNING,
     superseded_by=("under-8-minutes", "time-in-out", "not-medically-necessary"),
+    # Units are counted over every timed service of the visit: a page of them counts wrong.
+    needs_complete=("procedures",),
 )
 
 

@@ -1,0 +1,70 @@
+"""How a FHIR Reference string names a resource (FHIR R4 §2.3 References, §2.36.4 Bundle).
+
+Every form names the same resource the same way:
+
+- relative `Procedure/p1`; versioned `Procedure/p1/_history/2` (the version does not change
+  which resource);
+- absolute `https://ehr.example.org/fhir/Procedure/p1`: the same resource as the relative form
+  when its base is the request's fhirServer, or a base the request's Bundles use in their
+  `fullUrl`s; another server's resource otherwise;
+- `urn:uuid:…` and any other `fullUrl` of a Bundle entry: that entry's resource;
+- contained `#cov1`: the resource with that id inside the resource holding the reference.
+
+Identifier-only and display-only references name no resource to read: a display is never data.
+`plugin.record.Record.resolve` and `Record.key` apply these rules to the record's resources; this
+module only parses.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+# `Type/id` at the end of a path, optionally followed by `/_history/version`.
+_TAIL = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?/?$")
+
+
+def reference_string(reference: Any) -> str | None:
+    """The `reference` of a Reference model, or a string as given; None for identifier/display only."""
+    ref = getattr(reference, "reference", reference)
+    return ref.strip() if isinstance(ref, str) and ref.strip() else None
+
+
+def split(ref: str) -> tuple[str, str] | None:
+    """(base, `Type/id`) of a relative, versioned or absolute reference; base is "" when relative.
+
+    None for contained (`#id`), `urn:` references and anything that names no `Type/id`.
+    """
+    if ref.startswith("#") or ref.startswith("urn:"):
+        return None
+    match = _TAIL.search(ref)
+    if match is None:
+        return None
+    base = ref[:match.start()].rstrip("/") if "://" in ref else ""
+    if not base and match.start() > 0:
+        return None  # a relative path with more segments in front is no FHIR reference
+    return base, f"{match.group(1)}/{match.group(2)}"
+
+
+def base_of(full_url: str) -> str | None:
+    """The server base of an absolute `fullUrl` (`https://x/fhir/Type/id` -> `https://x/fhir`)."""
+    parts = split(full_url) if "://" in full_url else None
+    return parts[0] if parts else None
+
+
+def normal_base(base: str) -> str:
+    return base.rstrip("/").lower()
+
+
+def logical_key(ref: str, local_bases: Iterable[str] | None = None) -> str | None:
+    """`Type/id` for a reference to a resource of the request's own server, else None.
+
+    `local_bases` are the bases that count as the request's server (normalised with
+    normal_base); None means nothing tells the servers apart, so every absolute URL counts.
+    """
+    parts = split(ref)
+    if parts is None:
+        return None
+    base, key = parts
+    if base and local_bases is not None and normal_base(base) not in local_bases:
+        return None  # another server's resource
+    return key

@@ -1,0 +1,97 @@
+"""The one reference resolver: every form of reference names the same resource (or none)."""
+from __future__ import annotations
+
+import pytest
+
+from plugin.facts import ref_key
+from plugin.record import Record
+from plugin.references import logical_key, split
+
+BASE = "https://ehr.example.org/fhir"
+
+
+@pytest.mark.parametrize("ref,parts", [
+    ("Procedure/p1", ("", "Procedure/p1")),
+    ("Procedure/p1/_history/2", ("", "Procedure/p1")),
+    (f"{BASE}/Procedure/p1", (BASE, "Procedure/p1")),
+    (f"{BASE}/Procedure/p1/_history/2", (BASE, "Procedure/p1")),
+    ("#cov1", None),
+    ("urn:uuid:5d8d5a9e-3b0b-4b8e-9d6a-0c1f7a1b2c3d", None),
+    ("just-an-id", None),
+    ("a/b/Procedure/p1", None),
+])
+def test_split(ref, parts):
+    assert split(ref) == parts
+
+
+def test_logical_key_tells_servers_apart_only_when_it_knows_them():
+    assert logical_key(f"{BASE}/Patient/1", {BASE.lower()}) == "Patient/1"
+    assert logical_key("https://other.example.com/fhir/Patient/1", {BASE.lower()}) is None
+    assert logical_key("https://other.example.com/fhir/Patient/1") == "Patient/1"
+
+
+def _record(fhir_server=None) -> Record:
+    claim = {"resourceType": "Claim", "id": "c1", "status": "draft", "use": "claim",
+             "type": {"coding": [{"code": "professional"}]}, "patient": {"reference": "Patient/p"},
+             "created": "2026-03-02", "provider": {"reference": "Organization/clinic"},
+             "priority": {"coding": [{"code": "normal"}]},
+             "contained": [{"resourceType": "Coverage", "id": "cov1", "status": "active",
+                            "beneficiary": {"reference": "Patient/p"}, "payor": [{"reference": "#org1"}]},
+                           {"resourceType": "Organization", "id": "org1", "name": "Medicare"}],
+             "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": "#cov1"}}]}
+    goals = {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"fullUrl": "urn:uuid:0f1e2d3c-4b5a-4978-8877-665544332211",
+         "resource": {"resourceType": "Goal", "id": "g1", "lifecycleStatus": "active",
+                      "description": {"text": "walk"}, "subject": {"reference": "Patient/p"}}},
+        {"fullUrl": f"{BASE}/Goal/g2",
+         "resource": {"resourceType": "Goal", "id": "g2", "lifecycleStatus": "active",
+                      "description": {"text": "lift"}, "subject": {"reference": "Patient/p"}}}]}
+    return Record.build("claim-prepare", {"patientId": "p", "claim": claim}, {"goals": goals},
+                        fhir_server=fhir_server)
+
+
+def test_every_form_resolves_to_the_same_resource():
+    record = _record()
+    g1 = record.resolve("Goal/g1")
+    for form in ("Goal/g1/_history/3", f"{BASE}/Goal/g1", "urn:uuid:0f1e2d3c-4b5a-4978-8877-665544332211"):
+        assert record.resolve(form) is g1
+        assert record.key(form) == "Goal/g1" == ref_key(form, record)
+
+
+def test_contained_resolves_only_inside_its_container():
+    record = _record()
+    claim = record.claim
+    coverage = record.resolve(claim.insurance[0].coverage, claim)
+    assert coverage.get_resource_type() == "Coverage"
+    payer = record.resolve(coverage.payor[0], coverage)  # a contained resource's container is the claim's
+    assert payer.name == "Medicare"
+    assert record.resolve("#cov1") is None  # no container, no contained resource
+    assert record.key_of(coverage) == "Claim/c1#cov1"  # never mistaken for a Coverage/cov1 of the server
+
+
+def test_identifier_and_display_only_references_name_nothing():
+    record = _record()
+    assert record.resolve({"identifier": {"value": "x"}}) is None
+    assert record.key("") is None
+    assert ref_key(None) is None
+
+
+def test_another_servers_reference_is_not_ours_once_our_base_is_known():
+    record = _record(fhir_server=BASE)
+    assert record.resolve("https://elsewhere.example.com/fhir/Goal/g1") is None
+    assert record.key("https://elsewhere.example.com/fhir/Goal/g1") is None
+    assert record.resolve(f"{BASE}/Goal/g1") is record.resolve("Goal/g1")
+
+
+def test_a_resource_is_cited_the_way_the_ehr_can_resolve_it():
+    record = _record()
+    coverage = record.resolve("#cov1", record.claim)
+    assert record.reference_to(record.resolve("Goal/g2")) == "Goal/g2"
+    assert record.reference_to(coverage) is None  # contained: only its container can point at it
+    goals = {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"fullUrl": "urn:uuid:11111111-2222-4333-8444-555555555555",
+         "resource": {"resourceType": "Goal", "lifecycleStatus": "active", "description": {"text": "sit"},
+                      "subject": {"reference": "Patient/p"}}}]}
+    record.add_prefetch({"goals": goals})
+    unnamed = record.resolve("urn:uuid:11111111-2222-4333-8444-555555555555")
+    assert record.reference_to(unnamed) == "urn:uuid:11111111-2222-4333-8444-555555555555"
