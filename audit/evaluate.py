@@ -12,11 +12,12 @@ from typing import Any
 
 from audit.store import PatientGroup, massage_item
 from plugin.engine import evaluate
-from plugin.facts import MASSAGE, item_quantity, payer_profile, ref_key, visit_day, \
+from plugin.facts import MASSAGE, item_quantity, payer_profile, ref_key, visit_billed_units, visit_day, \
     visit_massage_lines, visit_units
 from plugin.findings import Severity
 from plugin.policy import Policy
 from plugin.record import Record
+from plugin.units import nearest_allocation
 
 CLAIM_PREPARE = "claim-prepare"
 WORST_FIRST = (Severity.CRITICAL, Severity.WARNING, Severity.INFO)
@@ -56,8 +57,10 @@ def audit_claim(claim: dict, patient: str, resources: list[dict], policy: Policy
     payer = payer_profile(record, policy).id
     lines = visit_massage_lines(record)
     billed = sum(item_quantity(line) for line in lines)
-    computed = visit_units(record, policy)
-    supported = computed[2].get(MASSAGE, 0) if computed is not None else None
+    computed = visit_units(record, policy)   # the units rule's own reading of the minutes
+    supported = None
+    if computed is not None:   # the permitted allocation nearest what was billed, as the card says
+        supported = nearest_allocation(computed[2], visit_billed_units(record, policy), MASSAGE).get(MASSAGE, 0)
     nets = [_net(line) for line in lines]
     currency = next((c for _, c in nets if c), None)
     severities = {f.severity for f in findings}

@@ -3,8 +3,8 @@
 Why SQLite: it ships with Python (no new dependency), keeps each resource as the JSON line it
 arrived as, and its B-tree index on the patient column hands the resources back patient by
 patient in one ordered scan, with a bounded page cache. The joins grouping needs (a Provenance
-belongs to the patient of what it targets; a Practitioner, PractitionerRole or Organization
-belongs to every patient whose resources reference it) are one SQL statement each. DuckDB
+belongs to the patient of what it targets; a Practitioner, PractitionerRole, Organization or
+Binary belongs to every patient whose resources reference it) are one SQL statement each. DuckDB
 would add a dependency built for column scans, not for handing back whole rows by key;
 hand-written sorted runs would be home-made code for what an index already does.
 
@@ -24,7 +24,7 @@ from plugin.facts import CPT, MASSAGE, ref_key
 from plugin.record import KNOWN_TYPES
 
 # Resources that belong to no single patient: a patient's record takes those it references.
-SHARED = frozenset({"Practitioner", "PractitionerRole", "Organization"})
+SHARED = frozenset({"Practitioner", "PractitionerRole", "Organization", "Binary"})
 # Where each type names its patient (FHIR R4 compartment Patient; Coverage: its beneficiary).
 PATIENT_FIELDS = {"Claim": "patient", "Coverage": "beneficiary"}
 BATCH_ROWS = 5_000
@@ -51,7 +51,8 @@ CREATE INDEX claims_patient ON claims (patient);
 
 # Reference.reference values, read from the line's text: several times faster than walking the
 # parsed JSON, and exact for the `Type/id` and URL forms that can name a stored resource.
-_REFERENCE = re.compile(r'"reference"\s*:\s*"([^"\\]+)"')
+# An attachment names its Binary by `url`: a reference too, for grouping.
+_REFERENCE = re.compile(r'"reference"\s*:\s*"([^"\\]+)"|"url"\s*:\s*"([^"\\]*Binary/[^"\\]+)"')
 
 
 def _patient_of(resource: dict) -> str | None:
@@ -129,7 +130,7 @@ class Store:
         patient = _patient_of(resource)
         row = self.db.execute("INSERT INTO resources VALUES (?, ?, ?, ?, ?)",
                               (rtype, ref, patient, line.text, line.where))
-        targets = {key for r in _REFERENCE.findall(line.text) if (key := ref_key(r))
+        targets = {key for pair in _REFERENCE.findall(line.text) if (key := ref_key(pair[0] or pair[1]))
                    and (rtype == "Provenance" or key.split("/", 1)[0] in SHARED)}
         self.db.executemany("INSERT INTO refs VALUES (?, ?)", ((row.lastrowid, t) for t in targets))
         if rtype == "Claim" and ref and bills_massage(resource):
