@@ -20,7 +20,9 @@ RULE = Rule(
 
 def _key_line(record, key: str) -> str:
     quiet = sorted(code for code, keys in record.quiet_rules.items() if key in keys)
-    if record.states.get(key) is Status.PARTIAL:
+    if record.has_skipped(key) and record.states.get(key, Status.COMPLETE).usable:
+        what = f"- Part of **{key}** could not be read (a resource skipped below)."
+    elif record.states.get(key) is Status.PARTIAL:
         what = f"- Only part of **{key}** was received (a search page whose next page could not be fetched)."
     elif record.fhir_server:
         what = f"- Could not fetch **{key}** from the EHR's FHIR server."
@@ -33,7 +35,7 @@ def _key_line(record, key: str) -> str:
 def check(record, policy):
     keys = list(dict.fromkeys(record.unavailable + record.incomplete(*record.states)))
     lines = [_key_line(record, key) for key in keys]
-    lines += [f"- Skipped `{s.where}`: not valid FHIR R4 ({s.reason})." for s in record.skipped]
+    lines += [f"- Skipped `{s.where}`: it {s.why} ({s.reason})." for s in record.skipped]
     lines += [f"- Rule `{code}` could not be evaluated." for code in record.failed_rules]
     if not lines:
         return
