@@ -359,7 +359,8 @@ class Record:
                 self._memo.clear()
 
     def _index_contained(self, raw: dict, model: Any) -> None:
-        """Contained resources are reachable only as `#id` from inside their container."""
+        """Contained resources are referenced only as `#id` from inside their container, but are
+        the record's resources like any other (a Procedure may contain its own Provenance)."""
         contained = raw.get("contained")
         for craw, cmodel in zip(contained if isinstance(contained, list) else [], model.contained or []):
             cid = craw.get("id") if isinstance(craw, dict) else None
@@ -368,6 +369,7 @@ class Record:
                 self._container[id(cmodel)] = model
                 self._raw[id(cmodel)] = craw
                 self._keys[id(cmodel)] = f"{self.key_of(model)}#{cid}"
+                self._by_type.setdefault(cmodel.get_resource_type(), []).append(cmodel)
 
     # -- lookups -----------------------------------------------------------------
     def all(self, rtype: str) -> list[Any]:
@@ -377,13 +379,16 @@ class Record:
         """The resource a Reference (model or string) names, in any form plugin.references accepts.
 
         `within` is the resource holding the reference: a contained `#id` is looked up in it (or in
-        the resource that contains it). Identifier- or display-only references resolve to None.
+        the resource that contains it), and a bare `#` is that container itself (R4 §2.3.0.1).
+        Identifier- or display-only references resolve to None.
         """
         ref = reference_string(reference)
         if ref is None:
             return None
         if ref.startswith("#"):
             container = self._container.get(id(within), within)
+            if ref == "#":
+                return container if id(within) in self._container else None
             return self._contained.get((id(container), ref[1:])) if container is not None else None
         return self.memo(("resolve", ref), lambda: self._lookup(ref))
 

@@ -57,6 +57,15 @@ def references_every_way(request: dict) -> dict:
     return out
 
 
+def server_spelled_otherwise(request: dict) -> dict:
+    """Absolute references whose server base is spelled otherwise than the Bundles' fullUrls:
+    host in capitals and the default port written out (`HTTPS://EHR.Example.org:443/fhir/…`)."""
+    out = absolute_references(request)
+    host = BASE.split("/")[2]
+    return _map_references(out, lambda r: r.replace(f"https://{host}/", f"HTTPS://{host.upper()}:443/")
+                           if r.startswith(BASE + "/") else None)
+
+
 def versions_and_far_offsets(request: dict) -> dict:
     """Every instant written at +14:00; claim lines with `servicedPeriod` instead of
     `servicedDate`; each resource with `meta.versionId` 2 and a `meta.lastUpdated`, preceded in
@@ -154,6 +163,27 @@ def batch_responses(request: dict) -> dict:
             for entry in bundle.get("entry") or []:
                 entry.pop("search", None)
                 entry["response"] = {"status": "200 OK"}
+    return out
+
+
+def provenance_in_its_target(request: dict) -> dict:
+    """Each Provenance of a Procedure moved into that Procedure's `contained`, its target written
+    `#` (the container, R4 dom-3)."""
+    out = copy.deepcopy(request)
+    for bundle in bundles(out):
+        entries = bundle.get("entry") or []
+        targets = {f"{e['resource']['resourceType']}/{e['resource'].get('id')}": e["resource"]
+                   for e in entries if isinstance(e.get("resource"), dict)}
+        for entry in list(entries):
+            resource = entry.get("resource") or {}
+            if resource.get("resourceType") != "Provenance" or len(resource.get("target") or []) != 1:
+                continue
+            target = targets.get(resource["target"][0].get("reference", ""))
+            if target is not None and target["resourceType"] == "Procedure":
+                contained = {**copy.deepcopy(resource), "target": [{"reference": "#"}]}
+                contained["id"] = f"prov{len(target.get('contained') or []) + 1}"
+                target.setdefault("contained", []).append(contained)
+                entries.remove(entry)
     return out
 
 

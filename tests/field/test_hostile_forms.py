@@ -9,7 +9,9 @@ import pytest
 
 from cds_hooks import fhir_json
 from tests.field.conftest import SCENARIOS, codes, fixture_request
-from tests.field.hostile_transforms import HOSTILE, versions_and_far_offsets
+from tests.field.hostile_transforms import (
+    HOSTILE, provenance_in_its_target, server_spelled_otherwise, versions_and_far_offsets,
+)
 from tests.field.test_field_kinds import expected_codes, fixture, resources
 from tests.field.transforms import effects
 
@@ -24,6 +26,34 @@ def test_same_cards_in_combined_forms(folder, transform, send):
     want = effects(*send(original), original)
     assert want[0] == 200
     assert effects(*send(changed), changed) == want
+
+
+@pytest.mark.parametrize("folder", SCENARIOS, ids=lambda p: p.name)
+def test_a_server_base_spelled_otherwise_is_the_same_server(folder, send):
+    """Scheme and host are case-insensitive and `:443` is https's port (RFC 3986 §6.2.3): the
+    references name this server's resources. Suggestions echo a cited reference as written, so
+    card codes and indicators are compared."""
+    original = fixture_request(folder)
+    changed = server_spelled_otherwise(original)
+    assert fhir_json.dumps(changed) != fhir_json.dumps(original)
+    status, answer = send(changed)
+    want_status, want = send(original)
+    assert status == want_status == 200
+    assert sorted((c["source"]["topic"]["code"], c["indicator"]) for c in answer["cards"]) == \
+        sorted((c["source"]["topic"]["code"], c["indicator"]) for c in want["cards"])
+
+
+SIGNED = [f for f in SCENARIOS if '"Provenance"' in (f / "request.json").read_text()]
+
+
+@pytest.mark.parametrize("folder", SIGNED, ids=lambda p: p.name)
+def test_a_provenance_contained_in_its_procedure_signs_it(folder, send):
+    """A Procedure carrying its own Provenance (target `#`, the container) is signed as when the
+    Provenance stands on its own: same cards, signed or not, by whoever signed."""
+    original = fixture_request(folder)
+    changed = provenance_in_its_target(original)
+    assert fhir_json.dumps(changed) != fhir_json.dumps(original)
+    assert effects(*send(changed), changed) == effects(*send(original), original)
 
 
 def test_the_latest_version_of_a_resource_is_read(send):
