@@ -139,8 +139,9 @@ def _is_massage_order(raw: Any) -> bool:
 
 def subject_error(record: Record) -> RequestError | None:
     """A 400 when what the hook asks about cannot be read: the Claim, or a 97124 draft order, is
-    not valid FHIR R4 or carries a modifierExtension the service does not understand. Any other invalid resource (an unrelated order signed with it, a prefetch resource)
-    is only skipped and named on the data-unavailable card."""
+    not valid FHIR R4 or carries a modifierExtension the service does not understand. Any other
+    such resource (an unrelated order signed with it, a prefetch resource) is only skipped and
+    named on the data-unavailable card."""
     orders = list(iter_resources(record.context.get("draftOrders")))
     for bad in record.skipped:
         subject = bad.path == "context.claim"

@@ -16,9 +16,9 @@ import marshal
 import pickle
 import threading
 import typing
-from datetime import datetime
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -163,10 +163,17 @@ class Skipped:
     why: str = "is not valid FHIR R4"
 
 
-def _modifier_extension(value: Any, path: str) -> str | None:
-    """Where `value` carries a modifierExtension, else None. A modifier extension may negate or
+def _modifier_extension(raw: dict, rtype: str) -> str | None:
+    """Where a resource carries a modifierExtension, else None. A modifier extension may negate or
     qualify what it sits on (FHIR R4 §2.4 Extensibility: a reader that does not know it must not
     process the element as if it were absent); this service knows none."""
+    # The serialised form is C-fast and nearly always free of the name: walk only when it is not.
+    if b"modifierExtension" not in ValidatedElements.key(dict, raw)[1]:
+        return None
+    return _find_modifier(raw, rtype)
+
+
+def _find_modifier(value: Any, path: str) -> str | None:
     if isinstance(value, dict):
         if value.get("modifierExtension"):
             return f"{path}.modifierExtension"
@@ -176,7 +183,7 @@ def _modifier_extension(value: Any, path: str) -> str | None:
     else:
         return None
     for key, item in items:
-        found = _modifier_extension(item, f"{path}.{key}" if key else path)
+        found = _find_modifier(item, f"{path}.{key}" if key else path)
         if found:
             return found
     return None
