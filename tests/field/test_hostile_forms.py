@@ -124,3 +124,18 @@ def test_an_unrelated_order_with_a_modifier_extension_is_skipped(send):
     assert status == 200
     assert codes(answer) == expected_codes("s04") | {"data-unavailable"}
     assert "ServiceRequest/lab1" in _data_unavailable(answer)
+
+
+@pytest.mark.parametrize("number", ["1E+10000000", "0E-10000000", "1.5e-999999"])
+def test_a_number_with_an_unbounded_exponent_is_refused_at_once(number, client):
+    """FHIR's decimal grammar bounds no exponent, but a dozen bytes like `1E+10000000` cost
+    minutes to turn into units or to quantize: such a body is refused as a bad request."""
+    body = fhir_json.dumps(fixture("s01")).replace('"quantity": {"value": 1}', f'"quantity": {{"value": {number}}}', 1)
+    assert number in body
+    response = client.post("/cds-services/massage-97124-claim-check", data=body, content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_numbers_in_any_json_form_are_read_and_written_back_as_received():
+    text = '{"a": 38.000, "b": 1E+1, "c": -0.0, "d": 1E+400, "e": 12345678901234567890123}'
+    assert fhir_json.dumps(fhir_json.loads(text)) == text
