@@ -8,6 +8,7 @@ import copy
 import pytest
 
 from cds_hooks import fhir_json
+from plugin.rules import rule
 from tests.field.conftest import SCENARIOS, codes, fixture_request
 from tests.field.hostile_transforms import (
     HOSTILE, provenance_in_its_target, server_spelled_otherwise, versions_and_far_offsets,
@@ -80,7 +81,7 @@ def test_a_skipped_goal_is_no_absent_goal(name, send):
     assert status == 200
     assert codes(answer) == expected_codes(name) - {"functional-goal"} | {"data-unavailable"}
     assert "Part of **goals** could not be read" in _data_unavailable(answer)
-    assert "`functional-goal`" in _data_unavailable(answer)
+    assert f"“{rule('functional-goal').title}”" in _data_unavailable(answer)
 
 
 def test_a_goal_with_an_unknown_modifier_extension_is_not_read(send):
@@ -123,7 +124,7 @@ def test_an_unrelated_order_with_a_modifier_extension_is_skipped(send):
     status, answer = send(body)
     assert status == 200
     assert codes(answer) == expected_codes("s04") | {"data-unavailable"}
-    assert "ServiceRequest/lab1" in _data_unavailable(answer)
+    assert "a ServiceRequest that carries a modifierExtension" in _data_unavailable(answer)
 
 
 @pytest.mark.parametrize("number", ["1E+10000000", "0E-10000000", "1.5e-999999"])
