@@ -27,7 +27,8 @@ def _resources(request: dict):
             found.append(item)
     _walk(request["context"], fn)
     _walk(request.get("prefetch", {}), fn)
-    return [r for r in found if r.get("resourceType") != "Bundle"]
+    # Bundle and Binary are no DomainResource: they carry neither extensions nor narrative.
+    return [r for r in found if r.get("resourceType") not in ("Bundle", "Binary")]
 
 
 def references_every_way(request: dict) -> dict:
