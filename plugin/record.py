@@ -18,6 +18,7 @@ import threading
 import typing
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -154,11 +155,38 @@ VALIDATED = ValidatedElements()
 
 @dataclass(frozen=True)
 class Skipped:
-    """A resource that failed validation. `reason` names fields, never their values (no PHI)."""
+    """A resource the rules cannot read. `reason` names fields, never their values (no PHI)."""
 
     where: str   # the resource's `Type/id`, else its place in the request
     reason: str
     path: str = ""  # its place in the request, e.g. "context.claim" or "prefetch.goals[2]"
+    why: str = "is not valid FHIR R4"
+
+
+def _modifier_extension(raw: dict, rtype: str) -> str | None:
+    """Where a resource carries a modifierExtension, else None. A modifier extension may negate or
+    qualify what it sits on (FHIR R4 §2.4 Extensibility: a reader that does not know it must not
+    process the element as if it were absent); this service knows none."""
+    # The serialised form is C-fast and nearly always free of the name: walk only when it is not.
+    if b"modifierExtension" not in ValidatedElements.key(dict, raw)[1]:
+        return None
+    return _find_modifier(raw, rtype)
+
+
+def _find_modifier(value: Any, path: str) -> str | None:
+    if isinstance(value, dict):
+        if value.get("modifierExtension"):
+            return f"{path}.modifierExtension"
+        items = value.items()
+    elif isinstance(value, list):
+        items = ((None, item) for item in value)
+    else:
+        return None
+    for key, item in items:
+        found = _find_modifier(item, f"{path}.{key}" if key else path)
+        if found:
+            return found
+    return None
 
 
 def _describe(error: ValidationError) -> str:
@@ -186,6 +214,43 @@ def iter_entries(value: Any) -> Iterator[tuple[dict, str | None]]:
 def iter_resources(value: Any) -> Iterator[dict]:
     """Resources inside a prefetch value: a single resource or a Bundle's entries."""
     return (resource for resource, _ in iter_entries(value))
+
+
+def _identity(raw: dict) -> str | None:
+    rtype, rid = raw.get("resourceType"), raw.get("id")
+    return f"{rtype}/{rid}" if isinstance(rtype, str) and isinstance(rid, str) and rid else None
+
+
+def _version(raw: dict) -> tuple[datetime | None, int | None]:
+    """(meta.lastUpdated as an instant, meta.versionId when it is a number) of a raw resource."""
+    meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else {}
+    updated, vid = meta.get("lastUpdated"), meta.get("versionId")
+    try:
+        updated = datetime.fromisoformat(updated) if isinstance(updated, str) else None
+    except ValueError:
+        updated = None
+    if updated is not None and updated.tzinfo is None:
+        updated = None  # an instant has a zone (R4 §2.24); without one it cannot be ordered
+    return updated, int(vid) if isinstance(vid, str) and vid.isdigit() else None
+
+
+def _newer(a: dict, b: dict) -> bool:
+    """Whether raw resource `a` is a later version than `b`: by lastUpdated, else by versionId."""
+    (ua, va), (ub, vb) = _version(a), _version(b)
+    if ua is not None and ub is not None and ua != ub:
+        return ua > ub
+    return va is not None and vb is not None and va > vb
+
+
+def _latest_versions(resources: Iterable[dict]) -> dict[str, int]:
+    """For each `Type/id`, the position of its latest version among `resources` (a Bundle may hold
+    one resource in several versions, FHIR R4 bdl-7); the first copy when none is later."""
+    latest: dict[str, tuple[int, dict]] = {}
+    for n, raw in enumerate(resources):
+        ident = _identity(raw) if isinstance(raw, dict) else None
+        if ident and (ident not in latest or _newer(raw, latest[ident][1])):
+            latest[ident] = (n, raw)
+    return {ident: n for ident, (n, _) in latest.items()}
 
 
 @dataclass
@@ -256,9 +321,13 @@ class Record:
                      states: dict[str, Status] | None = None) -> None:
         """Index the resources gathered for the prefetch keys (after the context's own), and note
         how complete each key is (as given in `states`, else as its value shows)."""
+        found = [(f"prefetch.{key}[{i}]", resource, url) for key, value in prefetch.items()
+                 for i, (resource, url) in enumerate(iter_entries(value))]
+        latest = _latest_versions(resource for _, resource, _ in found)
+        for n, (where, resource, url) in enumerate(found):
+            if latest.get(_identity(resource), n) == n:
+                self._add(resource, where, url)
         for key, value in prefetch.items():
-            for i, (resource, url) in enumerate(iter_entries(value)):
-                self._add(resource, f"prefetch.{key}[{i}]", url)
             self.states[key] = (states or {}).get(key) or classify(value)
         for key in unavailable:
             if key not in self.unavailable:
@@ -267,8 +336,14 @@ class Record:
         self._memo.clear()
 
     def incomplete(self, *keys: str) -> list[str]:
-        """Those of the prefetch keys whose data is partial or could not be had."""
-        return [k for k in keys if k in self.unavailable or not self.states.get(k, Status.COMPLETE).usable]
+        """Those of the prefetch keys whose data is partial or could not be had, or holds a resource
+        that was skipped (the one that is missing may be the one a rule looks for)."""
+        return [k for k in keys if k in self.unavailable or not self.states.get(k, Status.COMPLETE).usable
+                or self.has_skipped(k)]
+
+    def has_skipped(self, key: str) -> bool:
+        """Whether a resource of prefetch key `key` was skipped."""
+        return any(s.path.startswith(f"prefetch.{key}[") for s in self.skipped)
 
     def _add(self, raw: Any, where: str, full_url: str | None = None) -> Any | None:
         """Validate and index one resource; return its model, or None if skipped or ignored."""
@@ -295,6 +370,11 @@ class Record:
         except RecursionError:  # fhir.resources recurses per level: ~150 nested extensions exhaust the stack
             self.skipped.append(Skipped(where=ref or where, path=where, reason="resource: nested too deeply to validate"))
             return None
+        modifier = _modifier_extension(raw, rtype)
+        if modifier:
+            self.skipped.append(Skipped(where=ref or where, path=where, reason=modifier,
+                                        why="carries a modifierExtension this service does not understand"))
+            return None
         self._by_type.setdefault(rtype, []).append(model)
         self._raw[id(model)] = raw
         self._keys[id(model)] = ref or full_url or f"{where}"
@@ -313,7 +393,8 @@ class Record:
                 self._memo.clear()
 
     def _index_contained(self, raw: dict, model: Any) -> None:
-        """Contained resources are reachable only as `#id` from inside their container."""
+        """Contained resources are referenced only as `#id` from inside their container, but are
+        the record's resources like any other (a Procedure may contain its own Provenance)."""
         contained = raw.get("contained")
         # getattr: a Binary is a Resource, not a DomainResource, and has no `contained`.
         for craw, cmodel in zip(contained if isinstance(contained, list) else [],
@@ -324,6 +405,7 @@ class Record:
                 self._container[id(cmodel)] = model
                 self._raw[id(cmodel)] = craw
                 self._keys[id(cmodel)] = f"{self.key_of(model)}#{cid}"
+                self._by_type.setdefault(cmodel.get_resource_type(), []).append(cmodel)
 
     # -- lookups -----------------------------------------------------------------
     def all(self, rtype: str) -> list[Any]:
@@ -333,13 +415,16 @@ class Record:
         """The resource a Reference (model or string) names, in any form plugin.references accepts.
 
         `within` is the resource holding the reference: a contained `#id` is looked up in it (or in
-        the resource that contains it). Identifier- or display-only references resolve to None.
+        the resource that contains it), and a bare `#` is that container itself (R4 §2.3.0.1).
+        Identifier- or display-only references resolve to None.
         """
         ref = reference_string(reference)
         if ref is None:
             return None
         if ref.startswith("#"):
             container = self._container.get(id(within), within)
+            if ref == "#":
+                return container if id(within) in self._container else None
             return self._contained.get((id(container), ref[1:])) if container is not None else None
         return self.memo(("resolve", ref), lambda: self._lookup(ref))
 
