@@ -24,6 +24,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from plugin.completeness import Status, classify
+from plugin.prefilter import Prefilter, goal_measures
 from plugin.references import base_of, logical_key, normal_base, reference_string
 
 # The resource types the rules read. Anything else is ignored, not reported:
@@ -207,6 +208,8 @@ class Record:
     _bases: set[str] = field(default_factory=set)
     _raw: dict[int, dict] = field(default_factory=dict)
     _memo: dict[Any, Any] = field(default_factory=dict)  # derived facts, cleared as data arrives
+    prefilter: Prefilter | None = None  # what no rule reads is held back unvalidated (plugin/prefilter.py)
+    _held: dict[str, tuple[dict, str, str | None]] = field(default_factory=dict)  # Type/id or fullUrl -> held
     claim: Any | None = None            # context.claim (claim-prepare), once validated
     draft_orders: list[Any] = field(default_factory=list)  # context.draftOrders (order-sign)
 
@@ -214,7 +217,9 @@ class Record:
     def build(cls, hook: str, context: dict, prefetch: dict | None = None,
               unavailable: Iterable[str] = (), fhir_server: str | None = None) -> "Record":
         """Index the context's resources first, then the prefetch's (first copy of an id wins)."""
-        record = cls(hook=hook, context=context, fhir_server=fhir_server)
+        patient = context.get("patientId") if isinstance(context, dict) else None
+        record = cls(hook=hook, context=context, fhir_server=fhir_server,
+                     prefilter=Prefilter(patient if isinstance(patient, str) else None, fhir_server))
         if fhir_server:
             record._bases.add(normal_base(fhir_server))
         record.claim = record._add(context.get("claim"), "context.claim")
@@ -229,6 +234,8 @@ class Record:
                      states: dict[str, Status] | None = None) -> None:
         """Index the resources gathered for the prefetch keys (after the context's own), and note
         how complete each key is (as given in `states`, else as its value shows)."""
+        if self.prefilter is not None:
+            self._learn_measures(prefetch)
         for key, value in prefetch.items():
             for i, (resource, url) in enumerate(iter_entries(value)):
                 self._add(resource, f"prefetch.{key}[{i}]", url)
@@ -239,11 +246,33 @@ class Record:
             self.states[key] = Status.UNAVAILABLE
         self._memo.clear()
 
+    def _learn_measures(self, prefetch: dict) -> None:
+        """Goals' target measures make their Observations read: learn them before admitting any,
+        and admit those held back before a Goal naming their measure arrived."""
+        new = goal_measures(r for value in prefetch.values() for r in iter_resources(value)) - self.prefilter.measures
+        if not new:
+            return
+        self.prefilter.measures |= new
+        for name, (raw, where, url) in list(self._held.items()):
+            if self._held.get(name) is not None and self.prefilter.admits(raw):
+                self._unhold(raw, url)
+                self._add(raw, where, url)
+
+    def _unhold(self, raw: dict, url: str | None) -> None:
+        for name in (Record._type_id(raw), url):
+            if name and self._held.get(name, (None,))[0] is raw:
+                del self._held[name]
+
+    @staticmethod
+    def _type_id(raw: dict) -> str | None:
+        rid = raw.get("id")
+        return f"{raw.get('resourceType')}/{rid}" if isinstance(rid, str) and rid else None
+
     def incomplete(self, *keys: str) -> list[str]:
         """Those of the prefetch keys whose data is partial or could not be had."""
         return [k for k in keys if k in self.unavailable or not self.states.get(k, Status.COMPLETE).usable]
 
-    def _add(self, raw: Any, where: str, full_url: str | None = None) -> Any | None:
+    def _add(self, raw: Any, where: str, full_url: str | None = None, listed: bool = True) -> Any | None:
         """Validate and index one resource; return its model, or None if skipped or ignored."""
         if not isinstance(raw, dict):
             return None
@@ -257,6 +286,14 @@ class Record:
             model = self._by_ref[ref]
             self._index_url(full_url, model)
             return model
+        if ref and ref in self._held:
+            return None   # a later copy of a held-back resource: the first copy wins, as above
+        if self.prefilter is not None and not self.prefilter.admits(raw):
+            for name in (ref, full_url):
+                if name and name not in self._held:
+                    self._held[name] = (raw, where, full_url)
+            self._index_base(full_url)
+            return None
         try:
             model = VALIDATED.validate(model_cls, raw)
         except ValidationError as error:
@@ -268,7 +305,8 @@ class Record:
         except RecursionError:  # fhir.resources recurses per level: ~150 nested extensions exhaust the stack
             self.skipped.append(Skipped(where=ref or where, path=where, reason="resource: nested too deeply to validate"))
             return None
-        self._by_type.setdefault(rtype, []).append(model)
+        if listed:
+            self._by_type.setdefault(rtype, []).append(model)
         self._raw[id(model)] = raw
         self._keys[id(model)] = ref or full_url or f"{where}"
         if ref:
@@ -280,10 +318,13 @@ class Record:
     def _index_url(self, full_url: str | None, model: Any) -> None:
         if full_url and full_url not in self._by_url:
             self._by_url[full_url] = model
-            base = base_of(full_url)
-            if base:
-                self._bases.add(normal_base(base))
-                self._memo.clear()
+            self._index_base(full_url)
+
+    def _index_base(self, full_url: str | None) -> None:
+        base = base_of(full_url) if full_url else None
+        if base and normal_base(base) not in self._bases:
+            self._bases.add(normal_base(base))
+            self._memo.clear()
 
     def _index_contained(self, raw: dict, model: Any) -> None:
         """Contained resources are reachable only as `#id` from inside their container."""
@@ -319,7 +360,19 @@ class Record:
         if found is not None:
             return found
         key = logical_key(ref, self._bases or None)
-        return self._by_ref.get(key) if key else None
+        found = self._by_ref.get(key) if key else None
+        held = self._held.get(ref) or (self._held.get(key) if key else None)
+        return found if found is not None or held is None else self._admit_held(*held)
+
+    def _admit_held(self, raw: dict, where: str, full_url: str | None) -> Any | None:
+        """A held-back resource a rule reached by reference: validated now, resolvable, not listed."""
+        self._unhold(raw, full_url)
+        prefilter, self.prefilter = self.prefilter, None
+        try:
+            model = self._add(raw, where, full_url, listed=False)
+        finally:
+            self.prefilter = prefilter
+        return model
 
     def key(self, reference: Any, within: Any = None) -> str | None:
         """What a reference names, comparable across every form of reference: the resolved
