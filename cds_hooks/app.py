@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -32,6 +32,7 @@ class State:
     policy: Policy
     # Called with (service_id, hookInstance, cards) after each answer; feedback keeps card topics.
     on_cards: Callable[[str, str, list[dict]], None] = lambda *args: None
+    issued_cards: Any = None   # the CardBatches writing on_cards' rows, once feedback is wired
 
 
 def state() -> State:

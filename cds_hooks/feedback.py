@@ -18,11 +18,13 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 
 from flask import Blueprint, Flask, jsonify
 from sqlalchemy import insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from cds_hooks.card_batches import CardBatches
 from cds_hooks.config import Config
 from cds_hooks.database import engine_for, feedback_items, issued_cards
 from cds_hooks.errors import RequestError
@@ -43,24 +45,24 @@ def _now() -> datetime:
 
 # ---- recording issued cards -------------------------------------------------------------
 
-def card_recorder(config: Config):
-    """The State.on_cards callback: remember each card's rule code. Fails open (logs, no raise)."""
+def card_recorder(config: Config) -> tuple[Callable[[str, str, list[dict]], None], CardBatches]:
+    """The State.on_cards callback: remember each card's rule code, written off the request path
+    in batches (cds_hooks/card_batches.py). Fails open: a database error is logged and counted."""
     engine = engine_for(config.database_url)
 
-    def record(service_id: str, hook_instance: str, cards: list[dict]) -> None:
-        if not cards:
-            return
-        issued_at = _now()
-        rows = [{"card_uuid": card["uuid"], "service_id": service_id, "hook_instance": hook_instance,
-                 "rule_code": ((card.get("source") or {}).get("topic") or {}).get("code"),
-                 "issued_at": issued_at} for card in cards if card.get("uuid")]
-        try:
-            with engine.begin() as connection:
-                connection.execute(insert(issued_cards), rows)
-        except SQLAlchemyError as error:  # the clinician still gets the cards; only analytics suffer
-            log.warning("issued cards not recorded: %s", type(error).__name__)
+    def write(rows: list[dict]) -> None:
+        with engine.begin() as connection:
+            connection.execute(insert(issued_cards), rows)
 
-    return record
+    batches = CardBatches(write)
+
+    def record(service_id: str, hook_instance: str, cards: list[dict]) -> None:
+        issued_at = _now()
+        batches.put([{"card_uuid": card["uuid"], "service_id": service_id, "hook_instance": hook_instance,
+                      "rule_code": ((card.get("source") or {}).get("topic") or {}).get("code"),
+                      "issued_at": issued_at} for card in cards if card.get("uuid")])
+
+    return record, batches
 
 
 # ---- validating feedback ----------------------------------------------------------------
@@ -153,7 +155,8 @@ def init_app(app: Flask, config: Config) -> None:
     from cds_hooks.app import read_json  # app.py imports this module, so import it when wiring
 
     engine = engine_for(config.database_url)
-    app.extensions["cpt97124"].on_cards = card_recorder(config)
+    state = app.extensions["cpt97124"]
+    state.on_cards, state.issued_cards = card_recorder(config)
     blueprint = Blueprint("feedback", __name__)
 
     @blueprint.post("/cds-services/<service_id>/feedback")
