@@ -42,9 +42,12 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $@
 
-# One table: no-op ceiling vs both hooks under gunicorn, in-process latency, history growth,
-# the no-prefetch path against a local FHIR server, RSS per worker; each target met or not.
+# One table: a bare Flask no-op, the product's no-op and both hooks under gunicorn loaded by wrk
+# (installed from Debian when missing), in-process latency, history growth, chart size, the
+# no-prefetch path against a local FHIR server, RSS per worker; each target met or not.
 bench: $(VENV)/.installed-bench
+	command -v wrk >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	  --no-install-recommends -o DPkg::Lock::Timeout=600 wrk; }
 	$(BIN)/python -m bench.run
 
 # The full fuzz run: at least 5,000 generated requests (make test runs a small bounded one).

@@ -48,15 +48,15 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def service(workdir: Path, workers: int = 2, env: dict | None = None,
-            extra_args: list[str] | None = None) -> Iterator["Service"]:
-    """gunicorn with cds_hooks/gunicorn_conf.py (sync workers) serving bench.app, in dev mode."""
+            extra_args: list[str] | None = None, app: str = "bench.wsgi:app") -> Iterator["Service"]:
+    """gunicorn with cds_hooks/gunicorn_conf.py (sync workers) serving `app` (bench.app), in dev mode."""
     port = free_port()
     environ = {**os.environ, "CPT97124_DEV": "1", "WEB_CONCURRENCY": str(workers), "HOST": HOST,
                "PORT": str(port), "PYTHONPATH": str(ROOT), "LOG_LEVEL": "warning",
                "CPT97124_DATABASE_URL": f"sqlite:///{workdir}/feedback.db", **(env or {})}
     log = open(workdir / "service.log", "ab")
     proc = subprocess.Popen([str(BIN / "gunicorn"), "-c", "python:cds_hooks.gunicorn_conf",
-                             *(extra_args or []), "bench.wsgi:app"],
+                             *(extra_args or []), app],
                             cwd=ROOT, env=environ, stdout=log, stderr=log)
     try:
         wait_ready(f"http://{HOST}:{port}/healthz", proc)
