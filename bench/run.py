@@ -1,13 +1,14 @@
 """`make bench`: every figure side by side in one run, one table, against the targets.
 
-    python -m bench.run [--runs 3] [--seconds 5] [--concurrency 4]
+    python -m bench.run [--runs 3] [--seconds 5] [--concurrency 4] [--requests 1500] [--only-serving]
 
 Throughput: wrk (one thread, `--concurrency` connections, distinct bodies: bench/load.py) against
-two gunicorn servers with cds_hooks/gunicorn_conf.py (sync, 2 workers), started side by side: a
+two gunicorn servers with cds_hooks/gunicorn_conf.py (gevent, 2 workers), started side by side: a
 bare Flask no-op (bench/bare.py) and the product in dev mode (JWT off: token checks are out of
 scope) with its own no-op route and both hooks. Each run measures all four in turn, so drift hits
 all alike; medians over runs. Each product request is a distinct patient; the no-ops cycle the
-claim bodies (they keep nothing).
+claim bodies (they keep nothing). The serving-model comparison (sync vs gevent workers,
+bench/serving.py) keeps its own client (bench/client.py), `--requests` per run.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
-from bench import client, inprocess, load, nofetch
+from bench import client, inprocess, load, nofetch, serving
 from bench.app import NOOP_PATH
 from bench.bodies import body, rekeyed
 from bench.servers import fhir_server, service
@@ -35,7 +36,7 @@ PATHS = {NOOP: NOOP_PATH, **{s.hook: f"/cds-services/{s.id}" for s in SERVICES.v
 # Each kind of measurement draws patients from its own range, so no body is ever sent twice.
 FIRST = {"order-sign": 0, "claim-prepare": 1_000_000, "inprocess": 2_000_000,
          "growth": 3_000_000, "nofetch": 4_000_000, "soak": 5_000_000, "stages": 6_000_000,
-         "charts": 7_000_000}
+         "serving": 7_000_000, "charts": 8_000_000}
 TEMPLATES = 200        # generated visits per hook; every body is one of them re-keyed to a new patient
 BODIES_PER_SECOND = 700  # distinct bodies prepared per second of a hook run (above any rate seen)
 CHART_SIZES = (0, 1000, 3000, 10000)
@@ -107,6 +108,19 @@ def stage_lines(total: float, parts: dict[str, float]) -> list[str]:
     return lines
 
 
+def serving_lines(results: dict[str, list[client.Result]]) -> list[str]:
+    med = statistics.median
+    rate = {k: med([r.rate for r in rs]) for k, rs in results.items()}
+    before = rate[next(iter(results))]
+    lines = ["", f"{'serving model, claim-prepare (both at once)':<44}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+                 f"{'vs before':>12}{'fail':>6}"]
+    for k, rs in results.items():
+        lines.append(f"{'HTTP ' + k:<44}{rate[k]:>9.0f}{ms(med([r.percentile(50) for r in rs])):>9}"
+                     f"{ms(med([r.percentile(99) for r in rs])):>9}{rate[k] / before:>11.0%} "
+                     f"{sum(r.failures for r in rs):>5}")
+    return lines
+
+
 def report(results, rss, in_p99, growth, charts, nofetch_figures, issued, args) -> tuple[str, list[Target]]:
     med = statistics.median
     rate = {k: med([r.rate for r in rs]) for k, rs in results.items()}
@@ -175,7 +189,7 @@ def recorded_cards(workdir: Path) -> tuple[int, int, int]:
     engine = create_engine(f"sqlite:///{workdir}/feedback.db")
     with engine.connect() as connection:
         rows = connection.execute(select(func.count()).select_from(issued_cards)).scalar_one()
-    counted = re.findall(r"issued cards recorded: (\d+), failed: (\d+)", (workdir / "service.log").read_text())
+    counted = re.findall(r'"event": "issued-cards-at-exit", "recorded": (\d+), "failed": (\d+)', (workdir / "service.log").read_text())
     return rows, sum(int(r) for r, _ in counted), sum(int(f) for _, f in counted)
 
 
@@ -186,11 +200,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=4, help="wrk connections")
     p.add_argument("--growth-runs", type=int, default=9)
     p.add_argument("--chart-runs", type=int, default=5)
+    p.add_argument("--requests", type=int, default=1500, help="requests per run of the serving-model comparison")
     p.add_argument("--nofetch-patients", type=int, default=15)
+    p.add_argument("--only-serving", action="store_true",
+                   help="measure only the serving models side by side (sync before, gevent shipped)")
     args = p.parse_args(argv)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="cpt97124-bench-") as tmp:
         workdir = Path(tmp)
+        count = args.requests * (args.runs + 1) * len(serving.MODELS)
+        models = serving.compare(workdir, _distinct(_templates("claim-prepare", FIRST["serving"]), FIRST["serving"],
+                                                    TEMPLATES, count), args.runs, args.requests, args.concurrency)
+        if args.only_serving:
+            print(machine(load_before))
+            print("\n".join(serving_lines(models)))
+            return 0
         (workdir / "bare").mkdir()
         with service(workdir / "bare", app="bench.bare:app") as bare, service(workdir) as svc:
             results, answered = throughput(bare, svc, workdir, args.runs, args.seconds, args.concurrency)
@@ -209,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     text, targets = report(results, rss, in_p99, growth, charts, nf, issued, args)
     print(machine(load_before))
     print(text)
+    print("\n".join(serving_lines(models)))
     print("\n".join(stage_lines(total, parts)))
     return 0
 

@@ -49,7 +49,8 @@ def _stop(proc: subprocess.Popen) -> None:
 @contextlib.contextmanager
 def service(workdir: Path, workers: int = 2, env: dict | None = None,
             extra_args: list[str] | None = None, app: str = "bench.wsgi:app") -> Iterator["Service"]:
-    """gunicorn with cds_hooks/gunicorn_conf.py (sync workers) serving `app` (bench.app), in dev mode."""
+    """gunicorn with cds_hooks/gunicorn_conf.py (gevent workers unless `extra_args` say otherwise)
+    serving `app` (the bench app by default), in dev mode."""
     port = free_port()
     environ = {**os.environ, "CPT97124_DEV": "1", "WEB_CONCURRENCY": str(workers), "HOST": HOST,
                "PORT": str(port), "PYTHONPATH": str(ROOT), "LOG_LEVEL": "warning",

@@ -2,9 +2,8 @@
 
 Logs one INFO line per request like `cpt97124 serve` does, so that cost is in the figures.
 """
-import logging
-
 from bench.app import create_bench_app
+from cds_hooks.logs import configure
 
-logging.basicConfig(level=logging.INFO, format="%(message)s")
+configure("info")  # whatever LOG_LEVEL quiets gunicorn, our request lines are written
 app = create_bench_app()

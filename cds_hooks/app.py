@@ -1,4 +1,5 @@
-"""Flask app factory: discovery, the two hook services, health; errors as OperationOutcome."""
+"""Flask app factory: discovery, the two hook services, liveness and readiness; errors as
+OperationOutcome."""
 from __future__ import annotations
 
 import json
@@ -11,10 +12,10 @@ from typing import Any, Callable
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from cds_hooks import auth, feedback, fhir_json
+from cds_hooks import auth, database, feedback, fhir_json
 from cds_hooks.cards import cards
 from cds_hooks.config import Config
-from cds_hooks.errors import RequestError, operation_outcome
+from cds_hooks.errors import RETRY_AFTER_SECONDS, RequestError, operation_outcome
 from cds_hooks.hook_request import parse, subject_error
 from cds_hooks.prefetch import gather
 from cds_hooks.services import SERVICES
@@ -30,8 +31,9 @@ log = logging.getLogger("cpt97124")
 class State:
     config: Config
     policy: Policy
-    # Called with (service_id, hookInstance, cards) after each answer; feedback keeps card topics.
-    on_cards: Callable[[str, str, list[dict]], None] = lambda *args: None
+    # Called with (service_id, hookInstance, cards, issuer or None) after each answer; feedback
+    # keeps card topics.
+    on_cards: Callable[[str, str, list[dict], str | None], None] = lambda *args: None
     issued_cards: Any = None   # the CardBatches writing on_cards' rows, once feedback is wired
 
 
@@ -40,8 +42,19 @@ def state() -> State:
 
 
 def read_json() -> object:
-    """The request body as JSON, or a RequestError (never a 500 for broken or absurd JSON)."""
-    raw = request.get_data(cache=True)
+    """The request body as JSON, or a RequestError (never a 500 for broken or absurd JSON).
+
+    A chunked body declares no length for MAX_CONTENT_LENGTH to refuse up front (and Werkzeug's
+    stream would quietly cut it at the limit): it is read from the server's own input up to one
+    byte past the limit, and a body that has that byte is refused whole (413).
+    """
+    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+        limit = state().config.max_request_bytes
+        raw = request.environ["wsgi.input"].read(limit + 1)
+        if len(raw) > limit:
+            raise RequestError(f"the request body is larger than {limit} bytes", status=413, code="too-long")
+    else:
+        raw = request.get_data(cache=True)
     try:
         return fhir_json.loads(raw)
     except (ValueError, RecursionError):
@@ -76,13 +89,27 @@ def call_service(service_id: str):
     findings = evaluate(record, st.policy)
     out = cards(findings, record, st.config)
     g.rule_codes = [f.code for f in findings]
-    st.on_cards(service.id, hook_request.hook_instance, out)
+    st.on_cards(service.id, hook_request.hook_instance, out, g.get("client_iss"))
     return jsonify({"cards": out})
 
 
 @services.get("/healthz")
 def healthz():
+    """Liveness: the process answers. Touches nothing else, so nothing else can hold it up."""
     return jsonify({"status": "ok"})
+
+
+@services.get("/readyz")
+def readyz():
+    """Readiness: the database answers and its schema is current; 503 + Retry-After if not."""
+    config = state().config
+    if database.ready(config.database_url, config.database_timeout):
+        return jsonify({"status": "ready", "database": "ok",
+                        "cards_not_recorded": feedback.unrecorded_cards()})
+    response = jsonify({"status": "unavailable", "database": "unreachable"})
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _error_response(status: int, message: str, field: str | None = None, code: str = "invalid"):
@@ -94,7 +121,10 @@ def _error_response(status: int, message: str, field: str | None = None, code: s
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(RequestError)
     def request_error(error: RequestError):
-        return _error_response(error.status, error.message, error.field, error.code)
+        response = _error_response(error.status, error.message, error.field, error.code)
+        if error.status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -3,11 +3,13 @@
 Every call under /cds-services must carry `Authorization: Bearer <JWT>` unless dev mode is on:
 hook calls and feedback always, discovery too unless `auth_discovery` is off (the 2.0 text has
 the client sign discovery calls as well). The token must be signed with an asymmetric algorithm
-by a configured issuer's key (its JWKS URL or file; a `jku` header only if that exact URL is on
-the issuer's allowlist), name this endpoint's URL as `aud`, carry `exp`, `iat` and a `jti` never
-seen before. Replay is checked in the shared database, so every gunicorn worker sees every jti.
+by a configured issuer's key (its JWKS file first, then the `jku` if that exact URL is on the
+issuer's allowlist, else its JWKS URL), each key verifying only its own algorithm; name exactly
+this endpoint's URL as `aud`, carry `exp`, `iat` and a `jti` never seen before. Replay is checked
+in the shared database, so every gunicorn worker sees every jti.
 
-Any failure is a bare 401; the log gets only the reason category, never the token.
+Any failure is a bare 401; the log gets only the reason category, never the token. When the
+replay table cannot be reached the call is refused with 503 + Retry-After (our fault, passing).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from cds_hooks import cors
 from cds_hooks.config import Config, Issuer
 from cds_hooks.database import engine_for, seen_tokens
+from cds_hooks.errors import unavailable
 
 log = logging.getLogger("cpt97124.auth")
 
@@ -45,6 +48,10 @@ class Rejected(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class ReplayStoreDown(Exception):
+    """The replay table cannot be reached: the token is neither accepted nor blamed."""
 
 
 class KeySets:
@@ -108,12 +115,28 @@ def _parse_jwks(body: bytes) -> dict:
     return data
 
 
+# A key that does not name its algorithm is pinned to its type's one family (RSA: RS, not PS)
+# and, for EC, to the one algorithm of its curve.
+CURVE_ALGORITHM = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+
+
+def _allows(jwk: dict, alg: str) -> bool:
+    """Whether this JWK may verify a signature made with `alg` (RFC 7517 section 4.4, 7518 section 3)."""
+    if jwk.get("kty") != KEY_TYPE[alg[:2]] or jwk.get("use", "sig") != "sig":
+        return False
+    if "alg" in jwk:
+        return jwk["alg"] == alg
+    if jwk["kty"] == "EC":
+        return CURVE_ALGORITHM.get(jwk.get("crv")) == alg
+    return alg.startswith("RS")
+
+
 def _find_key(jwks: dict, kid: str, alg: str):
-    """The public key `kid` in the set, if its type fits `alg` and it is meant for signatures."""
+    """The public key `kid` in the set, if it is pinned to `alg` and meant for signatures."""
     for jwk in jwks["keys"]:
         if not isinstance(jwk, dict) or jwk.get("kid") != kid:
             continue
-        if jwk.get("kty") != KEY_TYPE[alg[:2]] or jwk.get("alg", alg) != alg or jwk.get("use", "sig") != "sig":
+        if not _allows(jwk, alg):
             raise Rejected("key-mismatch")
         if "d" in jwk:  # a private key published by mistake is not a key we will trust
             raise Rejected("key-mismatch")
@@ -129,32 +152,36 @@ class Verifier:
         self.config = config
         self.issuers = {i.iss: i for i in config.issuers}
         self.keys = KeySets(config)
-        self.engine = engine_for(config.database_url)
+        self.engine = engine_for(config.database_url, config.database_timeout)
         self._calls = itertools.count(1)
 
-    def _key_source(self, issuer: Issuer, header: dict) -> tuple[str, bool]:
+    def _key_sources(self, issuer: Issuer, header: dict) -> list[tuple[str, bool]]:
+        """Where to look for the key, in order: the issuer's file (no network, and it answers for
+        the issuer whether or not the token names a `jku`), then the `jku` if allowlisted, else
+        the issuer's JWKS URL."""
         jku = header.get("jku")
+        if jku is not None and (not isinstance(jku, str) or jku not in issuer.jku_allowlist):
+            raise Rejected("jku-not-allowed")
+        sources = [(issuer.jwks_file, False)] if issuer.jwks_file else []
         if jku is not None:
-            if not isinstance(jku, str) or jku not in issuer.jku_allowlist:
-                raise Rejected("jku-not-allowed")
-            return jku, True
-        if issuer.jwks_url:
-            return issuer.jwks_url, True
-        if issuer.jwks_file:
-            return issuer.jwks_file, False
-        raise Rejected("issuer-has-no-keys")
+            sources.append((jku, True))
+        elif issuer.jwks_url:
+            sources.append((issuer.jwks_url, True))
+        if not sources:
+            raise Rejected("issuer-has-no-keys")
+        return sources
 
     def _public_key(self, issuer: Issuer, header: dict):
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise Rejected("kid-missing")
-        source, is_url = self._key_source(issuer, header)
-        key = _find_key(self.keys.get(source, is_url), kid, header["alg"])
-        if key is None:  # perhaps the issuer rotated its keys since we cached the set
-            key = _find_key(self.keys.get(source, is_url, refresh=True), kid, header["alg"])
-        if key is None:
-            raise Rejected("kid-unknown")
-        return key
+        for source, is_url in self._key_sources(issuer, header):
+            key = _find_key(self.keys.get(source, is_url), kid, header["alg"])
+            if key is None:  # perhaps the issuer rotated its keys since we cached the set
+                key = _find_key(self.keys.get(source, is_url, refresh=True), kid, header["alg"])
+            if key is not None:
+                return key
+        raise Rejected("kid-unknown")
 
     def _issuer_and_header(self, token: str) -> tuple[Issuer, dict]:
         """Who claims to have signed, and how: read before any signature check, trusted after."""
@@ -175,7 +202,8 @@ class Verifier:
         try:
             claims = jwt.decode(
                 token, key=key, algorithms=[alg], issuer=issuer.iss,
-                audience=[audience, audience + "/"], leeway=self.config.jwt_leeway,
+                audience=audience, leeway=self.config.jwt_leeway,
+                # `aud` (a string, or a list per RFC 7519) must hold the URL called, exactly.
                 options={"require": ["iss", "aud", "exp", "iat", "jti"]})
         except jwt.InvalidSignatureError:
             raise Rejected("signature") from None
@@ -185,8 +213,9 @@ class Verifier:
             raise Rejected("audience") from None
         except jwt.PyJWTError:
             raise Rejected("claims") from None
-        if not isinstance(claims["jti"], str) or not 0 < len(claims["jti"]) <= 255:
-            raise Rejected("claims")
+        jti = claims["jti"]
+        if not isinstance(jti, str) or not 0 < len(jti) <= 255 or not jti.isprintable():
+            raise Rejected("claims")  # the replay table stores it as it is, on every backend
         if not all(isinstance(claims[t], (int, float)) and not isinstance(claims[t], bool) for t in ("exp", "iat")):
             raise Rejected("claims")  # PyJWT also takes numeric strings; CDS Hooks says numbers
         if claims["exp"] - claims["iat"] > self.config.jwt_max_lifetime:
@@ -210,9 +239,10 @@ class Verifier:
                 connection.execute(insert(seen_tokens).values(iss=iss, jti=jti, expires_at=keep_until))
         except IntegrityError:
             raise Rejected("replay") from None
-        except SQLAlchemyError:
-            # Without the replay table we cannot vouch for the token: refuse rather than trust.
-            raise Rejected("replay-store-unavailable") from None
+        except SQLAlchemyError as error:
+            # Without the replay table we cannot vouch for the token: refuse rather than trust,
+            # but say that it is our fault and passing (503), not the client's token (401).
+            raise ReplayStoreDown(type(error).__name__) from None
 
 
 def _bearer_token() -> str:
@@ -270,5 +300,9 @@ def init_app(app: Flask, config: Config) -> None:
             claims = verifier.verify(_bearer_token(), expected_audience(config))
         except Rejected as rejected:
             return unauthorized(rejected.reason)
+        except ReplayStoreDown as down:
+            log.error(json.dumps({"request_id": g.get("request_id"), "auth": "replay-store-unavailable",
+                                  "error": str(down)}))
+            raise unavailable("the service cannot check tokens right now") from None
         g.client_iss = claims["iss"]
         return None

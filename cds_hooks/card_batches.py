@@ -9,6 +9,7 @@ clinician had the cards, only the feedback report misses them).
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
 import threading
@@ -48,15 +49,20 @@ class CardBatches:
     def _start(self) -> None:
         if self._pid != os.getpid():   # forked (gunicorn worker): the parent's thread is not ours
             self._pid, self._thread = os.getpid(), None
-        if self._thread is None or not self._thread.is_alive():
+        if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="issued-cards", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
-        while not self._closed:
+        """Write every max_wait seconds while cards come; stop when none did (put starts it again)."""
+        while True:
             self._due.wait(self.max_wait)
             self._due.clear()
             self.flush()
+            with self._lock:
+                if self._closed or not self._rows:
+                    self._thread = None
+                    return
 
     def flush(self) -> None:
         """Write everything queued now (the caller waits)."""
@@ -70,7 +76,8 @@ class CardBatches:
                 self.recorded += len(rows)
             except Exception as error:  # noqa: BLE001 - the database's error, whatever its driver
                 self.failed += len(rows)
-                log.warning("%d issued cards not recorded: %s", len(rows), type(error).__name__)
+                log.warning(json.dumps({"event": "cards-not-recorded", "count": len(rows),
+                                        "error": type(error).__name__}))
 
     def close(self) -> None:
         """Stop the thread and write what is left; logs the counts. Safe to call twice."""
@@ -81,4 +88,4 @@ class CardBatches:
             thread.join(timeout=5)
         self.flush()
         if self.recorded or self.failed:
-            log.info("issued cards recorded: %d, failed: %d", self.recorded, self.failed)
+            log.info(json.dumps({"event": "issued-cards-at-exit", "recorded": self.recorded, "failed": self.failed}))

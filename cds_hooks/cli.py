@@ -13,21 +13,16 @@ def _serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
     from cds_hooks import gunicorn_conf
-    from cds_hooks.app import create_app
     from cds_hooks.config import Config
 
     overrides = {"dev": True} if args.dev else {}
-    config = Config.from_env(**overrides)
-    config.check()
-    if config.dev:
+    Config.from_env(**overrides).check()  # refuse an unsafe configuration before any worker starts
+    if args.dev:
         print("\n" + "!" * 78 + "\n  DEV MODE: EHR JWT verification is OFF, any CORS origin is allowed and\n"
               "  loopback FHIR servers are trusted. Never expose this to a network.\n" + "!" * 78 + "\n",
               file=sys.stderr, flush=True)
-    app = create_app(config)
-    # The production settings (gunicorn_conf), but our own bind and the app object built here.
-    settings = {k: getattr(gunicorn_conf, k) for k in (
-        "workers", "worker_class", "timeout", "graceful_timeout", "keepalive", "max_requests",
-        "max_requests_jitter", "limit_request_line", "errorlog", "loglevel")}
+    # The production settings (gunicorn_conf), but our own bind.
+    settings = {k: getattr(gunicorn_conf, k) for k in gunicorn_conf.SERVE_SETTINGS}
     settings["bind"] = f"{args.host}:{args.port}"
     if args.workers:
         settings["workers"] = args.workers
@@ -38,10 +33,28 @@ def _serve(args: argparse.Namespace) -> int:
                 self.cfg.set(key, value)
 
         def load(self):
-            return app
+            # In the worker, after gevent patched the standard library, as cds_hooks.wsgi does.
+            from cds_hooks.app import create_app
+            return create_app(Config.from_env(**overrides))
 
     print(f"Serving CDS Hooks discovery at http://{args.host}:{args.port}/cds-services", file=sys.stderr)
     Server().run()
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from cds_hooks.config import Config
+    from cds_hooks.database import upgrade
+
+    config = Config.from_env()
+    try:
+        revision = upgrade(config.database_url, config.database_timeout)
+    except SQLAlchemyError as error:
+        print(f"error: the database could not be upgraded ({type(error).__name__})", file=sys.stderr)
+        return 1
+    print(f"database schema at revision {revision}")
     return 0
 
 
@@ -146,7 +159,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cpt97124", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("serve", help="serve the CDS Hooks service (gunicorn)", formatter_class=HELP)
+    s = sub.add_parser("serve", help="serve the CDS Hooks service (gunicorn, gevent workers)",
+                       formatter_class=HELP)
     s.add_argument("--dev", action="store_true",
                    help="dev mode: no JWT checks, loopback FHIR servers allowed, any CORS origin")
     s.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"),
@@ -163,6 +177,12 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--payer-profiles", help="a clinic's payer profile TOML (default: the file named by "
                    "CPT97124_PAYER_PROFILES, else the shipped profiles only)")
     e.set_defaults(func=_evaluate)
+
+    db = sub.add_parser("db", help="the service database (CPT97124_DATABASE_URL)", formatter_class=HELP)
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    du = db_sub.add_parser("upgrade", help="apply the schema migrations not yet applied (also done at start-up)",
+                           formatter_class=HELP)
+    du.set_defaults(func=_db_upgrade)
 
     fx = sub.add_parser("fixtures", help="work with fixture scenarios")
     fx_sub = fx.add_subparsers(dest="fixtures_command", required=True)
@@ -219,7 +239,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not logging.getLogger().handlers:  # a host that set up logging (a test runner) keeps it
+        from cds_hooks.logs import configure
+        configure()
     args = parser().parse_args(argv)
     try:
         return args.func(args)

@@ -29,6 +29,7 @@ class Issuer:
 class Config:
     dev: bool = False
     database_url: str = "sqlite:///var/feedback.db"
+    database_timeout: float = 5.0              # seconds to connect to / wait for a lock in the database
     issuers: tuple[Issuer, ...] = ()
     # Origins (scheme://host[:port]) the service may call as fhirServer. Dev mode adds loopback.
     fhir_allowlist: tuple[str, ...] = ()
@@ -74,6 +75,7 @@ class Config:
         values = dict(
             dev=get("DEV", "0").lower() in ("1", "true", "yes"),
             database_url=get("DATABASE_URL", cls.database_url),
+            database_timeout=float(get("DATABASE_TIMEOUT", cls.database_timeout)),
             issuers=issuers,
             fhir_allowlist=_list(get("FHIR_ALLOWLIST")),
             cors_origins=_list(get("CORS_ORIGINS")),

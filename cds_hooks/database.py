@@ -1,21 +1,37 @@
 """The service's own small database: issued cards, feedback, and seen JWT ids (replay guard).
 
-One SQLAlchemy engine per URL per process. SQLite (the default) runs in WAL mode with a busy
-timeout and takes its write lock at BEGIN, so several gunicorn workers can write at once:
-a writer waits for the lock instead of failing, and nothing is lost.
+The tables below describe the schema at the newest migration; the schema itself is made and
+changed only by the Alembic migrations in cds_hooks/migrations (`cpt97124 db upgrade`, and at
+start-up, under a database lock so that concurrent workers and replicas cannot race).
+
+Two backends are tested: SQLite (the default, one host) and PostgreSQL (`postgresql://…`, run
+through psycopg 3). SQLite runs in WAL mode with a busy timeout and takes its write lock at
+BEGIN, so several gunicorn workers can write at once: a writer waits instead of failing.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import functools
+import logging
 import os
 import threading
 from pathlib import Path
+from typing import Iterator
 
-from sqlalchemy import (Column, DateTime, Engine, Index, Integer, MetaData, String, Table, Text,
-                        create_engine, event)
-from sqlalchemy.engine import make_url
+from sqlalchemy import (Column, Connection, DateTime, Engine, Index, Integer, MetaData, String, Table,
+                        Text, create_engine, event, inspect, text)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import (DataError, DBAPIError, DisconnectionError, IntegrityError, OperationalError,
+                            SQLAlchemyError)
 from sqlalchemy.pool import StaticPool
 
-BUSY_TIMEOUT_MS = 5_000  # well under gunicorn's worker timeout: answer 503, never get killed
+log = logging.getLogger("cpt97124.database")
+
+DEFAULT_TIMEOUT = 5.0   # seconds to connect or wait for a lock: well under the worker timeout
+MIGRATIONS = Path(__file__).with_name("migrations")
+# Any constant works; it only has to be the same in every process that migrates this database.
+PG_MIGRATION_LOCK = 9712_4000_0001
 
 metadata = MetaData()
 
@@ -26,6 +42,7 @@ issued_cards = Table(
     Column("hook_instance", String(64), nullable=False),
     Column("rule_code", String(128)),                      # card.source.topic.code
     Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("issuer", String(512)),                         # JWT `iss` of the caller; NULL in dev mode
 )
 
 feedback_items = Table(
@@ -40,6 +57,10 @@ feedback_items = Table(
     Column("user_comment", Text),
     Column("outcome_at", DateTime(timezone=True), nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("issuer", String(512)),                         # JWT `iss` of the sender; NULL in dev mode
+    # sha256 of what the item says; unique, so an EHR retrying the same post stores it once.
+    Column("dedup_key", String(64)),
+    Index("ux_feedback_items_dedup_key", "dedup_key", unique=True),
 )
 
 seen_tokens = Table(
@@ -50,18 +71,37 @@ seen_tokens = Table(
     Index("ix_seen_tokens_expires_at", "expires_at"),
 )
 
-_engines: dict[str, Engine] = {}
+# Faults of the database itself (unreachable, locked, restarting): worth a retry. Anything else
+# (bad data, a constraint) is permanent; callers validate input so that it cannot happen.
+TRANSIENT = (OperationalError, DisconnectionError)
+
+
+def is_transient(error: SQLAlchemyError) -> bool:
+    if isinstance(error, (DataError, IntegrityError)):
+        return False
+    return isinstance(error, TRANSIENT) or (isinstance(error, DBAPIError) and error.connection_invalidated)
+
+
+_engines: dict[tuple[str, float], Engine] = {}
+_migrated: set[str] = set()
 _lock = threading.Lock()
 
 
-def _sqlite_engine(url: str) -> Engine:
+def normalized_url(url: str) -> URL:
+    """`postgresql://` means psycopg 3 here (the one PostgreSQL driver the project tests)."""
     parsed = make_url(url)
-    in_memory = parsed.database in (None, "", ":memory:")
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _sqlite_engine(url: URL, timeout: float) -> Engine:
+    in_memory = url.database in (None, "", ":memory:")
     if in_memory:  # one shared connection, or every checkout would see a different empty database
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": timeout})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -69,7 +109,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -81,26 +121,135 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
-def engine_for(url: str) -> Engine:
-    """The process's engine for `url`, with the tables created (idempotent)."""
+def _postgresql_engine(url: URL, timeout: float) -> Engine:
+    # Connect and lock waits are bounded, so an outage answers 503 quickly instead of hanging.
+    options = f"-c lock_timeout={int(timeout * 1000)}"
+    return create_engine(url, pool_pre_ping=True, pool_timeout=timeout,
+                         connect_args={"connect_timeout": max(1, round(timeout)), "options": options})
+
+
+def engine(url: str, timeout: float = DEFAULT_TIMEOUT) -> Engine:
+    """The process's engine for `url` (no schema work; see engine_for)."""
+    key = (url, timeout)
     with _lock:
-        engine = _engines.get(url)
-        if engine is None:
-            if make_url(url).get_backend_name() == "sqlite":
-                engine = _sqlite_engine(url)
-            else:
-                engine = create_engine(url, pool_pre_ping=True)
-            metadata.create_all(engine)
-            if not isinstance(engine.pool, StaticPool):  # in-memory data lives in its one connection
-                # No pooled connection may cross a gunicorn fork: the workers open their own.
-                engine.dispose()
-            _engines[url] = engine
-        return engine
+        found = _engines.get(key)
+        if found is None:
+            parsed = normalized_url(url)
+            builder = _sqlite_engine if parsed.get_backend_name() == "sqlite" else _postgresql_engine
+            found = _engines[key] = builder(parsed, timeout)
+        return found
+
+
+def engine_for(url: str, timeout: float = DEFAULT_TIMEOUT) -> Engine:
+    """The process's engine for `url`, its schema brought to the newest migration once.
+
+    A database that cannot be reached now is not fatal: the service starts, /readyz says 503,
+    and the next call tries the migrations again.
+    """
+    found = engine(url, timeout)
+    if url not in _migrated:
+        try:
+            upgrade(url, timeout)
+        except TRANSIENT as error:
+            log.warning("database unreachable, schema not checked: %s", type(error).__name__)
+    return found
+
+
+# ---- migrations ---------------------------------------------------------------------------
+
+def _alembic_config(connection: Connection):
+    from alembic.config import Config as AlembicConfig
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+@functools.cache
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def current_revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+@contextlib.contextmanager
+def _migration_lock(connection: Connection, url: URL) -> Iterator[None]:
+    """One migrating process at a time per database, across workers, replicas and hosts."""
+    if url.get_backend_name() == "postgresql":
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": PG_MIGRATION_LOCK})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.rollback()  # a failed migration must not keep the session in a bad transaction
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PG_MIGRATION_LOCK})
+            connection.commit()
+    elif url.database in (None, "", ":memory:"):
+        yield  # an in-memory database belongs to this process alone
+    else:
+        # SQLite is one file on one host: a lock file beside it serializes the processes.
+        with open(f"{url.database}.migrate-lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def upgrade(url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+    """Apply every migration not yet applied, under the migration lock; the revision now in force.
+
+    A database made before migrations existed (tables, no alembic_version) is first marked as
+    being at the initial revision, so it upgrades in place and keeps its rows.
+    """
+    from alembic import command
+
+    found, parsed = engine(url, timeout), normalized_url(url)
+    head = head_revision()
+    with found.connect() as connection:
+        if current_revision(connection) == head:  # the common case: nothing to do, no lock taken
+            connection.rollback()
+            _migrated.add(url)
+            return head
+        connection.rollback()
+        with _migration_lock(connection, parsed):
+            config = _alembic_config(connection)
+            if current_revision(connection) is None and inspect(connection).has_table("issued_cards"):
+                command.stamp(config, "0001")
+            command.upgrade(config, "head")
+            connection.commit()
+            revision = current_revision(connection)
+            connection.rollback()
+    _migrated.add(url)
+    log.info("database schema at revision %s", revision)
+    return revision
+
+
+def ready(url: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
+    """Whether the database answers and its schema is at the newest migration (for /readyz)."""
+    try:
+        with engine(url, timeout).connect() as connection:
+            at_head = current_revision(connection) == head_revision()
+            connection.rollback()
+        if not at_head:
+            upgrade(url, timeout)
+        return True
+    except SQLAlchemyError:
+        return False
 
 
 def _forget_inherited_connections() -> None:
-    for engine in _engines.values():
-        engine.dispose(close=False)
+    # No pooled connection may cross a gunicorn fork: the workers open their own.
+    for found in _engines.values():
+        if not isinstance(found.pool, StaticPool):  # in-memory data lives in its one connection
+            found.dispose(close=False)
 
 
 os.register_at_fork(after_in_child=_forget_inherited_connections)

@@ -1,6 +1,9 @@
 """Errors a client can act on, answered as FHIR OperationOutcome JSON naming the field at fault."""
 from __future__ import annotations
 
+# What a 503 asks the client to wait before trying again: a database restart or fail-over.
+RETRY_AFTER_SECONDS = 5
+
 
 class RequestError(Exception):
     """A request we refuse: HTTP status, the field at fault (FHIRPath-like), a plain message."""
@@ -16,3 +19,8 @@ def operation_outcome(message: str, field: str | None = None, code: str = "inval
     if field:
         issue["expression"] = [field]
     return {"resourceType": "OperationOutcome", "issue": [issue]}
+
+
+def unavailable(what: str) -> RequestError:
+    """A 503 for a fault of ours that should pass (the database is down): try again later."""
+    return RequestError(f"{what}; try again later", status=503, code="transient")

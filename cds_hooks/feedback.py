@@ -9,10 +9,14 @@ Decisions:
   "unknown" (the card may predate this database or come from another instance); the EHR has no
   way to act on a rejection, and the clinician's answer is still worth counting.
 - A card may get several feedback posts (the spec allows it): the report counts each card once,
-  by its latest outcome.
+  by its latest outcome. An identical item posted again (an EHR retrying) is stored once.
+- Cards and feedback record the JWT issuer; feedback on a card issued to another issuer is
+  refused (403). Text no backend can store as it is (NUL, lone surrogates, over the limits) is a
+  400; a database that cannot be reached is a 503 with Retry-After.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections import defaultdict
@@ -20,14 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, g, jsonify
 from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from cds_hooks.card_batches import CardBatches
 from cds_hooks.config import Config
-from cds_hooks.database import engine_for, feedback_items, issued_cards
-from cds_hooks.errors import RequestError
+from cds_hooks.database import engine_for, feedback_items, is_transient, issued_cards
+from cds_hooks.errors import RequestError, unavailable
 from cds_hooks.services import SERVICES
 
 log = logging.getLogger("cpt97124.feedback")
@@ -45,22 +50,41 @@ def _now() -> datetime:
 
 # ---- recording issued cards -------------------------------------------------------------
 
-def card_recorder(config: Config) -> tuple[Callable[[str, str, list[dict]], None], CardBatches]:
-    """The State.on_cards callback: remember each card's rule code, written off the request path
-    in batches (cds_hooks/card_batches.py). Fails open: a database error is logged and counted."""
-    engine = engine_for(config.database_url)
+_recorders: list[CardBatches] = []
+
+
+def unrecorded_cards() -> int:
+    """Cards this process answered with but could not record (the database was down)."""
+    return sum(batches.failed for batches in _recorders)
+
+
+def flush_issued_cards() -> None:
+    """Write the issued cards still queued in this process now (tests, tools reading the table)."""
+    for batches in _recorders:
+        batches.flush()
+
+
+def card_recorder(config: Config) -> tuple[Callable[[str, str, list[dict], str | None], None], CardBatches]:
+    """The State.on_cards callback: remember each card's rule code and issuer, written off the
+    request path in batches (cds_hooks/card_batches.py).
+
+    Best-effort: when the database is down the clinician still gets the cards; the miss is
+    counted (unrecorded_cards, shown by /readyz) and logged, and only analytics suffer.
+    """
+    engine = engine_for(config.database_url, config.database_timeout)
 
     def write(rows: list[dict]) -> None:
         with engine.begin() as connection:
             connection.execute(insert(issued_cards), rows)
 
     batches = CardBatches(write)
+    _recorders.append(batches)
 
-    def record(service_id: str, hook_instance: str, cards: list[dict]) -> None:
+    def record(service_id: str, hook_instance: str, cards: list[dict], issuer: str | None) -> None:
         issued_at = _now()
         batches.put([{"card_uuid": card["uuid"], "service_id": service_id, "hook_instance": hook_instance,
                       "rule_code": ((card.get("source") or {}).get("topic") or {}).get("code"),
-                      "issued_at": issued_at} for card in cards if card.get("uuid")])
+                      "issued_at": issued_at, "issuer": issuer} for card in cards if card.get("uuid")])
 
     return record, batches
 
@@ -68,10 +92,18 @@ def card_recorder(config: Config) -> tuple[Callable[[str, str, list[dict]], None
 # ---- validating feedback ----------------------------------------------------------------
 
 def _text(value: object, path: str, limit: int = MAX_ID_CHARS) -> str:
+    """A non-empty string every backend stores as it is: at most `limit` characters, no NUL
+    (PostgreSQL text cannot hold one) and no lone surrogate (not encodable as UTF-8)."""
     if not isinstance(value, str) or not value.strip():
         raise RequestError(f"{path} must be a non-empty string", path)
     if len(value) > limit:
         raise RequestError(f"{path} is longer than {limit} characters", path)
+    if "\x00" in value:
+        raise RequestError(f"{path} must not contain NUL characters", path)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(f"{path} is not valid Unicode text", path) from None
     return value
 
 
@@ -124,29 +156,56 @@ def _override_reason(item: dict, path: str) -> tuple[str | None, str | None, str
     return system, code, comment
 
 
-def _row(item: object, path: str, service_id: str, received_at: datetime) -> dict:
+def _row(item: object, path: str, service_id: str, received_at: datetime, issuer: str | None) -> dict:
     item = _object(item, path)
     card = _text(item.get("card"), f"{path}.card")
     if item.get("outcome") not in OUTCOMES:
         raise RequestError(f"{path}.outcome must be one of {', '.join(OUTCOMES)}", f"{path}.outcome")
     suggestions = _accepted_suggestions(item, path)
     system, code, comment = _override_reason(item, path)
-    return {"card_uuid": card, "service_id": service_id, "outcome": item["outcome"],
-            "accepted_suggestions": json.dumps(suggestions) if suggestions else None,
-            "override_system": system, "override_code": code, "user_comment": comment,
-            "outcome_at": _timestamp(item.get("outcomeTimestamp"), f"{path}.outcomeTimestamp"),
-            "received_at": received_at}
+    row = {"card_uuid": card, "service_id": service_id, "outcome": item["outcome"],
+           "accepted_suggestions": json.dumps(suggestions) if suggestions else None,
+           "override_system": system, "override_code": code, "user_comment": comment,
+           "outcome_at": _timestamp(item.get("outcomeTimestamp"), f"{path}.outcomeTimestamp"),
+           "issuer": issuer}
+    # Everything the item says, and who said it: a retry of the same post has the same key.
+    said = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+    row["dedup_key"] = hashlib.sha256(json.dumps(said, sort_keys=True).encode()).hexdigest()
+    row["received_at"] = received_at
+    return row
 
 
-def parse_feedback(body: object, service_id: str) -> list[dict]:
-    """Rows to store for one feedback request, or a RequestError naming the first bad field."""
+def parse_feedback(body: object, service_id: str, issuer: str | None = None) -> list[dict]:
+    """Rows to store for one feedback request (an item repeated in it once), or a RequestError
+    naming the first bad field."""
     items = _object(body, "body").get("feedback")
     if not isinstance(items, list) or not items:
         raise RequestError("feedback must be a non-empty array", "feedback")
     if len(items) > MAX_ITEMS:
         raise RequestError(f"feedback has more than {MAX_ITEMS} items", "feedback")
     received_at = _now()
-    return [_row(item, f"feedback[{i}]", service_id, received_at) for i, item in enumerate(items)]
+    rows = [_row(item, f"feedback[{i}]", service_id, received_at, issuer) for i, item in enumerate(items)]
+    return list({row["dedup_key"]: row for row in rows}.values())
+
+
+def _insert_new(connection, rows: list[dict]) -> None:
+    """Insert the rows whose dedup_key is not stored yet (a retried post adds nothing)."""
+    dialect = {"postgresql": postgresql, "sqlite": sqlite}[connection.dialect.name]
+    connection.execute(dialect.insert(feedback_items).on_conflict_do_nothing(index_elements=["dedup_key"]),
+                       rows)
+
+
+def _check_issuer(connection, rows: list[dict], issuer: str | None) -> None:
+    """Refuse feedback on a card this service issued to another EHR (tenants stay apart)."""
+    if issuer is None:  # dev mode: no verified caller, one tenant
+        return
+    cards = {row["card_uuid"] for row in rows}
+    found = connection.execute(select(issued_cards.c.issuer).where(
+        issued_cards.c.card_uuid.in_(cards), issued_cards.c.issuer.is_not(None),
+        issued_cards.c.issuer != issuer).limit(1)).first()
+    if found is not None:
+        raise RequestError("feedback names a card that was issued to another client", "feedback",
+                           status=403, code="forbidden")
 
 
 # ---- the endpoint -----------------------------------------------------------------------
@@ -154,7 +213,7 @@ def parse_feedback(body: object, service_id: str) -> list[dict]:
 def init_app(app: Flask, config: Config) -> None:
     from cds_hooks.app import read_json  # app.py imports this module, so import it when wiring
 
-    engine = engine_for(config.database_url)
+    engine = engine_for(config.database_url, config.database_timeout)
     state = app.extensions["cpt97124"]
     state.on_cards, state.issued_cards = card_recorder(config)
     blueprint = Blueprint("feedback", __name__)
@@ -163,14 +222,18 @@ def init_app(app: Flask, config: Config) -> None:
     def receive(service_id: str):
         if service_id not in SERVICES:
             raise RequestError(f"no CDS service {service_id!r}", "id", status=404, code="not-found")
-        rows = parse_feedback(read_json(), service_id)
+        issuer = g.get("client_iss")
+        rows = parse_feedback(read_json(), service_id, issuer)
         try:
             with engine.begin() as connection:  # all items or none
-                connection.execute(insert(feedback_items), rows)
+                _check_issuer(connection, rows, issuer)
+                _insert_new(connection, rows)
         except SQLAlchemyError as error:
-            log.error("feedback not stored: %s", type(error).__name__)
-            raise RequestError("feedback could not be stored; try again", status=503,
-                               code="transient") from None
+            log.error(json.dumps({"event": "feedback-not-stored", "error": type(error).__name__}))
+            if is_transient(error):
+                raise unavailable("feedback could not be stored") from None
+            # Validation lets no such row through; if one still is, retrying will not help.
+            raise RequestError("feedback could not be stored as sent") from None
         return jsonify({"stored": len(rows)})
 
     app.register_blueprint(blueprint)
@@ -190,7 +253,7 @@ class RuleTally:
 
 def tallies(config: Config) -> dict[str, RuleTally]:
     """Per rule code: cards issued, and cards whose latest feedback accepted / overrode them."""
-    engine = engine_for(config.database_url)
+    engine = engine_for(config.database_url, config.database_timeout)
     with engine.connect() as connection:
         rule_of = {uuid: code or UNKNOWN for uuid, code in
                    connection.execute(select(issued_cards.c.card_uuid, issued_cards.c.rule_code))}

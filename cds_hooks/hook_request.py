@@ -1,7 +1,7 @@
 """Check the shape of a CDS Hooks 2.0 request before anything reads it (a clear 400 otherwise)."""
 from __future__ import annotations
 
-import uuid
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +19,7 @@ CONTEXT = {
     "claim-prepare": {"userId": str, "patientId": str, "encounterId": str, "claim": dict},
 }
 OPTIONAL_CONTEXT = {"encounterId": str}
+CANONICAL_UUID = re.compile(r"(urn:uuid:)?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 AUTHORIZATION = {"access_token": str, "token_type": str, "expires_in": int, "scope": str, "subject": str}
 
 
@@ -67,10 +68,9 @@ def parse(body: Any, hook: str, wire_name: str | None = None) -> HookRequest:
     if got_hook != wire_name:
         raise RequestError(f"this service answers the {wire_name!r} hook, not {got_hook!r}", "hook")
     instance = _require(body, "hookInstance", str, "hookInstance")
-    try:
-        uuid.UUID(instance.removeprefix("urn:uuid:"))
-    except ValueError:
-        raise RequestError("hookInstance must be a UUID", "hookInstance") from None
+    if not CANONICAL_UUID.fullmatch(instance):  # uuid.UUID() would also take braces, hyphens anywhere
+        raise RequestError("hookInstance must be a UUID (8-4-4-4-12 hex digits, optionally urn:uuid:)",
+                           "hookInstance")
 
     context = _require(body, "context", dict, "context")
     for key, kind in CONTEXT[hook].items():

@@ -23,3 +23,22 @@ def app(config, policy):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server of the suite's own, on loopback, for the whole session."""
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.destroy()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """An empty database on each tested backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/service.db"
+    return request.getfixturevalue("postgres").new_database()
