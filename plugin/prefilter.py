@@ -16,7 +16,8 @@ Held back, and only these:
 - an Observation that is `cancelled` or `entered-in-error` (no rule reads those);
 - an Observation whose every category is `vital-signs` or `laboratory` (FHIR observation-category)
   and that carries no code the rules read: a pain score (value set pain-scores), an exam-finding
-  or qualifying-condition code, a current goal's `target.measure`, and no value in degrees.
+  or qualifying-condition code, the code of a Goal's `target.measure` (here any Goal of the
+  request; the rules use the patient's), and no value in degrees.
   Vital signs and lab results are neither the exam (docs/fhir-mapping.md: exam findings are
   Observations of category exam) nor measures of the massage's goals; their free text is not read.
 
@@ -92,7 +93,7 @@ class Prefilter:
             return True
         if self._other_patient(raw):
             return False
-        return rtype != "Observation" or self._observation_read(raw)
+        return rtype != "Observation" or observation_read(raw, self.measures)
 
     def _other_patient(self, raw: dict) -> bool:
         if not isinstance(self.patient_id, str):
@@ -114,9 +115,6 @@ class Prefilter:
         if base and (not self.fhir_server or normal_base(base) != normal_base(self.fhir_server)):
             return False   # another server: its key is unknown, so the rules count it as the patient's
         return key.startswith("Patient/") and key != f"Patient/{self.patient_id}"
-
-    def _observation_read(self, raw: dict) -> bool:
-        return observation_read(raw, self.measures)
 
 
 def observation_read(raw: dict, measures: set[tuple[Any, Any]]) -> bool:
