@@ -6,18 +6,13 @@ import uuid
 from typing import Any, Iterable
 
 from cds_hooks.config import Config
-from plugin.findings import ClaimLineFix, Finding, Fix, OrderFix, Severity
+from plugin.findings import OVERRIDE_REASONS, ClaimLineFix, Finding, Fix, OrderFix, Severity
 from plugin.fixes import apply
 from plugin.record import Record
 
 log = logging.getLogger(__name__)
 
-OVERRIDE_REASONS = (
-    ("documentation-attached", "Documentation supporting the service is attached"),
-    ("payer-exception", "Payer-specific exception or prior authorization applies"),
-    ("patient-pay-agreed", "Patient agreed to pay; the payer will not be billed"),
-    ("clinical-judgement", "Clinical judgement: the card does not apply to this patient"),
-)
+MAX_EVIDENCE = 6  # references on the evidence line; more are counted, not listed
 
 
 def _target(fix: Fix, record: Record) -> Any | None:
@@ -42,11 +37,14 @@ def _suggestion(fix: Fix, record: Record, recommended: bool) -> dict | None:
 
 
 def _detail(finding: Finding) -> str:
-    parts = [finding.detail.strip()]
-    if finding.evidence:
-        parts.append("**Evidence:** " + ", ".join(f"`{e}`" for e in finding.evidence))
-    cite = finding.citation
-    parts.append(f"**Source:** [{cite}]({cite.url}) · rule `{finding.code}`")
+    """The rule's words, the policy as a citation line (the EHR already shows `source.label` as
+    "Source:" and links `source.url`), then one closing line of resource references."""
+    parts = [finding.detail.strip(), f"Policy: {finding.citation}."]
+    evidence = list(dict.fromkeys(finding.evidence))
+    if evidence:
+        more = len(evidence) - MAX_EVIDENCE
+        listed = ", ".join(f"`{e}`" for e in evidence[:MAX_EVIDENCE]) + (f" and {more} more" if more > 0 else "")
+        parts.append("Evidence: " + listed)
     return "\n\n".join(p for p in parts if p)
 
 
@@ -70,7 +68,8 @@ def card(finding: Finding, record: Record, config: Config) -> dict:
         out["selectionBehavior"] = "at-most-one"
     if finding.severity is not Severity.INFO:
         system = config.rule_system.rsplit("/", 1)[0] + "/override-reason"
-        out["overrideReasons"] = [{"system": system, "code": c, "display": d} for c, d in OVERRIDE_REASONS]
+        out["overrideReasons"] = [{"system": system, "code": c, "display": OVERRIDE_REASONS[c]}
+                                  for c in finding.override_reasons]
     return out
 
 

@@ -8,9 +8,10 @@ would report an absence in it stay quiet. The server must be allowlisted; the EH
 is never logged and never sent to another origin.
 
 After that first round, follow-up searches fetch what no prefetch template can reach: the
-Provenance of the visit's 97124 Procedures, their performers, and the payer Organization. Each
-follow-up round asks only for resources nothing so far has brought, in URLs short enough for
-any server (MAX_URL).
+Provenance of the visit's 97124 Procedures and note documents, their performers and signers,
+the diagnoses the order, services and claim cite, the payer Organization, and the Binary holding
+a note document's text. Each follow-up round asks only for resources nothing so far has brought,
+in URLs short enough for any server (MAX_URL).
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ from cds_hooks.fhir_client import FhirClient, allowed_server, merge_bundles, ori
 from cds_hooks.hook_request import HookRequest
 from cds_hooks.services import Service
 from plugin.completeness import Status, classify, next_link
-from plugin.facts import massage_procedures
+from plugin.documents import visit_notes
+from plugin.facts import massage_orders, massage_procedures
 from plugin.record import Record
 from plugin.references import logical_key, normal_base, reference_string
 
@@ -33,6 +35,7 @@ log = logging.getLogger("cpt97124.fhir")
 
 # Provenance names signers; a PractitionerRole names its Practitioner: one more round each at most.
 FOLLOW_UP_ROUNDS = 3
+MAX_NOTE_BINARIES = 4   # note documents of one visit whose text is a Binary to read
 # Longest search URL sent, base included: servers commonly refuse a few KB; 2,000 is safe anywhere.
 # Room is left for the paging parameters a server adds to its own `next` links.
 MAX_URL = 2000
@@ -106,8 +109,10 @@ def follow_up_queries(record: Record, base: str, asked: set[str]) -> dict[str, s
     `asked` holds the `Type/id`s already searched for; it is updated, so no id is asked twice.
     A long id list becomes several searches (`provenance`, `provenance#2`, ...).
     """
-    procedures = massage_procedures(record)  # the services whose signatures and performers are checked
+    # the services whose signatures and performers are checked, and the visit's note documents
+    procedures, notes = massage_procedures(record), visit_notes(record)
     visit_refs = {f"Procedure/{p.id}" for p in procedures if p.id and _FHIR_ID.fullmatch(p.id)}
+    visit_refs |= {f"DocumentReference/{d.id}" for d in notes if d.id and _FHIR_ID.fullmatch(d.id)}
     provenances = [p for p in record.all("Provenance")
                    if any(record.key(t, p) in visit_refs for t in p.target or [])]
     signed = {record.key(t, p) for p in provenances for t in p.target or []}
@@ -115,8 +120,15 @@ def follow_up_queries(record: Record, base: str, asked: set[str]) -> dict[str, s
     actors = [perf.actor for p in procedures for perf in p.performer or []]
     people = actors + [r.practitioner for r in record.all("PractitionerRole") if r.practitioner]
     people += [a.who for p in provenances for a in p.agent or []]
+    people += [who for d in notes for who in [d.authenticator, *(d.author or [])] if who is not None]
     payors = [payor for c in record.all("Coverage") for payor in c.payor or []]
+    # The diagnoses the order, the service and the claim cite: whose and whether current decides.
+    claim = record.claim
+    reasons = [r for s in [*massage_orders(record), *procedures] for r in s.reasonReference or []]
+    reasons += [d.diagnosisReference for d in (claim.diagnosis or [] if claim is not None else [])
+                if d.diagnosisReference is not None]
     wanted = {
+        "diagnoses": _missing(record, (_local_ref(r, "Condition", base) for r in reasons), asked),
         "performers": _missing(record, (_local_ref(a, "Practitioner", base) for a in people), asked),
         "performerRoles": _missing(record, (_local_ref(a, "PractitionerRole", base) for a in actors), asked),
         "payors": _missing(record, (_local_ref(p, "Organization", base) for p in payors), asked),
@@ -130,6 +142,14 @@ def follow_up_queries(record: Record, base: str, asked: set[str]) -> dict[str, s
             asked.update(refs)
             rtype = refs[0].split("/")[0]
             queries.update(split_search(key, f"{rtype}?_id=", [r.split("/")[1] for r in refs], base))
+    # A note document's text kept as a Binary on this server: read each one (Binary is seldom searchable).
+    binaries = _missing(record, (_local_ref(c.attachment.url, "Binary", base)
+                                 for d in notes for c in d.content or []
+                                 if c.attachment is not None and c.attachment.data is None and c.attachment.url),
+                        asked)
+    for n, ref in enumerate(binaries[:MAX_NOTE_BINARIES], start=1):
+        asked.add(ref)
+        queries["note" if n == 1 else f"note{n}"] = ref
     return queries
 
 

@@ -2,8 +2,9 @@
 
 Prefetch templates keep to CDS Hooks 2.0's recommended subset (instance reads, type searches
 by patient, token equality). Facts no template can reach (Provenance of the visit's
-Procedures, the performers' Practitioner/PractitionerRole, the payer Organization) are
-fetched after the first round; see cds_hooks/prefetch.py and docs/fhir-mapping.md.
+Procedures and note documents, the performers' and signers' Practitioner/PractitionerRole, the
+payer Organization, the Binary holding a note document's text) are fetched after the first
+round; see cds_hooks/prefetch.py and docs/fhir-mapping.md.
 """
 from __future__ import annotations
 

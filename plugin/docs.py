@@ -5,6 +5,7 @@ committed file differs from what this module produces.
 """
 from __future__ import annotations
 
+from plugin.findings import OVERRIDE_REASONS, Severity
 from plugin.rules import all_rules
 from plugin.rules._rule import CLAIM_PREPARE, ORDER_SIGN, Rule
 
@@ -55,6 +56,9 @@ def _section(rule: Rule) -> list[str]:
     if rule.superseded_by:
         quiet = ", ".join(f"`{code}`" for code in rule.superseded_by)
         lines.append(f"- Stays silent when {quiet} fires for the same request (that card already says it).")
+    if rule.severity is not Severity.INFO and rule.overrides:
+        reasons = "; ".join(f"{OVERRIDE_REASONS[code]} (`{code}`)" for code in rule.overrides)
+        lines.append(f"- Override reasons offered: {reasons}.")
     if rule.needs_complete:
         keys = ", ".join(f"`{key}`" for key in rule.needs_complete)
         lines.append(f"- Stays silent unless {keys} arrived complete (a partial or unavailable key proves "

@@ -8,10 +8,10 @@ from datetime import date
 from typing import Any, Iterable
 
 from plugin.dates import first_day, has_time, instant
-from plugin.policy import Policy, PayerProfile
+from plugin.policy import PayerFacts, PayerProfile, Policy
 from plugin.record import Record
 from plugin.references import logical_key, reference_string
-from plugin.units import units_by_method
+from plugin.units import permitted_allocations
 
 CPT = "http://www.ama-assn.org/go/cpt"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
@@ -311,9 +311,9 @@ def untimed_services(record: Record, policy: Policy) -> list[Any]:
             and any(timed.contains(CPT, c) for c in cpt_codes(p.code)) and clock_minutes(p) is None]
 
 
-def visit_units(record: Record, policy: Policy) -> tuple[PayerProfile, dict[str, int], dict[str, int]] | None:
-    """(payer profile, minutes per timed code, units per code) for this visit under the payer's
-    8-minute-rule method; None unless every 97124 service of the visit has its clock times."""
+def visit_units(record: Record, policy: Policy) -> tuple[PayerProfile, dict[str, int], list[dict[str, int]]] | None:
+    """(payer profile, minutes per timed code, the allocations of units the payer's 8-minute-rule
+    method permits) for this visit; None unless every 97124 service of the visit has its clock times."""
     procedures = massage_procedures(record)
     if not procedures or any(clock_minutes(p) is None for p in procedures):
         return None
@@ -321,13 +321,24 @@ def visit_units(record: Record, policy: Policy) -> tuple[PayerProfile, dict[str,
     if untimed_services(record, policy):
         return None  # a guess at their minutes would be a guess at 97124's units
     minutes = timed_minutes(record, policy)
-    return profile, minutes, units_by_method(profile.units_method, minutes)
+    return profile, minutes, permitted_allocations(profile.units_method, minutes)
+
+
+def visit_billed_units(record: Record, policy: Policy) -> dict[str, int]:
+    """Units billed per timed CPT code on the visit's date of service."""
+    timed = policy.valueset("timed-codes")
+    out: dict[str, int] = {}
+    for line in lines_on(record, visit_day(record)):
+        code = item_cpt(line)
+        if code and timed.contains(CPT, code):
+            out[code] = out.get(code, 0) + item_quantity(line)
+    return out
 
 
 # -- the payer ------------------------------------------------------------------------
 def payer_profile(record: Record, policy: Policy) -> PayerProfile:
     """Profile of the payer behind the claim's (or the 97124 order's) insurance, else the
-    patient's active Coverages."""
+    patient's active Coverages, chosen in the order of 97124-rules.md §12 (see Policy.recognise)."""
     def compute() -> PayerProfile:
         coverages = []
         claim = record.claim
@@ -341,17 +352,20 @@ def payer_profile(record: Record, policy: Policy) -> PayerProfile:
                 coverages.append(cov)
         if not coverages:
             coverages = [c for c in record.all("Coverage") if c.status in (None, "active")]
-        names, identifiers = [], []
+        identifiers, types, org_names, plans, displays = [], [], [], [], []
         for cov in coverages:
+            types += [(c.system, c.code) for c in codings(cov.type) if c.code]
+            plans += [c.name for c in cov.class_fhir or [] if c.name]
             for payor in cov.payor or []:
-                names += [payor.display] if payor.display else []
+                displays += [payor.display] if payor.display else []
                 if payor.identifier is not None and payor.identifier.value:
                     identifiers.append(payor.identifier.value)
                 org = record.resolve(payor, cov)
                 if org is not None:
-                    names += [n for n in [org.name, *(org.alias or [])] if n]
+                    org_names += [n for n in [org.name, *(org.alias or [])] if n]
                     identifiers += [i.value for i in org.identifier or [] if i.value]
-        return policy.profile_for(names, identifiers)
+        return policy.recognise(PayerFacts(tuple(identifiers), tuple(types), tuple(org_names),
+                                           tuple(plans), tuple(displays)))
     return record.memo("payer_profile", compute)
 
 

@@ -47,6 +47,7 @@ class OrderFix:
     label: str
     order_id: str
     add_reason_references: tuple[str, ...] = ()
+    drop_reason_references: tuple[str, ...] = ()   # exactly as written in reasonReference.reference
     product_code: str | None = None
     patient_pay: bool = False
 
@@ -54,8 +55,23 @@ class OrderFix:
 Fix = ClaimLineFix | OrderFix
 
 
+# Why a clinician or biller may set a card aside. Each rule lists the ones that fit it.
+OVERRIDE_REASONS = {
+    "documented-elsewhere": "Documented elsewhere in the chart",
+    "documentation-attached": "Documentation supporting the service is attached",
+    "payer-exception": "Payer-specific exception or prior authorization applies",
+    "patient-pay-agreed": "Patient agreed to pay; the payer will not be billed",
+    "clinical-judgement": "Clinical judgement: the card does not apply to this patient",
+}
+DOCUMENTATION_OVERRIDES = ("documented-elsewhere", "documentation-attached")
+BILLING_OVERRIDES = ("payer-exception", "documentation-attached")
+
+
 @dataclass(frozen=True)
 class Finding:
+    """`detail` is plain-language Markdown with no resource ids or element paths: those go in
+    `evidence` (`Type/id` or a claim line), shown once in the card's closing evidence line."""
+
     code: str
     title: str
     severity: Severity
@@ -64,6 +80,7 @@ class Finding:
     citation: Citation
     evidence: tuple[str, ...] = ()
     fixes: tuple[Fix, ...] = field(default=())
+    override_reasons: tuple[str, ...] = ()   # keys of OVERRIDE_REASONS, in the order offered
 
     def __post_init__(self) -> None:
         if len(self.summary) >= 140:

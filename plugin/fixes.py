@@ -16,9 +16,17 @@ from plugin.record import VALIDATED
 CPT = "http://www.ama-assn.org/go/cpt"
 HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 CPT_DISPLAY = {"97124": "Therapeutic massage, each 15 minutes",
-               "97140": "Manual therapy techniques, each 15 minutes"}
+               "97140": "Manual therapy techniques, each 15 minutes",
+               "97110": "Therapeutic exercise, each 15 minutes",
+               "97112": "Neuromuscular re-education, each 15 minutes",
+               "97530": "Therapeutic activities, each 15 minutes"}
 PATIENT_PAY_NOTE = ("Patient pay: the documented purpose is not medically necessary; "
                     "do not bill the payer for this service.")
+
+
+def _cpt_coding(code: str) -> dict:
+    display = CPT_DISPLAY.get(code)
+    return {"system": CPT, "code": code, **({"display": display} if display else {})}
 
 
 def _modifier_system(code: str) -> str:
@@ -112,8 +120,7 @@ def _apply_claim(claim: dict, fix: ClaimLineFix) -> dict:
             if not item["modifier"]:
                 del item["modifier"]
         if fix.product_code is not None:
-            item["productOrService"] = {"coding": [{"system": CPT, "code": fix.product_code,
-                                                    "display": CPT_DISPLAY.get(fix.product_code)}]}
+            item["productOrService"] = {"coding": [_cpt_coding(fix.product_code)]}
         net_after = _net(item)
     if net_before != net_after:
         _retotal(claim, net_before, net_after)
@@ -121,13 +128,17 @@ def _apply_claim(claim: dict, fix: ClaimLineFix) -> dict:
 
 
 def _apply_order(order: dict, fix: OrderFix) -> dict:
+    if fix.drop_reason_references:
+        order["reasonReference"] = [r for r in order.get("reasonReference") or []
+                                    if r.get("reference") not in fix.drop_reason_references]
+        if not order["reasonReference"]:
+            del order["reasonReference"]
     if fix.add_reason_references:
         present = {r.get("reference") for r in order.get("reasonReference") or []}
         order["reasonReference"] = (order.get("reasonReference") or []) + [
             {"reference": ref} for ref in fix.add_reason_references if ref not in present]
     if fix.product_code is not None:
-        order["code"] = {"coding": [{"system": CPT, "code": fix.product_code,
-                                     "display": CPT_DISPLAY.get(fix.product_code)}]}
+        order["code"] = {"coding": [_cpt_coding(fix.product_code)]}
     if fix.patient_pay:
         order.pop("insurance", None)
         order["note"] = (order.get("note") or []) + [{"text": PATIENT_PAY_NOTE}]

@@ -32,7 +32,7 @@ from plugin.references import base_of, logical_key, normal_base, reference_strin
 KNOWN_TYPES = frozenset({
     "Patient", "Encounter", "Procedure", "Observation", "Condition", "Goal", "CarePlan",
     "ServiceRequest", "Claim", "Coverage", "Organization", "Practitioner", "PractitionerRole",
-    "Provenance", "DocumentReference",
+    "Provenance", "DocumentReference", "Binary",
 })
 _MODELS = {name: get_fhir_model_class(name) for name in KNOWN_TYPES}
 CACHE_ENTRIES = 10_000   # validated elements kept per process (about 25 MB at most, measured)
@@ -329,7 +329,9 @@ class Record:
     def _index_contained(self, raw: dict, model: Any) -> None:
         """Contained resources are reachable only as `#id` from inside their container."""
         contained = raw.get("contained")
-        for craw, cmodel in zip(contained if isinstance(contained, list) else [], model.contained or []):
+        # getattr: a Binary is a Resource, not a DomainResource, and has no `contained`.
+        for craw, cmodel in zip(contained if isinstance(contained, list) else [],
+                                getattr(model, "contained", None) or []):
             cid = craw.get("id") if isinstance(craw, dict) else None
             if isinstance(cid, str) and cid:
                 self._contained[(id(model), cid)] = cmodel

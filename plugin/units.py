@@ -3,10 +3,14 @@
 Two methods, chosen by the payer profile:
 - CMS (total time): all timed minutes of the visit decide the total units; the units are
   then shared out, whole 15-minute blocks first, the rest to the largest leftover minutes.
-- per-code (AMA midpoint): each code on its own.
+  When leftovers tie, the clinician picks which tied code takes the unit, so CMS permits a
+  *set* of allocations (`permitted_allocations`); a bill matching any of them is right.
+- per-code (AMA midpoint): each code on its own; exactly one allocation.
 Source: CMS Claims Processing Manual ch. 5 §20.2.
 """
 from __future__ import annotations
+
+from itertools import combinations
 
 UNIT_MINUTES = 15
 MIDPOINT = 8  # a unit needs at least 8 minutes beyond the whole units
@@ -24,40 +28,56 @@ def per_code_units(minutes_by_code: dict[str, int]) -> dict[str, int]:
     return {code: units_for(m) for code, m in minutes_by_code.items()}
 
 
-def cms_units(minutes_by_code: dict[str, int]) -> dict[str, int]:
-    """Share the visit's total units among its timed codes.
-
-    Each code first gets its whole 15-minute units; any units left go one at a time to the
-    codes with the most leftover minutes (ties: more total minutes, then code order).
+def cms_allocations(minutes_by_code: dict[str, int]) -> list[dict[str, int]]:
+    """Every allocation (code -> units) CMS permits: whole 15-minute units first, then the units
+    left over one each to the codes with the most leftover minutes; where codes tie at the
+    cut-off, any of them may take it, so each choice is one allocation.
     """
-    total = units_for(sum(max(m, 0) for m in minutes_by_code.values()))
-    allocation = {code: max(m, 0) // UNIT_MINUTES for code, m in minutes_by_code.items()}
-    left = total - sum(allocation.values())
-    by_leftover = sorted(
-        minutes_by_code,
-        key=lambda c: (-(max(minutes_by_code[c], 0) % UNIT_MINUTES), -minutes_by_code[c], c),
-    )
-    for code in by_leftover[:max(left, 0)]:
-        allocation[code] += 1
-    return allocation
+    clean = {code: max(m, 0) for code, m in minutes_by_code.items()}
+    whole = {code: m // UNIT_MINUTES for code, m in clean.items()}
+    leftover = {code: m % UNIT_MINUTES for code, m in clean.items() if m % UNIT_MINUTES}
+    # Never more than the codes with leftover minutes: each of them holds at most 14.
+    left = min(units_for(sum(clean.values())) - sum(whole.values()), len(leftover))
+    if left <= 0:
+        return [whole]
+    ranked = sorted(leftover, key=lambda c: (-leftover[c], c))
+    cutoff = leftover[ranked[left - 1]]   # leftover minutes of the last code to take a unit
+    sure = [c for c in ranked if leftover[c] > cutoff]
+    tied = [c for c in ranked if leftover[c] == cutoff]
+    return [{**whole, **{c: whole[c] + 1 for c in (*sure, *chosen)}}
+            for chosen in combinations(tied, left - len(sure))]
 
 
-def units_by_method(method: str, minutes_by_code: dict[str, int]) -> dict[str, int]:
-    if method == "per-code":
-        return per_code_units(minutes_by_code)
+def permitted_allocations(method: str, minutes_by_code: dict[str, int]) -> list[dict[str, int]]:
+    """The allocations of units to codes the payer's method permits (per-code: exactly one).
+
+    Raises ValueError for a method other than "cms" or "per-code"."""
     if method == "cms":
-        return cms_units(minutes_by_code)
+        return cms_allocations(minutes_by_code)
+    if method == "per-code":
+        return [per_code_units(minutes_by_code)]
     raise ValueError(f"unknown units method {method!r}")
 
 
-def explain(method: str, minutes_by_code: dict[str, int]) -> str:
-    """The arithmetic behind `units_by_method`, as Markdown lines for a card's detail."""
-    result = units_by_method(method, minutes_by_code)
-    lines = [f"- {code}: {minutes_by_code[code]} min → {result[code]} unit(s)" for code in sorted(result)]
+def nearest_allocation(allocations: list[dict[str, int]], billed: dict[str, int],
+                       code: str) -> dict[str, int]:
+    """The permitted allocation closest to the bill: fewest units changed over all codes, then
+    the smallest change to `code`'s units, then the most units for `code`."""
+    def distance(allocation: dict[str, int]) -> tuple[int, int, int]:
+        codes = set(allocation) | set(billed)
+        moved = sum(abs(allocation.get(c, 0) - billed.get(c, 0)) for c in codes)
+        return moved, abs(allocation.get(code, 0) - billed.get(code, 0)), -allocation.get(code, 0)
+    return min(allocations, key=distance)
+
+
+def explain(method: str, minutes_by_code: dict[str, int], code: str) -> str:
+    """The arithmetic behind `permitted_allocations`, in one or two sentences for a card."""
+    values = sorted({a.get(code, 0) for a in permitted_allocations(method, minutes_by_code)})
+    allowed = " or ".join(str(v) for v in values)
+    timed = ", ".join(f"{c} {m} min" for c, m in sorted(minutes_by_code.items()))
     if method == "cms":
-        total = sum(minutes_by_code.values())
-        lines.insert(0, f"CMS total-time method: {total} timed minutes → {units_for(total)} unit(s) in all, "
-                        "whole 15-minute units first, the rest to the largest leftover minutes.")
-    else:
-        lines.insert(0, "Per-code method: each code's own minutes (8 or more past whole units earn one).")
-    return "\n".join(lines)
+        total = sum(max(m, 0) for m in minutes_by_code.values())
+        tie = " (a tie: the clinician picks which tied code takes the unit)" if len(values) > 1 else ""
+        return (f"CMS total time: {timed} = {total} min, {units_for(total)} unit(s) in all, whole 15-minute "
+                f"units first, the rest to the largest leftover minutes{tie}. {code} may take {allowed}.")
+    return f"Per-code count ({timed}): {code}'s own minutes earn {allowed} unit(s)."

@@ -29,7 +29,10 @@ def test_card_shape(client, config):
     suggestion = card["suggestions"][0]
     uuid.UUID(suggestion["uuid"])
     assert suggestion["actions"][0]["resource"]["resourceType"] == "Claim"
-    assert {r["code"] for r in card["overrideReasons"]} >= {"documentation-attached", "patient-pay-agreed"}
+    # Reasons that fit a billing card: no "patient agreed to pay" on a units card.
+    assert [r["code"] for r in card["overrideReasons"]] == ["payer-exception", "documentation-attached"]
+    assert "Source:" not in card["detail"] and "`units`" not in card["detail"]
+    assert card["detail"].splitlines()[-1].startswith("Evidence: ")
 
 
 def test_info_cards_carry_no_override_reasons(client):

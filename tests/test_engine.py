@@ -53,7 +53,7 @@ def test_a_failing_rule_is_reported_by_data_unavailable(policy, caplog):
                                                  make_rule("ok")])
     codes = [f.code for f in found]
     assert codes == ["ok", "data-unavailable"]
-    assert "`boom`" in found[1].detail
+    assert "“boom” could not be run" in found[1].detail
     assert "patient data" not in caplog.text  # only the exception type is logged
 
 
@@ -61,3 +61,23 @@ def test_every_shipped_rule_is_complete():
     for rule in all_rules():
         assert rule.title and rule.description and rule.hooks and rule.check
         assert rule.citation.url.startswith("https://"), rule.code
+
+
+PAYER_DEFENCE = ("exam-findings", "plan-of-care", "functional-goal", "objective-measures",
+                 "necessity-unsupported", "intent-suggests-97140")
+
+
+def test_relaxation_only_silences_the_payer_defence_cards_as_data():
+    from plugin.rules import rule
+    for code in PAYER_DEFENCE:
+        assert "not-medically-necessary" in rule(code).superseded_by, code
+
+
+def test_relaxation_only_with_nothing_documented_gets_one_card(policy):
+    from tests.builders import Visit
+    visit = Visit()
+    visit.procedure("97124", minutes=20, note="Effleurage for relaxation and stress relief; sleep improved.",
+                    reasonCode=[{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "Z73.3"}]}])
+    visit.claim_line("97124")
+    found = {f.code for f in evaluate(visit.record(), policy)}
+    assert "not-medically-necessary" in found and not found & set(PAYER_DEFENCE)

@@ -284,6 +284,28 @@ def test_bundle_links_that_are_not_a_list_end_paging():
     assert _next_link({"resourceType": "Bundle", "link": [{"relation": "next", "url": "u"}]}) == "u"
 
 
+def test_follow_ups_ask_for_the_note_documents_signatures_signers_and_binary():
+    visit, proc = visit_with_performer()
+    visit.add({"resourceType": "Practitioner", "id": "ther-1"})
+    visit.add({"resourceType": "Provenance", "target": [{"reference": f"Procedure/{proc['id']}"}],
+               "recorded": "2026-03-02T12:00:00Z", "agent": [{"who": {"reference": "Practitioner/ther-1"}}]})
+    visit.add({"resourceType": "DocumentReference", "id": "note-1", "status": "current",
+               "subject": {"reference": "Patient/pat-1"}, "authenticator": {"reference": "Practitioner/doc-7"},
+               "content": [{"attachment": {"contentType": "text/html", "url": f"{BASE}/Binary/bin-1"}},
+                           {"attachment": {"contentType": "text/plain", "url": "https://other.example/Binary/b"}}],
+               "context": {"encounter": [{"reference": "Encounter/enc-1"}]}})
+    asked: set[str] = set()
+    queries = follow_up_queries(visit.record(), BASE, asked)
+    assert queries == {"provenance": "Provenance?target=DocumentReference/note-1",
+                       "performers": "Practitioner?_id=doc-7", "note": "Binary/bin-1"}
+    assert follow_up_queries(visit.record(), BASE, asked) == {}
+
+
+def test_follow_ups_fetch_the_diagnoses_an_order_cites():
+    visit = Visit()
+    visit.order("97124", reasonReference=[{"reference": "Condition/cited-1"}, {"display": "label only"}])
+    queries = follow_up_queries(visit.record("order-sign"), BASE, set())
+    assert queries == {"diagnoses": "Condition?_id=cited-1"}
 def test_long_id_lists_are_split_into_short_searches():
     from cds_hooks.prefetch import MAX_URL, split_search
     ids = [f"procedure-{n:05d}" for n in range(400)]

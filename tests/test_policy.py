@@ -1,7 +1,7 @@
 """Policy data: payer profiles matched by name, alias or identifier; clinic overrides; value sets."""
 import pytest
 
-from plugin.policy import load_policy
+from plugin.policy import PayerFacts, load_policy
 
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 
@@ -13,7 +13,7 @@ ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
     ("Acme Health", "default"),
 ])
 def test_profiles_match_names_and_aliases_case_insensitively(policy, name, profile):
-    assert policy.profile_for([name], []).id == profile
+    assert policy.recognise(PayerFacts(organization_names=(name,))).id == profile
 
 
 def test_profile_matches_identifier(tmp_path):
@@ -21,7 +21,7 @@ def test_profile_matches_identifier(tmp_path):
     extra.write_text('[profiles.acme]\nname = "Acme Health"\nunits_method = "per-code"\n'
                      'identifiers = ["ACME-123"]\n[profiles.medicare]\naudit_visits_over = 5\n')
     policy = load_policy(extra)
-    acme = policy.profile_for(["someone else"], ["acme-123"])
+    acme = policy.recognise(PayerFacts(identifiers=("acme-123",), organization_names=("someone else",)))
     assert acme.id == "acme" and acme.units_method == "per-code"
     assert acme.audit_units_over == policy.default_profile.audit_units_over  # inherits defaults
     medicare = policy.profiles["medicare"]
@@ -53,3 +53,71 @@ def test_unknown_units_method_is_refused_when_loaded(tmp_path):
     extra.write_text('[profiles.x]\nunits_method = "midpoint"\n')
     with pytest.raises(ValueError, match="units_method"):
         load_policy(extra)
+
+
+# -- payer recognition in the order of 97124-rules.md §12 -------------------------------------------
+SOPT = "https://nahdo.org/sopt"
+
+
+@pytest.mark.parametrize("facts, profile", [
+    (PayerFacts(coverage_types=((SOPT, "112"),)), "medicare-advantage"),          # Medicare PPO (Part C)
+    (PayerFacts(coverage_types=(("urn:oid:2.16.840.1.113883.3.221.5", "11"),)), "medicare-advantage"),
+    (PayerFacts(coverage_types=((SOPT, "121"),)), "medicare"),                    # Medicare FFS
+    (PayerFacts(coverage_types=((SOPT, "1"),)), "medicare"),
+    (PayerFacts(coverage_types=((SOPT, "2"),)), "default"),                       # Medicaid: no profile
+    (PayerFacts(organization_names=("Humana Medicare Advantage PPO",)), "medicare-advantage"),
+    (PayerFacts(plan_names=("AARP Medicare Advantage Choice",)), "medicare-advantage"),
+    (PayerFacts(displays=("AARP MEDICARE ADVANTAGE",)), "medicare-advantage"),
+    (PayerFacts(displays=("Blue Cross NC",)), "bcbsnc"),
+    (PayerFacts(organization_names=("Carolina Mutual Health",)), "default"),
+])
+def test_payer_recognised_from_each_kind_of_fact(policy, facts, profile):
+    assert policy.recognise(facts).id == profile
+
+
+def test_recognition_follows_the_order_identifier_type_name_plan_display(tmp_path):
+    extra = tmp_path / "clinic.toml"
+    extra.write_text('[profiles.acme]\nname = "Acme Health"\nidentifiers = ["ACME-1"]\n')
+    policy = load_policy(extra)
+    everything = PayerFacts(identifiers=("ACME-1",), coverage_types=((SOPT, "112"),),
+                            organization_names=("BCBSNC",), plan_names=("Medicare",), displays=("MedCost",))
+    assert policy.recognise(everything).id == "acme"
+    without_id = PayerFacts(**{**everything.__dict__, "identifiers": ()})
+    assert policy.recognise(without_id).id == "medicare-advantage"
+    by_name = PayerFacts(**{**without_id.__dict__, "coverage_types": ()})
+    assert policy.recognise(by_name).id == "bcbsnc"
+    by_plan = PayerFacts(**{**by_name.__dict__, "organization_names": ("Unknown Org",)})
+    assert policy.recognise(by_plan).id == "medicare"
+    by_display = PayerFacts(**{**by_plan.__dict__, "plan_names": ()})
+    assert policy.recognise(by_display).id == "medcost"
+
+
+def test_medicare_advantage_follows_medicare_unless_a_clinic_says_otherwise(tmp_path):
+    shipped = load_policy()
+    ma, medicare = shipped.profiles["medicare-advantage"], shipped.profiles["medicare"]
+    assert ma.gp_required and ma.units_method == medicare.units_method == "cms"
+    assert ma.aliases != medicare.aliases and ma.coverage_types != medicare.coverage_types
+    extra = tmp_path / "clinic.toml"
+    extra.write_text('[profiles.medicare-advantage]\ngp_required = false\n')
+    assert not load_policy(extra).profiles["medicare-advantage"].gp_required
+
+
+def test_based_on_an_unknown_profile_is_refused(tmp_path):
+    extra = tmp_path / "clinic.toml"
+    extra.write_text('[profiles.acme]\nbased_on = "nowhere"\n')
+    with pytest.raises(ValueError, match="nowhere"):
+        load_policy(extra)
+
+
+def test_claim_coverage_type_and_display_reach_the_profile(policy):
+    from plugin.facts import payer_profile
+    from tests.builders import Visit
+    visit = Visit()
+    visit.procedure("97124", minutes=15)
+    visit.claim_line("97124")
+    cov = visit.payer("Piedmont Senior Health")
+    cov["type"] = {"coding": [{"system": SOPT, "code": "111"}]}
+    assert payer_profile(visit.record(), policy).id == "medicare-advantage"
+    cov.pop("type")
+    cov["payor"] = [{"display": "UnitedHealthcare Medicare Advantage"}]
+    assert payer_profile(visit.record(), policy).id == "medicare-advantage"

@@ -111,7 +111,7 @@ def test_order_suggestion_fixes_the_order(folder, post):
     want, request, order = follow_suggestion(folder, "order", post)
     code = want["after"]
     assert order["resourceType"] == "ServiceRequest"
-    cited = {r["reference"] for r in order.get("reasonReference") or []}
+    cited = {r.get("reference") for r in order.get("reasonReference") or []}
     assert set(want["reasonReference"]) <= cited
     again = copy.deepcopy(request)
     again["context"]["draftOrders"]["entry"] = [

@@ -2,7 +2,8 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from plugin.units import cms_units, explain, per_code_units, units_by_method, units_for
+from plugin.units import (cms_allocations, explain, nearest_allocation, per_code_units, permitted_allocations,
+                          units_for)
 
 CODES = ["97110", "97112", "97124", "97140", "97530", "97035"]
 minutes = st.integers(min_value=0, max_value=240)
@@ -20,7 +21,7 @@ def test_units_table(total, units):
     ({"97124": 22, "97110": 18}, {"97124": 2, "97110": 1}, {"97124": 1, "97110": 1}),
 ])
 def test_worked_examples(visit, cms, per_code):
-    assert cms_units(visit) == cms
+    assert cms_allocations(visit) == [cms]
     assert per_code_units(visit) == per_code
 
 
@@ -28,23 +29,6 @@ def test_worked_examples(visit, cms, per_code):
 def test_units_for_matches_the_formula_and_grows_every_15_minutes(total):
     assert units_for(total) == total // 15 + (1 if total % 15 >= 8 else 0)
     assert units_for(total + 15) == units_for(total) + 1
-
-
-@given(visits)
-def test_cms_total_is_the_units_of_all_timed_minutes(visit):
-    assert sum(cms_units(visit).values()) == units_for(sum(visit.values()))
-
-
-@given(visits)
-def test_cms_gives_no_code_a_unit_it_cannot_earn(visit):
-    result = cms_units(visit)
-    assert set(result) == set(visit)
-    for code, m in visit.items():
-        assert m // 15 <= result[code] <= m // 15 + (1 if m % 15 else 0)
-        if m == 0:
-            assert result[code] == 0
-        if m >= 15:
-            assert result[code] >= 1
 
 
 @given(visits)
@@ -62,14 +46,62 @@ def test_per_code_other_codes_do_not_move_a_codes_units(visit, code, extra):
             assert per_code_units(changed)[other] == per_code_units(visit)[other]
 
 
-@given(visits, st.sampled_from(["cms", "per-code"]))
-def test_explain_shows_each_codes_minutes_and_units(visit, method):
-    text = explain(method, visit)
-    result = units_by_method(method, visit)
-    for code, m in visit.items():
-        assert f"{code}: {m} min → {result[code]} unit(s)" in text
+@given(visits, st.sampled_from(["cms", "per-code"]), st.sampled_from(CODES))
+def test_explain_shows_each_codes_minutes_and_the_units_permitted(visit, method, code):
+    text = explain(method, visit, code)
+    for c, m in visit.items():
+        assert f"{c} {m} min" in text
+    allowed = sorted({a.get(code, 0) for a in permitted_allocations(method, visit)})
+    assert " or ".join(map(str, allowed)) in text
+
+
+# -- the set of allocations CMS permits (ties are the clinician's choice, ch. 5 §20.2) -------------
+@given(visits)
+def test_every_permitted_allocation_has_the_cms_total_and_whole_units(visit):
+    allocations = cms_allocations(visit)
+    assert allocations
+    for allocation in allocations:
+        assert set(allocation) == set(visit)
+        assert sum(allocation.values()) == units_for(sum(visit.values()))
+        for code, m in visit.items():
+            assert m // 15 <= allocation[code] <= m // 15 + (1 if m % 15 else 0)
+            if m >= 15:
+                assert allocation[code] >= 1
+
+
+@given(visits)
+def test_permitted_allocations_differ_only_among_tied_leftovers(visit):
+    allocations = cms_allocations(visit)
+    assert len({tuple(sorted(a.items())) for a in allocations}) == len(allocations)
+    for allocation in allocations:
+        extra = {c for c in visit if allocation[c] > visit[c] // 15}
+        left_out = {c for c in visit if allocation[c] == visit[c] // 15 and visit[c] % 15}
+        # nobody left out has more leftover minutes than someone who got the extra unit
+        assert all(visit[o] % 15 <= visit[e] % 15 for o in left_out for e in extra)
+
+
+@pytest.mark.parametrize("visit, massage_units", [
+    ({"97112": 7, "97110": 7, "97124": 7}, {0, 1}),     # 21 min = 1 unit: any of the three may take it
+    ({"97110": 20, "97124": 20}, {1, 2}),               # 40 min = 3 units: the third to either
+    ({"97110": 10, "97124": 7}, {0}),                   # 17 min = 1 unit: 97110's 10 beat 7
+    ({"97124": 22, "97110": 18}, {2}),
+])
+def test_ties_from_the_policy_examples(visit, massage_units):
+    assert {a["97124"] for a in cms_allocations(visit)} == massage_units
+
+
+def test_per_code_permits_exactly_one_allocation():
+    assert permitted_allocations("per-code", {"97110": 20, "97124": 20}) == [{"97110": 1, "97124": 1}]
+
+
+def test_the_nearest_allocation_changes_fewest_units():
+    allocations = cms_allocations({"97110": 20, "97124": 20})
+    assert nearest_allocation(allocations, {"97124": 3, "97110": 1}, "97124") == {"97110": 1, "97124": 2}
+    assert nearest_allocation(allocations, {"97124": 1}, "97124") == {"97110": 2, "97124": 1}
+    three = cms_allocations({"97112": 7, "97110": 7, "97124": 7})
+    assert nearest_allocation(three, {"97124": 2}, "97124") == {"97112": 0, "97110": 0, "97124": 1}
 
 
 def test_unknown_method_is_refused():
     with pytest.raises(ValueError):
-        units_by_method("midpoint", {"97124": 15})
+        permitted_allocations("midpoint", {"97124": 15})

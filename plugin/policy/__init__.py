@@ -28,14 +28,33 @@ class PayerProfile:
     audit_visits_over: int = 3         # more than this many 97124 visits in the episode is an audit flag
     initial_phase_days: int = 30       # days from the plan-of-care start that count as the initial phase
     max_modalities_initial: int = 2    # therapies/modalities per visit usual in the initial phase
+    # Who may countersign the massage note: value set names (97124-rules.md §5; NP/PA addable).
+    countersigners: tuple[str, ...] = ("supervising-doctors",)
     aliases: tuple[str, ...] = ()
     identifiers: tuple[str, ...] = ()
+    coverage_types: str = ""            # value set of Coverage.type codes that mean this payer
+    name_contains: tuple[str, ...] = ()  # words in a plan or payer name that mean this payer
 
-    def matches(self, names: Iterable[str], identifiers: Iterable[str]) -> bool:
-        wanted_names = {_fold(a) for a in (self.name, self.id, *self.aliases)}
-        wanted_ids = {_fold(i) for i in self.identifiers}
-        return any(_fold(n) in wanted_names for n in names) or any(
-            _fold(i) in wanted_ids for i in identifiers)
+    def has_identifier(self, identifiers: Iterable[str]) -> bool:
+        wanted = {_fold(i) for i in self.identifiers}
+        return any(_fold(i) in wanted for i in identifiers)
+
+    def has_name(self, names: Iterable[str]) -> bool:
+        """A name equal to the profile's name, id or an alias, or containing one of `name_contains`."""
+        wanted = {_fold(a) for a in (self.name, self.id, *self.aliases)}
+        parts = [_fold(w) for w in self.name_contains]
+        return any(_fold(n) in wanted or any(w in _fold(n) for w in parts) for n in names)
+
+
+@dataclass(frozen=True)
+class PayerFacts:
+    """What the Coverage says about the payer, in the order profiles are chosen by (§12)."""
+
+    identifiers: tuple[str, ...] = ()
+    coverage_types: tuple[tuple[str, str], ...] = ()   # (system, code) of Coverage.type
+    organization_names: tuple[str, ...] = ()           # payer Organization name and aliases
+    plan_names: tuple[str, ...] = ()                   # Coverage.class names (plan, group)
+    displays: tuple[str, ...] = ()                     # Coverage.payor.display
 
 
 def _fold(text: str) -> str:
@@ -104,12 +123,23 @@ class Policy:
     def default_profile(self) -> PayerProfile:
         return self.profiles["default"]
 
-    def profile_for(self, names: Iterable[str], identifiers: Iterable[str]) -> PayerProfile:
-        """The profile whose name, alias or identifier matches the payer; `default` if none."""
-        names, identifiers = list(names), list(identifiers)
-        for profile in self.profiles.values():
-            if profile.id != "default" and profile.matches(names, identifiers):
-                return profile
+    def recognise(self, facts: PayerFacts) -> PayerProfile:
+        """The payer's profile, decided in the order of 97124-rules.md §12: a payer identifier a
+        profile lists; the Coverage.type (a profile's coverage_types value set); the payer
+        Organization's name or alias; the plan name; `payor.display`; else `default`."""
+        named = [p for p in self.profiles.values() if p.id != "default"]
+        steps = [
+            lambda p: p.has_identifier(facts.identifiers),
+            lambda p: bool(p.coverage_types) and any(
+                self.valueset(p.coverage_types).contains(system, code) for system, code in facts.coverage_types),
+            lambda p: p.has_name(facts.organization_names),
+            lambda p: p.has_name(facts.plan_names),
+            lambda p: p.has_name(facts.displays),
+        ]
+        for step in steps:
+            found = next((p for p in named if step(p)), None)
+            if found is not None:
+                return found
         return self.default_profile
 
     def valueset(self, name: str) -> ValueSet:
@@ -122,22 +152,37 @@ class Policy:
 _PROFILE_KEYS = {f.name for f in fields(PayerProfile)}
 
 
+# Settings that describe the payer itself, never inherited through `based_on`.
+_OWN_KEYS = ("id", "name", "aliases", "identifiers", "coverage_types", "name_contains")
+_TUPLE_KEYS = ("aliases", "identifiers", "name_contains", "countersigners")
+
+
 def _profiles_from(data: dict, base: dict[str, PayerProfile]) -> dict[str, PayerProfile]:
+    """Profiles from one TOML file over `base`. `based_on = "<id>"` starts a profile from another
+    one's billing settings (Medicare Advantage from Medicare) instead of from `default`."""
     profiles = dict(base)
     defaults = data.get("profiles", {}).get("default", {})
     for pid, values in data.get("profiles", {}).items():
+        values = dict(values)
+        parent = values.pop("based_on", None)
         unknown = set(values) - _PROFILE_KEYS
         if unknown:
             raise ValueError(f"payer profile {pid!r}: unknown settings {sorted(unknown)}")
         if values.get("units_method", "cms") not in UNITS_METHODS:
             raise ValueError(f"payer profile {pid!r}: units_method must be one of {sorted(UNITS_METHODS)}")
         merged: dict[str, Any] = {**defaults, **values} if pid != "default" else dict(values)
+        if parent is not None:
+            if parent not in profiles:
+                raise ValueError(f"payer profile {pid!r}: based_on {parent!r} is not defined before it")
+            inherited = {k: v for k, v in profiles[parent].__dict__.items() if k not in _OWN_KEYS}
+            merged = {**inherited, **values}
         if pid in profiles:  # an override keeps what it does not restate
             merged = {**profiles[pid].__dict__, **values}
         merged["id"] = pid
         merged.setdefault("name", pid)
-        for key in ("aliases", "identifiers"):
-            merged[key] = tuple(merged.get(key, ()))
+        for key in _TUPLE_KEYS:
+            if key in merged:
+                merged[key] = tuple(merged[key])
         profiles[pid] = PayerProfile(**merged)
     return profiles
 
@@ -155,4 +200,9 @@ def load_policy(extra_profiles: str | Path | None = None) -> Policy:
     for path in sorted((HERE / "lexicons").glob("*.toml")):
         with open(path, "rb") as fh:
             lexicons[path.stem] = Lexicon(path.stem, tomllib.load(fh)["terms"])
+    for profile in profiles.values():
+        named = [*profile.countersigners, *([profile.coverage_types] if profile.coverage_types else [])]
+        missing = [n for n in named if n not in valuesets]
+        if missing:
+            raise ValueError(f"payer profile {profile.id!r}: unknown value sets {missing}")
     return Policy(profiles=profiles, valuesets=valuesets, lexicons=lexicons)

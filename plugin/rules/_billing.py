@@ -14,8 +14,10 @@ from plugin.facts import (CPT, codings, cpt_codes, day_of, item_cpt, item_day, i
 from plugin.dates import period_days
 from plugin.facts import for_patient, ref_key
 from plugin.facts import item_quantity as quantity, line_ref  # noqa: F401 (the billing rules import them here)
+from plugin.documents import visit_notes
 from plugin.policy import Policy
 from plugin.record import Record
+from plugin.wording import day_label, label
 
 DISTINCT = "59"
 X_MODIFIERS = ("XE", "XS", "XP", "XU")  # NCCI's subsets of 59; any one bypasses the edit too
@@ -97,7 +99,7 @@ def episode_window(record: Record, day: date) -> tuple[date, date, str]:
     """(first day, last day, how it was chosen): the plan-of-care period, else the past 12 months."""
     plan = active_care_plan(record, day)
     if plan is not None:
-        return day_of(plan.period.start), day, f"plan of care `{Record.ref_of(plan)}` period"
+        return day_of(plan.period.start), day, "the plan of care"
     return day - timedelta(days=365), day, "the 12 months before this visit"
 
 
@@ -164,22 +166,22 @@ def performer_keys(record: Record, procedure: Any) -> set[str]:
     return keys
 
 
-def note_documents(record: Record) -> list[Any]:
-    """DocumentReferences of this visit's encounter (the day's note)."""
-    enc = record.encounter_id
-    return [d for d in record.all("DocumentReference")
-            if enc and d.context is not None and any(record.is_ref(e, "Encounter", enc, d)
-                                                     for e in d.context.encounter or [])]
+def note_name(record: Record, procedure: Any) -> str:
+    """The day's note as a clinician names it: its note document ("the 3 Feb 2026 massage note"),
+    else the service's own note."""
+    notes = visit_notes(record)
+    when = day_label(notes[0].date) if notes else ""
+    return f"the {when} massage note".replace("  ", " ") if notes else f"the note for {label(record, procedure)}"
 
 
 def note_targets(record: Record, procedure: Any) -> list[str]:
-    """What a signature on this service may point at: the Procedure or the visit's note."""
-    return [Record.ref_of(procedure), *(Record.ref_of(d) for d in note_documents(record))]
+    """What a signature on this service may point at: the Procedure or the visit's note documents."""
+    return [Record.ref_of(procedure), *(Record.ref_of(d) for d in visit_notes(record))]
 
 
 def signing_keys(record: Record, procedure: Any) -> set[str]:
     """note_targets as record identities, to compare with any form of Provenance.target."""
-    return {record.key_of(procedure), *(record.key_of(d) for d in note_documents(record))}
+    return {record.key_of(procedure), *(record.key_of(d) for d in visit_notes(record))}
 
 
 def signing_evidence(record: Record, procedure: Any, agent_ok: Callable[[Any, Any], bool],
@@ -189,7 +191,7 @@ def signing_evidence(record: Record, procedure: Any, agent_ok: Callable[[Any, An
     wanted = signing_keys(record, procedure)
     found = [Record.ref_of(p) for p in record.all("Provenance")
              if any(record.key(t, p) in wanted for t in p.target or []) and any(agent_ok(p, a) for a in p.agent or [])]
-    return found + [Record.ref_of(d) for d in note_documents(record) if note_ok(d)]
+    return found + [Record.ref_of(d) for d in visit_notes(record) if note_ok(d)]
 
 
 def agent_types(agent: Any) -> set[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
-from plugin.findings import Citation, Finding, Fix, Severity
+from plugin.findings import DOCUMENTATION_OVERRIDES, OVERRIDE_REASONS, Citation, Finding, Fix, Severity
 from plugin.policy import Policy
 from plugin.record import Record
 
@@ -30,10 +30,17 @@ class Rule:
     superseded_by: tuple[str, ...] = ()
     # Reports on the evaluation itself (what could not be read or run): runs after all others.
     runs_last: bool = False
+    # Why its warning or critical cards may be set aside (keys of findings.OVERRIDE_REASONS).
+    overrides: tuple[str, ...] = DOCUMENTATION_OVERRIDES
     # Prefetch keys in which this rule may find something absent: it stays quiet unless every one
     # is complete (a partial or unavailable key proves no absence; data-unavailable names it).
     needs_complete: tuple[str, ...] = ()
     check: Check | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.overrides) - set(OVERRIDE_REASONS)
+        if unknown:
+            raise ValueError(f"{self.code}: unknown override reasons {sorted(unknown)}")
 
     def checks(self, fn: Check) -> Check:
         """Decorator: register fn as this rule's check."""
@@ -44,4 +51,5 @@ class Rule:
                 fixes: Iterable[Fix] = (), severity: Severity | None = None) -> Finding:
         return Finding(code=self.code, title=self.title, severity=severity or self.severity,
                        summary=summary, detail=detail, citation=self.citation,
-                       evidence=tuple(evidence), fixes=tuple(fixes))
+                       evidence=tuple(dict.fromkeys(e for e in evidence if e)), fixes=tuple(fixes),
+                       override_reasons=self.overrides)

@@ -5,6 +5,7 @@ from plugin.facts import item_day, massage_lines, payer_profile
 from plugin.findings import Citation, Severity
 from plugin.rules._billing import line_ref, quantity
 from plugin.rules._rule import CP, Rule
+from plugin.wording import day_label
 
 RULE = Rule(
     code="audit-multiple-units",
@@ -18,11 +19,11 @@ RULE = Rule(
 )
 
 MUST_SHOW = (
-    "clock time in and time out of the massage (minutes that support every unit)",
-    "the indication (rationale) for massage and the goals it serves",
-    "the specific regions treated and the techniques used",
+    "time in and out supporting every unit",
+    "the reason for massage and the goals it serves",
+    "regions treated and techniques used",
     "objective measures and progress since the last visit",
-    "the note signed and dated by the person who did the massage, and countersigned by the supervising doctor",
+    "the therapist's signature and the supervising doctor's countersignature",
 )
 
 
@@ -36,7 +37,7 @@ def check(record, policy):
         units = sum(quantity(line) for line in lines)
         if units <= limit:
             continue
-        when = day.isoformat() if day else "the date of service"
+        when = day_label(day) or "the date of service"
         yield RULE.finding(
             summary=f"{units} units of 97124 on {when} may draw an audit: make the note airtight.",
             detail=(f"Billed {units} unit(s) of 97124 on {when}; payers review more than {limit}. "

@@ -4,6 +4,7 @@ from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._billing import episode_window
 from plugin.rules._rule import CP, Rule
+from plugin.wording import day_label
 
 RULE = Rule(
     code="audit-visit-count",
@@ -36,7 +37,7 @@ def check(record, policy):
         return
     yield RULE.finding(
         summary=f"This is 97124 visit {len(visits)} in the episode; payers review more than {limit}.",
-        detail=(f"Distinct dates with 97124 within {basis} ({first.isoformat()} to {last.isoformat()}): "
-                + ", ".join(d.isoformat() for d in sorted(visits)) + ". Show progress toward the goals "
+        detail=(f"Massage dates within {basis} ({day_label(first)} to {day_label(last)}): "
+                + ", ".join(day_label(d) for d in sorted(visits)) + ". Show progress toward the goals "
                 "at each visit and why massage is still needed."),
         evidence=[dated[d] for d in sorted(dated)])

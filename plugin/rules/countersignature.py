@@ -1,17 +1,20 @@
-"""countersignature: the supervising doctor countersigns the 97124 note."""
-from plugin.facts import massage_procedures
+"""countersignature: the doctor who supervises or delegates the massage countersigns the note."""
+from plugin.facts import codings, massage_procedures, payer_profile
 from plugin.findings import Citation, Severity
-from plugin.rules._billing import (SIGNING_DATA, agent_types, holds, note_targets, performer_keys, performer_refs,
-                                   person_keys, signing_evidence)
+from plugin.rules._billing import (SIGNING_DATA, agent_types, credentials, note_name, note_targets, performer_keys,
+                                   performer_refs, person_keys, signing_evidence)
 from plugin.rules._rule import CP, Rule
+from plugin.wording import sentence
 
 RULE = Rule(
     code="countersignature",
     title="Note countersigned by the supervising doctor",
-    description=("The massage note is countersigned by the supervising or delegating physician: a Provenance "
-                 "agent of type verifier/attester (or a second signer) who is a physician (physicians value "
-                 "set), or the visit note's authenticator being a physician. Not needed when a physician "
-                 "performed the massage."),
+    description=("The massage note is countersigned by the doctor who supervises or delegates the service: "
+                 "a physician (MD/DO) or a chiropractic physician (DC), or others a payer profile adds "
+                 "(countersigners: value sets, e.g. nurse practitioners and physician assistants where state "
+                 "law lets them supervise). Evidence: a Provenance agent of type verifier/attester (or a "
+                 "second signer) on the 97124 Procedure or the visit's note document, or the note document's "
+                 "authenticator. Not needed when such a doctor performed the massage."),
     citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (daily note)",
                       "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
     hooks=CP,
@@ -21,29 +24,31 @@ RULE = Rule(
 
 # Agent roles that put a name to the note (provenance-participant-type and v3 ParticipationType).
 SIGNING_TYPES = {"verifier", "attester", "author", "VRF", "AUTHEN", "LA", "AUT"}
-PHYSICIANS = "physicians"
 
 
 @RULE.checks
 def check(record, policy):
+    members = [policy.valueset(name) for name in payer_profile(record, policy).countersigners]
+
+    def supervises(reference, within) -> bool:
+        return any(vs.contains(c.system, c.code) for vs in members
+                   for c in codings(credentials(record, reference, within) or []))
+
     for proc in massage_procedures(record):
-        if any(holds(record, policy, a, PHYSICIANS, proc) for a in performer_refs(proc)):
+        if any(supervises(a, proc) for a in performer_refs(proc)):
             continue  # the doctor did it: nobody above to countersign
         targets, performers = note_targets(record, proc), performer_keys(record, proc)
 
-        def by_physician(prov, agent) -> bool:
+        def by_doctor(prov, agent) -> bool:
             signs = not agent_types(agent) or bool(agent_types(agent) & SIGNING_TYPES)  # not enterer/custodian
             second = not person_keys(record, agent.who, prov) & performers
-            return signs and second and holds(record, policy, agent.who, PHYSICIANS, prov)
+            return signs and second and supervises(agent.who, prov)
 
-        def authenticated(doc) -> bool:
-            return holds(record, policy, doc.authenticator, PHYSICIANS, doc)
-
-        if signing_evidence(record, proc, by_physician, authenticated):
+        if signing_evidence(record, proc, by_doctor, lambda doc: supervises(doc.authenticator, doc)):
             continue
         yield RULE.finding(
             summary="Have the supervising doctor countersign today's 97124 note before billing.",
-            detail=(f"No countersignature by a physician was found for `{targets[0]}`: expected a Provenance on "
-                    "the Procedure or the visit's note with a verifier/attester (or second signer) who is a "
-                    "physician (NUCC 207*/208*, MD/DO), or the note's authenticator being that physician."),
+            detail=(f"{sentence(note_name(record, proc))} is not countersigned by the doctor who supervises or "
+                    "delegates the massage (a physician or chiropractic physician"
+                    + (", or another supervisor the payer profile allows" if len(members) > 1 else "") + ")."),
             evidence=targets)

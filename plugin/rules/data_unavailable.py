@@ -1,7 +1,10 @@
 """data-unavailable: say plainly what could not be read or checked, instead of failing silently."""
 from plugin.completeness import Status
+from plugin.documents import unreadable_notes
 from plugin.findings import Citation, Severity
-from plugin.rules._rule import BOTH, Rule
+from plugin.record import Record
+from plugin.rules._rule import BOTH, CLAIM_PREPARE, Rule
+from plugin.wording import label
 
 RULE = Rule(
     code="data-unavailable",
@@ -26,18 +29,35 @@ def _key_line(record, key: str) -> str:
         what = f"- Could not fetch **{key}** from the EHR's FHIR server."
     else:
         what = f"- **{key}** was not sent (or its search failed) and no fhirServer was given to fetch it from."
-    return what + (f" Not checked: {', '.join(f'`{c}`' for c in quiet)}." if quiet else "")
+    return what + (f" Not checked: {', '.join(f'“{_title(c)}”' for c in quiet)}." if quiet else "")
 
 
 @RULE.checks
 def check(record, policy):
     keys = list(dict.fromkeys(record.unavailable + record.incomplete(*record.states)))
+    unread = unreadable_notes(record) if record.hook == CLAIM_PREPARE else []
     lines = [_key_line(record, key) for key in keys]
-    lines += [f"- Skipped `{s.where}`: not valid FHIR R4 ({s.reason})." for s in record.skipped]
-    lines += [f"- Rule `{code}` could not be evaluated." for code in record.failed_rules]
+    lines += [f"- Skipped {_kind(s.where)} that is not valid FHIR R4 ({s.reason})." for s in record.skipped]
+    lines += [f"- Could not read {label(record, d)} (not plain text, Markdown, HTML or a PDF with text, or not "
+              "fetched): techniques, regions and progress were not checked against it." for d in unread]
+    lines += [f"- The check “{_title(code)}” could not be run." for code in record.failed_rules]
     if not lines:
         return
     yield RULE.finding(
         summary="Some data could not be checked; review the listed items before relying on these cards.",
-        detail="\n".join(lines),
-        evidence=[s.where for s in record.skipped])
+        detail="\n".join(lines[:6]) + (f"\n- and {len(lines) - 6} more." if len(lines) > 6 else ""),
+        evidence=[s.where for s in record.skipped] + [Record.ref_of(d) for d in unread])
+
+
+def _kind(where: str) -> str:
+    """`an Observation` for `Observation/x`; `a resource` for a place in the request."""
+    kind = where.split("/", 1)[0] if "/" in where else "resource"
+    return ("an " if kind[0].lower() in "aeiou" else "a ") + kind
+
+
+def _title(code: str) -> str:
+    from plugin.rules import rule  # the catalog imports this module: look it up when needed
+    try:
+        return rule(code).title
+    except KeyError:  # a rule passed in by the caller, not from the catalog
+        return code

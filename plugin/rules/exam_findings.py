@@ -1,8 +1,7 @@
 """exam-findings: the exam must show a reason for massage (pain, spasm, swelling, lost motion...)."""
 from plugin.findings import Citation, Severity
-from plugin.record import Record
-from plugin.rules._clinical import (Source, code_hits, current_conditions, listing, massage_service_sources,
-                                    qualifying_hits, recorded_observations, subject_refs, term_hits)
+from plugin.rules._clinical import (Source, code_hits, current_conditions, massage_service_sources, qualifying_hits,
+                                    recorded_observations, source_of, subject_refs, term_hits)
 from plugin.rules._rule import BOTH, Rule
 
 RULE = Rule(
@@ -15,22 +14,24 @@ RULE = Rule(
                       "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
     hooks=BOTH,
     severity=Severity.WARNING,
+    # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
+    superseded_by=("not-medically-necessary",),
     needs_complete=("conditions", "observations"),
 )
 
 
-def _observation_source(obs) -> Source:
+def _observation_source(record, obs) -> Source:
     concepts = [obs.code, obs.valueCodeableConcept, *(obs.interpretation or [])]
     concepts += [c.code for c in obs.component or []]
     notes = "\n".join(t for t in [obs.valueString, *(n.text for n in obs.note or [])] if t)
-    return Source(Record.ref_of(obs), tuple(c for c in concepts if c is not None), notes)
+    return source_of(record, obs, concepts, notes)
 
 
 def exam_sources(record) -> list[Source]:
     """Conditions and Observations of the patient (any category), and the massage's own reasons."""
-    sources = [Source(Record.ref_of(c), tuple(x for x in [c.code, *(c.bodySite or [])] if x),
-                      "\n".join(n.text for n in c.note or [] if n.text)) for c in current_conditions(record)]
-    sources += [_observation_source(o) for o in recorded_observations(record)]
+    sources = [source_of(record, c, [c.code, *(c.bodySite or [])], "\n".join(n.text for n in c.note or [] if n.text))
+               for c in current_conditions(record)]
+    sources += [_observation_source(record, o) for o in recorded_observations(record)]
     return sources + massage_service_sources(record, notes=False)  # a note is not the exam
 
 
@@ -40,10 +41,10 @@ def check(record, policy):
     if (code_hits(sources, policy, "exam-findings") or qualifying_hits(sources, policy)
             or term_hits(sources, policy.lexicon("exam_findings"))):
         return
-    read = list(dict.fromkeys(s.ref for s in sources))
+    conditions, observations = len(current_conditions(record)), len(recorded_observations(record))
     yield RULE.finding(
         summary="Document the exam finding that calls for massage (pain, spasm, swelling, lost motion).",
-        detail=("No Condition or Observation of the patient records pain, spasm, swelling or edema, "
-                "reduced range of motion or strength, inflammation or restriction. Read: "
-                + (listing(read) or "no Condition or Observation at all") + "."),
-        evidence=read + subject_refs(record))
+        detail=("No current diagnosis or exam finding of the patient records pain, spasm, swelling or edema, "
+                "reduced range of motion or strength, inflammation or restriction "
+                f"(read {conditions} current diagnosis(es) and {observations} observation(s))."),
+        evidence=[s.ref for s in sources] + subject_refs(record))

@@ -3,6 +3,7 @@ from plugin.facts import massage_orders
 from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._rule import OS, Rule
+from plugin.wording import label, sentence
 
 RULE = Rule(
     code="frequency",
@@ -36,9 +37,8 @@ def check(record, policy):
         if gives_frequency(order.occurrenceTiming):
             continue
         ref = Record.ref_of(order)
-        has_timing = "has an occurrenceTiming without" if order.occurrenceTiming else "has no occurrenceTiming with"
         yield RULE.finding(
             summary="State how often massage is to be given (e.g. 2x/week for 4 weeks).",
-            detail=(f"The order `{ref}` {has_timing} a frequency (repeat.frequency per repeat.period) "
-                    "or a number of sessions or duration (repeat.count, repeat.bounds)."),
+            detail=(f"{sentence(label(record, order))} gives no frequency (times per week) and no number of "
+                    "sessions or duration."),
             evidence=[ref])

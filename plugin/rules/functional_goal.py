@@ -4,6 +4,7 @@ from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._clinical import current_goals, subject_refs
 from plugin.rules._rule import BOTH, Rule
+from plugin.wording import label
 
 RULE = Rule(
     code="functional-goal",
@@ -15,6 +16,8 @@ RULE = Rule(
                       "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
     hooks=BOTH,
     severity=Severity.WARNING,
+    # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
+    superseded_by=("not-medically-necessary",),
     needs_complete=("goals",),
 )
 
@@ -33,16 +36,15 @@ def check(record, policy):
         timed = _has_time_frame(goal)
         if words and timed:
             return
-        ref = Record.ref_of(goal)
+        name = label(record, goal)
         if words:
-            notes.append(f"`{ref}` names {', '.join(words)} but has no target due date or duration")
+            notes.append(f"{name} names {', '.join(words)} but has no due date or duration")
         elif timed:
-            notes.append(f"`{ref}` has a time frame but names no daily activity")
+            notes.append(f"{name} has a time frame but names no daily activity")
         else:
-            notes.append(f"`{ref}` names no daily activity and has no time frame")
-    detail = ("Goals read: " + "; ".join(notes) + "." if notes else "The patient has no active Goal.")
+            notes.append(f"{name} names no daily activity and has no time frame")
+    detail = ("; ".join(notes[:3]) + "." if notes else "The patient has no active goal.")
     yield RULE.finding(
         summary="Add a functional goal with a time frame (e.g. able to lift 10 lb within 4 weeks).",
-        detail=detail + (" A functional goal names a daily activity and carries target.dueDate or "
-                         "target.dueDuration."),
+        detail=detail[0].upper() + detail[1:] + " A functional goal names a daily activity and a time frame.",
         evidence=[Record.ref_of(g) for g in goals] + subject_refs(record))

@@ -1,7 +1,9 @@
 """indication: the 97124 service must carry its rationale (a reason)."""
 from plugin.findings import Citation, Severity
-from plugin.rules._clinical import lacking, listing
+from plugin.record import Record
+from plugin.rules._clinical import lacking
 from plugin.rules._rule import CP, Rule
+from plugin.wording import labels
 
 RULE = Rule(
     code="indication",
@@ -21,6 +23,6 @@ def check(record, policy):
     if bare:
         yield RULE.finding(
             summary="Document why the massage was given: add the reason to the 97124 service.",
-            detail=("These 97124 services carry no reasonCode or reasonReference: "
-                    + listing(bare) + "."),
-            evidence=bare)
+            detail=(f"No reason is recorded on {labels(record, bare)}: name the diagnosis or condition "
+                    "it treats."),
+            evidence=[Record.ref_of(p) for p in bare])

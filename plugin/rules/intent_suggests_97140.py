@@ -1,7 +1,7 @@
 """intent-suggests-97140: when the documented goals are manual-therapy goals, the code is 97140."""
 from plugin.facts import item_cpt, lines_on, massage_orders, visit_day, visit_massage_lines
 from plugin.findings import Citation, ClaimLineFix, OrderFix, Severity
-from plugin.rules._clinical import (careplan_activity_sources, describe, goal_sources,
+from plugin.rules._clinical import (careplan_activity_sources, goal_sources, summarise,
                                     massage_service_sources, refs, subject_refs, term_hits)
 from plugin.rules._rule import BOTH, ORDER_SIGN, Rule
 
@@ -16,6 +16,7 @@ RULE = Rule(
     hooks=BOTH,
     severity=Severity.WARNING,
     superseded_by=("not-medically-necessary",),
+    overrides=("clinical-judgement", "documented-elsewhere"),
 )
 
 
@@ -41,11 +42,11 @@ def check(record, policy):
     else:
         fixes = [ClaimLineFix(label=f"Bill 97140 on item {line.sequence} instead",
                               sequence=line.sequence, product_code="97140") for line in visit_massage_lines(record)]
-    balance = ("Circulation/relaxation intent (97124) found: " + describe(massage) + "."
-               if massage else "No circulation or tissue-relaxation intent (97124) is documented.")
+    balance = ("Massage intent: " + summarise(massage, places=1) + "."
+               if massage else "No circulation or relaxation intent is written.")
     yield RULE.finding(
         summary="The documented goals read like manual therapy: consider 97140 instead of 97124.",
-        detail=("Manual-therapy intent (97140) found: " + describe(manual) + ". " + balance
+        detail=("Manual-therapy intent: " + summarise(manual) + ". " + balance
                 + " Choose the code by what was done and why, not by what pays more."),
         evidence=refs(manual, subject_refs(record)),
         fixes=fixes)

@@ -4,6 +4,7 @@ from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._billing import active_care_plan, line_ref, therapy_codes, therapy_days
 from plugin.rules._rule import BOTH, Rule
+from plugin.wording import label
 
 RULE = Rule(
     code="modality-count",
@@ -16,6 +17,7 @@ RULE = Rule(
                       "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
     hooks=BOTH,
     severity=Severity.WARNING,
+    overrides=("clinical-judgement", "documentation-attached"),
     needs_complete=("carePlans", "procedures"),
 )
 
@@ -28,9 +30,9 @@ def _initial_phase(record, policy, day) -> str | None:
         limit = payer_profile(record, policy).initial_phase_days
         if since >= limit:  # day 0 is the plan's first day, so the phase is days 0 .. limit - 1
             return None
-        return f"day {since} of plan of care `{Record.ref_of(plan)}` (initial phase: {limit} days)"
+        return f"on day {since} of {label(record, plan)} (initial phase: {limit} days)"
     earlier = [d for d in therapy_days(record, policy) if d < day]
-    return None if earlier else "first therapy visit (no active plan of care)"
+    return None if earlier else "the first therapy visit (no active plan of care)"
 
 
 def _visit_services(record, policy) -> dict[str, str]:
@@ -64,7 +66,7 @@ def check(record, policy):
     codes = sorted(services)
     yield RULE.finding(
         summary=f"{len(codes)} therapies in one initial-phase visit; usual is {limit} or fewer. Justify or trim.",
-        detail=(f"This visit is the {phase}. Therapies/modalities in the visit: {', '.join(codes)}. "
-                f"More than {limit} is beyond usual and customary early in care; document the type, rationale, "
-                "area, and time of each, or drop the ones the plan does not need."),
+        detail=(f"This visit is {phase}. Therapies in it: {', '.join(codes)}; more than {limit} is beyond "
+                "usual early in care. Document each one's type, reason, area and time, or drop those the plan "
+                "does not need."),
         evidence=sorted(set(services.values())))

@@ -11,6 +11,7 @@ from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._billing import therapy_days
 from plugin.rules._rule import CP, Rule
+from plugin.wording import day_label
 
 RULE = Rule(
     code="modality-trend",
@@ -72,7 +73,7 @@ def check(record, policy):
     improved = _improvements(record, policy, days[0], today)
     if not improved:
         return
-    trend = ", ".join(f"{d.isoformat()}: {n}" for d, n in zip(days, use))
+    trend = ", ".join(f"{day_label(d)}: {n}" for d, n in zip(days, use))
     measures = "; ".join(f"{name} {v0:g} → {v1:g} ({'lower' if way == 'down' else 'higher'} is better)"
                          for name, way, v0, v1, _refs in improved)
     yield RULE.finding(

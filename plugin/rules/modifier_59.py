@@ -1,6 +1,6 @@
 """modifier-59: 97124 billed the same date as an E/M or CMT code needs 59 (or an X modifier)."""
 from plugin.facts import massage_lines
-from plugin.findings import Citation, ClaimLineFix, Severity
+from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
 from plugin.rules._billing import line_ref, needs_distinct, target_modifiers
 from plugin.rules._rule import CP, Rule
 
@@ -16,6 +16,7 @@ RULE = Rule(
                       NCCI_PTP_EDITS),
     hooks=CP,
     severity=Severity.WARNING,
+    overrides=BILLING_OVERRIDES,
     # That rule's fix sets 59 and GP in payer order, which covers this one.
     superseded_by=("modifier-59-gp-order",),
 )
@@ -30,7 +31,7 @@ def check(record, policy):
         wanted = target_modifiers(record, policy, line)
         yield RULE.finding(
             summary=f"Add modifier 59 to the 97124 line: {paired[0]} is billed the same date.",
-            detail=(f"The 97124 line (sequence {line.sequence}) shares its date of service with "
+            detail=(f"Claim line {line.sequence} (97124) shares its date of service with "
                     f"{', '.join(sorted(set(paired)))}, an NCCI pair. Without 59 or an X modifier the massage "
                     "is bundled and denied. Use it only when the note shows a separate service "
                     "(different region or session)."),

@@ -1,6 +1,6 @@
 """modifier-59-gp-order: payers on Zelis edits want 97124 with CMT coded 59 first, then GP."""
 from plugin.facts import item_modifiers, massage_lines, payer_profile
-from plugin.findings import Citation, ClaimLineFix, Severity
+from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
 from plugin.rules._billing import line_ref, target_modifiers, zelis_applies, zelis_order_ok
 from plugin.rules._rule import CP, Rule
 
@@ -14,6 +14,7 @@ RULE = Rule(
                       "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
     hooks=CP,
     severity=Severity.WARNING,
+    overrides=BILLING_OVERRIDES,
 )
 
 
@@ -29,9 +30,9 @@ def check(record, policy):
         now = ", ".join(mods) if mods else "none"
         yield RULE.finding(
             summary=f"Code the 97124 line 59 then GP: {profile.name} edits massage billed with CMT {cmt[0]}.",
-            detail=(f"Payer profile **{profile.name}** applies Zelis edits. The 97124 line (sequence "
-                    f"{line.sequence}) is billed the same date as {', '.join(sorted(set(cmt)))}; its modifiers "
-                    f"are {now}. The payer expects 59 first, then GP."),
+            detail=(f"Payer **{profile.name}** applies Zelis edits. Claim line {line.sequence} (97124) is billed "
+                    f"the same date as {', '.join(sorted(set(cmt)))}; its modifiers are {now}. The payer expects "
+                    "59 first, then GP."),
             evidence=[line_ref(line)],
             fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
                                 sequence=line.sequence, modifiers=wanted)])

@@ -1,6 +1,6 @@
 """modifier-gp: payers that require GP on therapy lines (Medicare) need it on 97124."""
 from plugin.facts import item_modifiers, massage_lines, payer_profile
-from plugin.findings import Citation, ClaimLineFix, Severity
+from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
 from plugin.rules._billing import GP, line_ref, target_modifiers
 from plugin.rules._rule import CP, Rule
 
@@ -14,6 +14,7 @@ RULE = Rule(
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf"),
     hooks=CP,
     severity=Severity.WARNING,
+    overrides=BILLING_OVERRIDES,
     # That rule's fix already puts GP right after 59.
     superseded_by=("modifier-59-gp-order",),
 )
@@ -30,8 +31,8 @@ def check(record, policy):
         wanted = target_modifiers(record, policy, line)
         yield RULE.finding(
             summary=f"Add modifier GP to the 97124 line: {profile.name} requires it on therapy services.",
-            detail=(f"Payer profile **{profile.name}** requires GP on every therapy line; the 97124 line "
-                    f"(sequence {line.sequence}) does not carry it."),
+            detail=(f"Payer profile **{profile.name}** requires GP on every therapy line; claim line "
+                    f"{line.sequence} (97124) does not carry it."),
             evidence=[line_ref(line)],
             fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
                                 sequence=line.sequence, modifiers=wanted)])

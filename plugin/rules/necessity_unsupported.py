@@ -2,10 +2,11 @@
 from plugin.facts import massage_orders, massage_procedures, ref_key
 from plugin.findings import Citation, OrderFix, Severity
 from plugin.record import Record
-from plugin.rules._clinical import (claim_diagnosis_sources, describe, listing, patient_qualifying_conditions,
-                                    pre_exercise_hits, qualifying_hits, reason_sources,
-                                    refs, subject_refs)
+from plugin.rules._clinical import (claim_diagnosis_sources, describe, patient_qualifying_conditions,
+                                    pre_exercise_hits, qualifying_hits, reason_sources, refs, set_aside,
+                                    subject_refs)
 from plugin.rules._rule import BOTH, ORDER_SIGN, Rule
+from plugin.wording import label, sentence
 
 RULE = Rule(
     code="necessity-unsupported",
@@ -14,16 +15,19 @@ RULE = Rule(
                  "excess fluid, tissue tenderness, tight or spastic muscles, tissue adherence, "
                  "contracture or lost motion, or relaxation before exercise or re-education the same "
                  "visit. The order (order-sign) or the claim's diagnoses and the 97124 service's reasons "
-                 "(claim-prepare) must cite one."),
+                 "(claim-prepare) must cite one. A diagnosis counts only when it is this patient's, "
+                 "clinically current (active, recurrence, relapse) and not refuted or entered in error; a "
+                 "link whose target is not in the record is no evidence, whatever its display says."),
     citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (indications)",
                       "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
     hooks=BOTH,
     severity=Severity.WARNING,
     superseded_by=("not-medically-necessary",),
+    overrides=("documented-elsewhere", "payer-exception"),
 )
 
-_GROUPS = ("paralysis, excess fluid, tenderness, tightness/spasticity, adherence, contracture/lost "
-           "motion, or relaxation before 97110/97112/97530 the same visit")
+_GROUPS = ("paralysis, excess fluid, tenderness, tightness, adherence, contracture, or relaxation before "
+           "exercise the same visit")
 
 
 def _order_findings(record, policy):
@@ -31,21 +35,28 @@ def _order_findings(record, policy):
         return
     conditions = patient_qualifying_conditions(record, policy)
     for order in massage_orders(record):
-        if qualifying_hits(reason_sources(record, order), policy):
+        sources = reason_sources(record, order)
+        if qualifying_hits(sources, policy):
             continue
         cited = {ref_key(r, record, order) for r in order.reasonReference or []}
         uncited = [h for h in conditions if ref_key(h.ref, record) not in cited]
         citable = [h.ref for h in uncited if ref_key(h.ref, record) is not None]  # never a bare "Condition"
-        fixes = [OrderFix(label="Cite the qualifying condition" + ("s" if len(citable) > 1 else ""),
-                          order_id=order.id, add_reason_references=tuple(citable))
+        # A link to another patient's chart is taken out, never kept or copied.
+        foreign = tuple(r.reference for r in order.reasonReference or [] if r.reference
+                        and any(s.ref == ref_key(r, record, order) and "another patient" in s.excluded
+                                for s in sources))
+        fixes = [OrderFix(label="Cite this patient's qualifying diagnosis" + ("es" if len(citable) > 1 else ""),
+                          order_id=order.id, add_reason_references=tuple(citable),
+                          drop_reason_references=foreign)
                  ] if citable and order.id else []
-        found = (" The patient's active record holds " + describe(uncited) + ", which the order "
-                 "could cite.") if uncited else ""
+        found = (" The patient's chart holds " + describe(uncited) + ", which the order could cite."
+                 ) if uncited else ""
+        aside = set_aside(sources)
         yield RULE.finding(
             summary="Cite the qualifying condition for 97124 in the order's reason.",
-            detail=(f"The order `{Record.ref_of(order)}` gives no reason in its reasonCode or "
-                    f"reasonReference from the qualifying groups ({_GROUPS})." + found),
-            evidence=refs(uncited, [Record.ref_of(order)]),
+            detail=(f"{sentence(label(record, order))} cites no qualifying condition." + (" " + aside if aside else "")
+                    + found),
+            evidence=refs(uncited, [Record.ref_of(order)], [s.ref for s in sources if s.excluded]),
             fixes=fixes)
 
 
@@ -57,14 +68,14 @@ def _claim_findings(record, policy):
         sources += reason_sources(record, proc)
     if qualifying_hits(sources, policy):
         return
-    read = [s.ref for s in sources]
+    read = list(dict.fromkeys(s.name for s in sources if not s.excluded))
+    aside = set_aside(sources)
     yield RULE.finding(
         summary="Add a qualifying diagnosis for 97124; none of the claim's diagnoses supports it.",
-        detail=("Neither the claim's diagnoses nor the reasons on this visit's 97124 service name a "
-                f"qualifying condition ({_GROUPS}). Read: "
-                + (listing(dict.fromkeys(read)) or "no diagnosis or reason at all")
-                + "."),
-        evidence=list(dict.fromkeys(read + subject_refs(record))))
+        detail=("Neither the claim's diagnoses nor the massage's reasons name a qualifying condition "
+                f"({_GROUPS}). " + (f"Read: {'; '.join(read)}. " if read else "")
+                + (aside or "")).strip(),
+        evidence=list(dict.fromkeys([s.ref for s in sources] + subject_refs(record))))
 
 
 @RULE.checks

@@ -3,7 +3,7 @@ wellness or comfort is not billable to the payer (patient-pay at most)."""
 from plugin.facts import massage_lines, massage_orders, notes_text
 from plugin.findings import Citation, ClaimLineFix, OrderFix, Severity
 from plugin.fixes import PATIENT_PAY_NOTE
-from plugin.rules._clinical import (claim_diagnosis_sources, code_hits, describe, goal_sources,
+from plugin.rules._clinical import (claim_diagnosis_sources, code_hits, goal_sources, summarise,
                                     massage_service_sources, patient_qualifying_conditions,
                                     pre_exercise_hits, qualifying_hits, refs, subject_refs, term_hits)
 from plugin.rules._rule import BOTH, ORDER_SIGN, Rule
@@ -18,6 +18,7 @@ RULE = Rule(
                       "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
     hooks=BOTH,
     severity=Severity.CRITICAL,
+    overrides=("patient-pay-agreed", "documented-elsewhere", "clinical-judgement"),
 )
 
 
@@ -51,10 +52,8 @@ def check(record, policy):
                               sequence=line.sequence, remove=True) for line in massage_lines(record)]
     yield RULE.finding(
         summary="Do not bill the payer for 97124: the only documented purpose is relaxation or wellness.",
-        detail=("The documented purpose of the massage is " + describe(wellness) + ". No qualifying "
-                "condition (paralysis, excess fluid, tenderness, tightness, adherence, contracture, or "
-                "relaxation before 97110/97112/97530) is documented in the reasons, diagnoses, the "
-                "patient's active conditions or the visit's services. Massage for relaxation is "
-                "clinically fine but patient-pay at most."),
+        detail=("The only documented purpose is relaxation or wellness: " + summarise(wellness) + ". No "
+                "qualifying condition is documented anywhere in the chart. Massage for relaxation is clinically "
+                "fine but patient-pay at most."),
         evidence=refs(wellness, subject_refs(record)),
         fixes=fixes)

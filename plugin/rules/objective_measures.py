@@ -2,8 +2,9 @@
 from plugin.facts import codings
 from plugin.findings import Citation, Severity
 from plugin.record import Record
-from plugin.rules._clinical import current_goals, listing, measured, recorded_observations, subject_refs
+from plugin.rules._clinical import current_goals, measured, recorded_observations, subject_refs
 from plugin.rules._rule import BOTH, Rule
+from plugin.wording import concept_label
 
 RULE = Rule(
     code="objective-measures",
@@ -15,6 +16,8 @@ RULE = Rule(
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
     hooks=BOTH,
     severity=Severity.WARNING,
+    # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
+    superseded_by=("not-medically-necessary",),
     needs_complete=("observations", "goals"),
 )
 
@@ -41,19 +44,20 @@ def tracking(record) -> list:
 def check(record, policy):
     if tracking(record):
         return
-    values = [Record.ref_of(o) for o in measured(record)]
-    empty = [Record.ref_of(o) for o in recorded_observations(record) if Record.ref_of(o) not in values]
-    wanted = sorted(code for _, code in goal_measures(record))
-    if wanted:
-        detail = ("The goals name the measures " + listing(wanted) + " but none of them has a recorded "
-                  "value" + ("; the measures on record (" + listing(values) + ") track something else."
-                             if values else "."))
+    values = measured(record)
+    kept = {id(o) for o in values}
+    empty = [o for o in recorded_observations(record) if id(o) not in kept]
+    names = sorted({concept_label(t.measure) for g in current_goals(record) for t in g.target or []
+                    if t.measure is not None and codings(t.measure)})
+    if names:
+        detail = (f"The goals are measured by {', '.join(names)}, but no value of it is recorded"
+                  + (f"; the {len(values)} measurement(s) on record track something else." if values else "."))
     else:
-        detail = "The patient has no Observation with a value (e.g. ROM in degrees, pain score, girth)."
+        detail = "The patient has no measurement with a value (e.g. range of motion in degrees, pain score, girth)."
     if empty:
-        detail += " Observations without a value: " + listing(empty) + "."
+        detail += f" {len(empty)} observation(s) carry no value."
     goals = [Record.ref_of(g) for g in current_goals(record) if g.target]
     yield RULE.finding(
         summary="Record an objective measure (ROM, pain score, girth) that tracks the massage goals.",
         detail=detail,
-        evidence=list(dict.fromkeys(goals + values + empty + subject_refs(record))))
+        evidence=goals + [Record.ref_of(o) for o in values + empty] + subject_refs(record))

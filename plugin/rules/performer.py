@@ -4,6 +4,7 @@ from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._billing import credentials, holds, performer_refs
 from plugin.rules._rule import CP, Rule
+from plugin.wording import label, person, sentence
 
 RULE = Rule(
     code="performer",
@@ -16,6 +17,7 @@ RULE = Rule(
                       "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
     hooks=CP,
     severity=Severity.CRITICAL,
+    overrides=("documentation-attached", "payer-exception"),
     needs_complete=("procedures", "performers", "performerRoles"),
 )
 
@@ -43,9 +45,9 @@ def _problem(record, policy, proc) -> tuple[str, str] | None:
         return "no performer documented", "no performer documented on the service"
     known = [a for a in actors if credentials(record, a, proc) is not None]
     if not known:
-        return "performer not documented", "the performer reference does not resolve to a Practitioner or role"
+        return "performer not documented", "the record does not say who the performer is or what licence they hold"
     if not any(holds(record, policy, a, "qualified-performers", proc) for a in known):
-        return "performer not qualified", "the performer's credentials are not on the qualified list"
+        return "performer not qualified", "the performer's licence is not one that may give 97124"
     return None
 
 
@@ -56,10 +58,10 @@ def check(record, policy):
         if problem is None:
             continue
         (short, full), ref = problem, Record.ref_of(proc)
+        who = ", ".join(person(record, a) for a in performer_refs(proc)) or "nobody named"
         yield RULE.finding(
             summary=f"Do not bill 97124 ({short}): it needs one-on-one care by a physician or licensed therapist.",
-            detail=(f"`{ref}`: {full}. The performer's Practitioner.qualification or PractitionerRole.code "
-                    "must show a physician (NUCC 207*/208*, MD/DO), chiropractor (111N*), physical therapist "
-                    "(2251*), occupational therapist (225X*) or massage therapist (225700000X). Group work "
-                    "is billed as 97150, not 97124."),
+            detail=(f"{sentence(label(record, proc))}, given by {who}: {full}. 97124 needs a physician "
+                    "(MD/DO), chiropractor, or a physical, occupational or massage therapist, one-on-one; "
+                    "group work is 97150."),
             evidence=[ref] + [a.reference for a in performer_refs(proc) if a.reference])

@@ -3,6 +3,7 @@ from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._clinical import for_patient, names_massage, subject_refs
 from plugin.rules._rule import BOTH, Rule
+from plugin.wording import label, sentence
 
 RULE = Rule(
     code="plan-of-care",
@@ -14,6 +15,8 @@ RULE = Rule(
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
     hooks=BOTH,
     severity=Severity.WARNING,
+    # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
+    superseded_by=("not-medically-necessary",),
     needs_complete=("carePlans",),
 )
 
@@ -50,9 +53,8 @@ def check(record, policy):
     if not plans:
         yield RULE.finding(
             summary="Document an active plan of care (CarePlan) that includes the massage.",
-            detail=("The patient has no active CarePlan with intent plan or order. Massage must belong to "
-                    "an active treatment plan with specific deficits, goals, expected outcomes and "
-                    "objective measures."),
+            detail=("The patient has no active plan of care. Massage must belong to an active treatment plan "
+                    "with specific deficits, goals, expected outcomes and objective measures."),
             evidence=subject_refs(record))
         return
     best = min(plans, key=lambda p: len(missing_parts(record, p)))
@@ -61,5 +63,5 @@ def check(record, policy):
         return
     yield RULE.finding(
         summary="Complete the plan of care: " + ", ".join(missing)[:100] + ".",
-        detail=(f"The active plan of care `{Record.ref_of(best)}` lacks " + "; ".join(missing) + "."),
+        detail=(f"{sentence(label(record, best))} lacks " + "; ".join(missing) + "."),
         evidence=[Record.ref_of(best)] + subject_refs(record))

@@ -1,5 +1,6 @@
 """progress: the record must show progress toward the goals and since the last visit."""
-from plugin.facts import codings, massage_procedures, notes_text, observation_day
+from plugin.documents import service_note, unreadable_notes
+from plugin.facts import codings, massage_procedures, observation_day
 from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._clinical import current_goals, measured
@@ -9,12 +10,14 @@ RULE = Rule(
     code="progress",
     title="Progress toward goals documented",
     description=("Each visit must show progress toward the goals and since the last visit: a measure "
-                 "repeated on a later date, a goal's achievement status, or progress in the 97124 note."),
+                 "repeated on a later date, a goal's achievement status, or progress in the 97124 note (the "
+                 "Procedure's note or the visit's note document). A note document that cannot be read keeps "
+                 "the rule quiet."),
     citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.3 (progress reports, treatment notes)",
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
     hooks=CP,
     severity=Severity.WARNING,
-    needs_complete=("observations", "goals", "procedures"),
+    needs_complete=("observations", "goals", "procedures", "documents"),
 )
 
 
@@ -35,7 +38,7 @@ def progress_evidence(record, policy) -> list[str]:
     found += [f"`{Record.ref_of(g)}` achievementStatus" for g in current_goals(record) if g.achievementStatus]
     lexicon = policy.lexicon("progress")
     for proc in massage_procedures(record):
-        words = lexicon.hits(notes_text(proc.note))
+        words = lexicon.hits(service_note(record, proc))
         found += [f"`{Record.ref_of(proc)}` note: {', '.join(words)}"] if words else []
     return found
 
@@ -43,12 +46,12 @@ def progress_evidence(record, policy) -> list[str]:
 @RULE.checks
 def check(record, policy):
     procedures = massage_procedures(record)
-    if not procedures or progress_evidence(record, policy):
-        return  # no 97124 service at all is time-in-out's card
+    if not procedures or progress_evidence(record, policy) or unreadable_notes(record):
+        return  # no 97124 service at all is time-in-out's card; an unread note may report progress
     goals = current_goals(record)
     yield RULE.finding(
         summary="Document progress toward the goals since the last visit (measure, goal status or note).",
         detail=("No measure was repeated on a later date, no goal has an achievement status, and the "
-                "97124 note reports no progress (words like improved, since last visit, goal met). "
-                f"Read {len(measured(record))} measured Observation(s) and {len(goals)} goal(s)."),
+                "massage note reports no progress (words like improved, since last visit, goal met). "
+                f"Read {len(measured(record))} measurement(s) and {len(goals)} goal(s)."),
         evidence=[Record.ref_of(p) for p in procedures] + [Record.ref_of(g) for g in goals])

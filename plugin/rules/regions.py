@@ -1,18 +1,24 @@
-"""regions: the note must name the body regions the massage treated."""
+"""regions: the body regions treated must be documented."""
+from plugin.documents import service_note, unreadable_notes
 from plugin.facts import massage_lines
 from plugin.findings import Citation, Severity
-from plugin.rules._clinical import lacking, listing
+from plugin.record import Record
+from plugin.rules._clinical import lacking
 from plugin.rules._rule import CP, Rule
+from plugin.wording import labels
 
 RULE = Rule(
     code="regions",
     title="Regions treated documented",
-    description=("The day's 97124 service must name the specific body regions treated "
-                 "(Procedure.bodySite, or the claim line's bodySite)."),
+    description=("The day's 97124 service must name the specific body regions treated: Procedure.bodySite, "
+                 "the claim line's bodySite, or a region named in the day's note (the Procedure's note or "
+                 "the visit's note document; body_regions lexicon). A note document that cannot be read "
+                 "keeps the rule quiet."),
     citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (regions treated)",
                       "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
     hooks=CP,
     severity=Severity.WARNING,
+    needs_complete=("procedures", "documents"),  # the note may be a document
 )
 
 
@@ -20,10 +26,10 @@ RULE = Rule(
 def check(record, policy):
     if any(line.bodySite is not None for line in massage_lines(record)):
         return
-    bare = lacking(record, lambda p: bool(p.bodySite))
-    if bare:
+    regions = policy.lexicon("body_regions")
+    bare = lacking(record, lambda p: bool(p.bodySite or regions.hits(service_note(record, p))))
+    if bare and not unreadable_notes(record):
         yield RULE.finding(
             summary="Document the body regions the massage treated.",
-            detail=("These 97124 services name no body region (Procedure.bodySite) and the claim line "
-                    "carries none: " + listing(bare) + "."),
-            evidence=bare)
+            detail=f"Neither {labels(record, bare)} nor its claim line or note names a body region treated.",
+            evidence=[Record.ref_of(p) for p in bare])

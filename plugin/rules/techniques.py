@@ -1,29 +1,33 @@
 """techniques: the note must name the massage techniques used."""
-from plugin.facts import notes_text
+from plugin.documents import service_note, unreadable_notes
 from plugin.findings import Citation, Severity
-from plugin.rules._clinical import lacking, listing
+from plugin.record import Record
+from plugin.rules._clinical import lacking
 from plugin.rules._rule import CP, Rule
+from plugin.wording import labels
 
 RULE = Rule(
     code="techniques",
     title="Massage techniques documented",
     description=("The day's 97124 note must name the techniques used (effleurage, petrissage, "
-                 "tapotement, stroking, compression, percussion...), in the note text or as a coded "
-                 "technique (Procedure.usedCode)."),
+                 "tapotement, stroking, compression, percussion...), in the note text (the Procedure's note "
+                 "or the visit's note document: plain text, Markdown or HTML) or as a coded technique "
+                 "(Procedure.usedCode). A note document that cannot be read keeps the rule quiet."),
     citation=Citation("Coding Ahead, CPT Code 97124 - Therapeutic Massage Therapy", "Description and documentation",
                       "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
     hooks=CP,
     severity=Severity.WARNING,
+    needs_complete=("procedures", "documents"),  # the note may be a document
 )
 
 
 @RULE.checks
 def check(record, policy):
     techniques = policy.lexicon("techniques")
-    bare = lacking(record, lambda p: bool(p.usedCode or techniques.hits(notes_text(p.note))))
-    if bare:
+    bare = lacking(record, lambda p: bool(p.usedCode or techniques.hits(service_note(record, p))))
+    if bare and not unreadable_notes(record):  # an unread note may name them: no verdict of absence
         yield RULE.finding(
             summary="Name the massage techniques used (e.g. effleurage, petrissage) in the note.",
-            detail=("These 97124 services name no technique in their note and carry no usedCode: "
-                    + listing(bare) + "."),
-            evidence=bare)
+            detail=f"The note for {labels(record, bare)} names no massage technique (effleurage, petrissage, "
+                   "tapotement...).",
+            evidence=[Record.ref_of(p) for p in bare])

@@ -3,6 +3,7 @@ from plugin.facts import clock_minutes, cpt_codes, line_ref, massage_lines, mass
 from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._rule import CP, Rule
+from plugin.wording import labels, sentence
 
 RULE = Rule(
     code="time-in-out",
@@ -26,8 +27,8 @@ def check(record, policy):
         lines = massage_lines(record)
         yield RULE.finding(
             summary="Document the 97124 time in and time out: no massage service record for this visit.",
-            detail=("The claim bills 97124 but this visit has no completed 97124 Procedure, so there is "
-                    "no clock time to count units from."),
+            detail=("The claim bills 97124 but this visit has no completed massage service record, so there "
+                    "is no clock time to count units from."),
             evidence=[line_ref(line) for line in lines])
         return
     untimed = [p for p in procedures if clock_minutes(p) is None]
@@ -38,13 +39,12 @@ def check(record, policy):
         yield RULE.finding(
             summary=f"Document time in and out for {codes} too: 97124's units depend on all timed minutes.",
             detail=("The payer's CMS total-time method shares units across all timed services of the "
-                    "visit, so 97124's units cannot be counted until these services have clock start and "
-                    "end times: " + ", ".join(f"`{r}`" for r in refs) + "."),
+                    "visit, so 97124's units cannot be counted until " + labels(record, others)
+                    + " has clock start and end times."),
             evidence=refs)
     if untimed:
         refs = [Record.ref_of(p) for p in untimed]
         yield RULE.finding(
             summary="Document the 97124 time in and time out before billing; units cannot be counted.",
-            detail=("These 97124 services lack a clock start or end time (performedPeriod with a time "
-                    "of day): " + ", ".join(f"`{r}`" for r in refs) + "."),
+            detail=sentence(labels(record, untimed)) + " lacks a clock time in or time out.",
             evidence=refs)

@@ -1,23 +1,41 @@
-"""under-8-minutes: 97124 time that cannot earn a unit must not be billed."""
-from plugin.facts import MASSAGE, massage_procedures, visit_massage_lines, visit_units
-from plugin.findings import Citation, ClaimLineFix, Severity
+"""under-8-minutes: 97124 time that no permitted allocation gives a unit must not be billed."""
+from plugin.facts import MASSAGE, line_ref, massage_procedures, visit_billed_units, visit_massage_lines, visit_units
+from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
 from plugin.record import Record
 from plugin.rules._rule import CP, Rule
-from plugin.units import explain
+from plugin.units import explain, nearest_allocation
 
 RULE = Rule(
     code="under-8-minutes",
     title="97124 time earns no unit",
-    description=("Under the 8-minute rule, 97124 minutes that earn no unit (fewer than 8, with nothing "
-                 "to combine under the payer's method) are not billable: remove the line."),
+    description=("Under the 8-minute rule, 97124 minutes that no permitted allocation gives a unit (fewer "
+                 "than 8 with nothing to combine, or other codes win every leftover unit outright) are not "
+                 "billable. The fix removes the line, unless it is the only line billing the visit's "
+                 "earned units: then it is recoded to the code the unit belongs to."),
     citation=Citation("CMS Claims Processing Manual, ch. 5", "§20.2 (8-minute rule)",
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf"),
     hooks=CP,
     severity=Severity.CRITICAL,
     superseded_by=("time-in-out",),
+    overrides=BILLING_OVERRIDES,
     # Units are counted over every timed service of the visit: a page of them counts wrong.
     needs_complete=("procedures",),
 )
+
+
+def _fix(lines, allocation, billed) -> ClaimLineFix | None:
+    """Remove the 97124 line, or, when the units it would leave unbilled belong to a code with no
+    line of its own, bill them on this line under that code (never delete the visit's only bill)."""
+    if not lines:
+        return None
+    line = lines[0]
+    unbilled = sorted((c for c, n in allocation.items() if n > 0 and billed.get(c, 0) == 0),
+                      key=lambda c: (-allocation[c], c))
+    if unbilled and len(lines) == 1:
+        code = unbilled[0]
+        return ClaimLineFix(label=f"Bill the unit as {code} × {allocation[code]} instead", sequence=line.sequence,
+                            product_code=code, quantity=allocation[code])
+    return ClaimLineFix(label="Remove the 97124 line", sequence=line.sequence, remove=True)
 
 
 @RULE.checks
@@ -25,15 +43,15 @@ def check(record, policy):
     computed = visit_units(record, policy)
     if computed is None:
         return  # time-in-out speaks for missing clock times
-    profile, minutes, units = computed
-    if units.get(MASSAGE, 0) > 0:
+    profile, minutes, allocations = computed
+    if any(a.get(MASSAGE, 0) > 0 for a in allocations):
         return
-    procedures = massage_procedures(record)
     lines = visit_massage_lines(record)
+    billed = visit_billed_units(record, policy)
+    fix = _fix(lines, nearest_allocation(allocations, billed, MASSAGE), billed)
+    what = "Remove 97124" if fix is None or fix.remove else f"Bill {fix.product_code}, not 97124"
     yield RULE.finding(
-        summary=f"Remove 97124: {minutes.get(MASSAGE, 0)} minutes earn no unit under the 8-minute rule.",
-        detail=(f"Payer profile **{profile.name}** ({profile.units_method} method).\n\n"
-                + explain(profile.units_method, minutes)),
-        evidence=[Record.ref_of(p) for p in procedures],
-        fixes=[ClaimLineFix(label="Remove the 97124 line", sequence=line.sequence, remove=True)
-               for line in lines[:1]])
+        summary=f"{what}: its {minutes.get(MASSAGE, 0)} minutes earn no unit under the 8-minute rule.",
+        detail=f"Payer **{profile.name}**. " + explain(profile.units_method, minutes, MASSAGE),
+        evidence=[Record.ref_of(p) for p in massage_procedures(record)] + [line_ref(line) for line in lines],
+        fixes=[fix] if fix else [])

@@ -1,20 +1,23 @@
-"""units: the 97124 line's quantity must equal the 8-minute-rule units under the payer's method."""
-from plugin.facts import MASSAGE, item_quantity, line_ref, massage_procedures, visit_massage_lines, visit_units
-from plugin.findings import Citation, ClaimLineFix, Severity
+"""units: the 97124 line's quantity must be one the 8-minute rule permits under the payer's method."""
+from plugin.facts import MASSAGE, line_ref, massage_procedures, visit_billed_units, visit_massage_lines, visit_units
+from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
 from plugin.record import Record
 from plugin.rules._rule import CP, Rule
-from plugin.units import explain
+from plugin.units import explain, nearest_allocation
 
 RULE = Rule(
     code="units",
     title="97124 units match the documented time",
-    description=("The 97124 claim line's quantity must equal the units its documented minutes earn "
-                 "under the payer's 8-minute-rule method (CMS total time, or per code)."),
+    description=("The 97124 claim line's quantity must be one of the allocations the payer's 8-minute-rule "
+                 "method permits for the visit's documented minutes (CMS total time, where tied leftover "
+                 "minutes let the clinician choose which code takes a unit, or per code). The fix moves the "
+                 "quantity to the permitted allocation nearest to what was billed."),
     citation=Citation("CMS Claims Processing Manual, ch. 5", "§20.2 (8-minute rule)",
                       "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf"),
     hooks=CP,
     severity=Severity.WARNING,
     superseded_by=("under-8-minutes", "time-in-out", "not-medically-necessary"),
+    overrides=BILLING_OVERRIDES,
     # Units are counted over every timed service of the visit: a page of them counts wrong.
     needs_complete=("procedures",),
 )
@@ -26,19 +29,19 @@ def check(record, policy):
     lines = visit_massage_lines(record)
     if computed is None or not lines:
         return
-    profile, minutes, units = computed
-    expected = units.get(MASSAGE, 0)
-    procedures = massage_procedures(record)
-    billed = sum(item_quantity(line) for line in lines)
-    if expected == 0 or billed == expected:
-        return
+    profile, minutes, allocations = computed
+    permitted = {a.get(MASSAGE, 0) for a in allocations}
+    billed = visit_billed_units(record, policy).get(MASSAGE, 0)
+    if max(permitted) == 0 or billed in permitted:
+        return  # no unit at all is under-8-minutes' card
+    target = nearest_allocation(allocations, visit_billed_units(record, policy), MASSAGE)[MASSAGE]
     fixes = []
     if len(lines) == 1:
-        fixes.append(ClaimLineFix(label=f"Set 97124 units to {expected}",
-                                  sequence=lines[0].sequence, quantity=expected))
+        fixes.append(ClaimLineFix(label=f"Set 97124 units to {target}", sequence=lines[0].sequence,
+                                  quantity=target))
     yield RULE.finding(
-        summary=f"Bill 97124 × {expected}, not × {billed}: that is what the documented minutes support.",
-        detail=(f"Billed: {billed} unit(s) of 97124. Payer profile **{profile.name}** "
-                f"({profile.units_method} method).\n\n" + explain(profile.units_method, minutes)),
-        evidence=[Record.ref_of(p) for p in procedures] + [line_ref(line) for line in lines],
+        summary=f"Bill 97124 × {target}, not × {billed}: that is what the documented minutes support.",
+        detail=(f"Billed {billed} unit(s) of 97124; payer **{profile.name}**. "
+                + explain(profile.units_method, minutes, MASSAGE)),
+        evidence=[Record.ref_of(p) for p in massage_procedures(record)] + [line_ref(line) for line in lines],
         fixes=fixes)

@@ -86,6 +86,31 @@ def test_follow_ups_reach_signatures_performers_and_payer(fhir_base, live_config
     assert {e["resource"]["name"] for e in data["payors"]["entry"]} == {"Medicare"}
 
 
+def test_follow_ups_read_the_note_documents_binary_signature_and_signer(fhir_base, live_config):
+    import base64
+    visit = Visit(patient="pat-note", encounter="enc-note")
+    therapist, doctor = visit.practitioner("225700000X"), visit.practitioner("111N00000X")
+    proc = visit.procedure("97124", minutes=15, performer=therapist)
+    binary = visit.add({"resourceType": "Binary", "contentType": "text/markdown",
+                        "data": base64.b64encode(b"Effleurage to the lumbar paraspinals").decode()})
+    doc = visit.add({"resourceType": "DocumentReference", "status": "current", "date": "2026-03-02T11:30:00-05:00",
+                     "subject": {"reference": "Patient/pat-note"},
+                     "authenticator": {"reference": f"Practitioner/{doctor['id']}"},
+                     "content": [{"attachment": {"contentType": "text/markdown", "url": f"Binary/{binary['id']}"}}],
+                     "context": {"encounter": [{"reference": "Encounter/enc-note"}],
+                                 "related": [{"reference": f"Procedure/{proc['id']}"}]}})
+    visit.add({"resourceType": "Provenance", "target": [{"reference": f"DocumentReference/{doc['id']}"}],
+               "recorded": "2026-03-02T11:35:00-05:00",
+               "agent": [{"who": {"reference": f"Practitioner/{therapist['id']}"}}]})
+    visit.claim_line("97124")
+    load(fhir_base, visit.resources)
+    data, unavailable = gather(CLAIM, request_without_prefetch(visit, fhir_base), live_config)
+
+    assert unavailable == []
+    assert data["note"]["resourceType"] == "Binary" and data["note"]["id"] == binary["id"]
+    assert ids_in(data["provenance"], "Provenance") != set()
+    assert ids_in(data["performers"], "Practitioner") == {therapist["id"], doctor["id"]}
+
 def test_follow_ups_skip_what_the_prefetch_brought(fhir_base, live_config):
     visit, _ = signed_visit("prefetched")
     load(fhir_base, visit.resources)

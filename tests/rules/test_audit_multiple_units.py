@@ -16,8 +16,8 @@ def test_fires_as_info_above_one_unit_and_lists_documentation(policy):
     [finding] = run(visit_with(2), policy)["audit-multiple-units"]
     assert finding.severity.value == "info"
     assert finding.evidence == ("Claim.item[1]",)
-    assert "2 units" in finding.summary and "2026-03-02" in finding.summary
-    assert "time in and time out" in finding.detail and "regions treated" in finding.detail
+    assert "2 units" in finding.summary and "2 Mar 2026" in finding.summary
+    assert "time in and out" in finding.detail and "regions treated" in finding.detail
 
 
 def test_silent_at_one_unit(policy):

@@ -1,3 +1,6 @@
+from datetime import date
+
+from plugin.wording import day_label
 from tests.builders import Visit
 from tests.rules.billing_support import run
 
@@ -21,7 +24,7 @@ def test_fires_on_the_fourth_visit_with_dates_as_evidence(policy):
     [finding] = run(visit, policy)["audit-visit-count"]
     assert "visit 4" in finding.summary and finding.severity.value == "info"
     assert len(finding.evidence) == 4
-    assert all(day in finding.detail for day in EARLIER + ["2026-03-02"])
+    assert all(day_label(date.fromisoformat(day)) in finding.detail for day in EARLIER + ["2026-03-02"])
     assert "12 months" in finding.detail
 
 

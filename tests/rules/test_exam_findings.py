@@ -9,7 +9,8 @@ def test_fires_when_no_exam_finding_is_recorded(policy):
     stress = visit.condition("Z73.3", text="Stress")
     visit.order("97124")
     [finding] = findings(CODE, visit.record("order-sign"), policy)
-    assert ref(stress) in finding.evidence and f"`{ref(stress)}`" in finding.detail
+    assert ref(stress) in finding.evidence and ref(stress) not in finding.detail
+    assert "1 current diagnosis" in finding.detail
 
 
 def test_fires_on_claim_without_conditions_or_observations(policy):
@@ -17,7 +18,7 @@ def test_fires_on_claim_without_conditions_or_observations(policy):
     visit.procedure("97124", minutes=23)
     visit.claim_line("97124", units=2)
     [finding] = findings(CODE, visit.record("claim-prepare"), policy)
-    assert "no Condition or Observation at all" in finding.detail
+    assert "read 0 current diagnosis(es) and 0 observation(s)" in finding.detail
     assert "Claim.item[1]" in finding.evidence
 
 

@@ -7,7 +7,7 @@ CODE = "functional-goal"
 def test_fires_without_goals(policy):
     visit, parts = documented_visit(goals=False)
     [finding] = findings(CODE, visit.record("order-sign"), policy)
-    assert "no active Goal" in finding.detail and ref(parts["order"]) in finding.evidence
+    assert "no active goal" in finding.detail and ref(parts["order"]) in finding.evidence
 
 
 def test_activity_without_time_frame_is_named(policy):
@@ -15,14 +15,14 @@ def test_activity_without_time_frame_is_named(policy):
     goal = visit.goal("Able to walk one mile independently")
     [finding] = findings(CODE, visit.record("claim-prepare"), policy)
     assert ref(goal) in finding.evidence
-    assert "walk" in finding.detail and "no target due date" in finding.detail
+    assert "walk" in finding.detail and "no due date or duration" in finding.detail
 
 
 def test_time_frame_without_activity_is_named(policy):
     visit, _ = documented_visit(goals=False)
     goal = visit.goal("Reduce spasm of lumbar muscles", due="2026-04-01")
     [finding] = findings(CODE, visit.record("claim-prepare"), policy)
-    assert f"`{ref(goal)}` has a time frame but names no daily activity" in finding.detail
+    assert "“Reduce spasm of lumbar muscles” has a time frame but names no daily activity" in finding.detail
 
 
 def test_due_duration_is_a_time_frame(policy):

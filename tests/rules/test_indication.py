@@ -8,7 +8,7 @@ def test_fires_when_the_service_has_no_reason(policy):
     visit, parts = documented_visit(spasm=False)
     [finding] = findings(CODE, visit.record("claim-prepare"), policy)
     assert finding.evidence == (ref(parts["procedure"]),)
-    assert f"`{ref(parts['procedure'])}`" in finding.detail
+    assert "No reason is recorded on the 2 Mar 2026 massage (97124)" in finding.detail
 
 
 def test_reason_code_is_enough(policy):

@@ -27,7 +27,7 @@ def test_fires_on_first_visit_with_three_therapies(policy):
 def test_fires_within_initial_phase_of_plan(policy):
     visit = claim_visit(["97124", "97110", "97140"], plan_start="2026-02-20", earlier_day="2026-02-23")
     [finding] = run(visit, policy)["modality-count"]
-    assert "day 10 of plan of care" in finding.detail
+    assert "day 10 of the plan of care from 20 Feb 2026" in finding.detail
 
 
 def test_silent_with_two_therapies_after_initial_phase_or_on_later_visits(policy):

@@ -31,7 +31,7 @@ def visit_with(per_visit=(2, 2, 2), pain=(7, 5, 3), rom=None) -> Visit:
 def test_fires_when_pain_falls_and_therapy_does_not(policy):
     [finding] = run(visit_with(), policy)["modality-trend"]
     assert finding.severity.value == "info"
-    assert "2026-02-16: 2, 2026-02-23: 2, 2026-03-02: 2" in finding.detail
+    assert "16 Feb 2026: 2, 23 Feb 2026: 2, 2 Mar 2026: 2" in finding.detail
     assert "7 → 3" in finding.detail
     assert len(finding.evidence) == 4  # first and last pain score, this visit's two services
 

@@ -1,3 +1,5 @@
+import pytest
+
 from plugin.engine import evaluate
 from plugin.fixes import apply
 from plugin.record import Record
@@ -93,3 +95,95 @@ def test_a_reference_to_another_type_with_the_same_id_does_not_count_as_citing(p
     visit.order("97124", reasonReference=[{"reference": f"Observation/{spasm['id']}"}])
     [finding] = findings(CODE, visit.record("order-sign"), policy)
     assert finding.fixes[0].add_reason_references == (ref(spasm),)
+
+
+# -- a diagnosis counts only when it is this patient's and current (97124-rules.md §3) -------------
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+
+def spasm_with(visit: Visit, clinical: str | None = "active", verification: str | None = None, **extra) -> dict:
+    cond = visit.condition("M62.830", text="Muscle spasm of back", **extra)
+    if clinical is None:
+        del cond["clinicalStatus"]
+    else:
+        cond["clinicalStatus"]["coding"][0]["code"] = clinical
+    if verification:
+        cond["verificationStatus"] = {"coding": [{"system": VERIFICATION, "code": verification}]}
+    return cond
+
+
+def citing(visit: Visit, cond: dict, with_code: bool = True) -> dict:
+    extra = {"reasonCode": [cond["code"]]} if with_code else {}
+    return visit.order("97124", reasonReference=[{"reference": ref(cond)}], **extra)
+
+
+@pytest.mark.parametrize("clinical, verification, words", [
+    ("resolved", None, "is resolved, not current"),
+    ("inactive", None, "is inactive, not current"),
+    ("remission", None, "is remission, not current"),
+    (None, "entered-in-error", "is marked entered in error"),
+    ("active", "refuted", "is marked refuted"),
+])
+def test_a_diagnosis_that_is_not_current_is_no_support(policy, clinical, verification, words):
+    visit = Visit()
+    citing(visit, spasm_with(visit, clinical, verification))
+    [finding] = findings(CODE, visit.record("order-sign"), policy)
+    assert words in finding.detail and finding.fixes == ()
+
+
+@pytest.mark.parametrize("clinical", ["active", "recurrence", "relapse", None])
+def test_current_diagnoses_support_the_order(policy, clinical):
+    visit = Visit()
+    citing(visit, spasm_with(visit, clinical))
+    assert findings(CODE, visit.record("order-sign"), policy) == []
+
+
+def test_a_resolved_diagnosis_code_on_the_claim_is_no_support(policy):
+    visit = Visit()
+    spasm_with(visit, "resolved")
+    visit.procedure("97124", minutes=15)
+    visit.claim_line("97124")
+    visit.claim_diagnosis("M62.830")
+    [finding] = findings(CODE, visit.record("claim-prepare"), policy)
+    assert "M62.830 Muscle spasm of back is resolved" in finding.detail
+
+
+def test_the_same_code_current_again_counts(policy):
+    visit = Visit()
+    spasm_with(visit, "resolved")
+    spasm_with(visit, "recurrence")
+    visit.procedure("97124", minutes=15)
+    visit.claim_line("97124")
+    visit.claim_diagnosis("M62.830")
+    assert findings(CODE, visit.record("claim-prepare"), policy) == []
+
+
+def test_another_patients_diagnosis_is_never_counted_nor_copied(policy):
+    visit = Visit()
+    foreign = spasm_with(visit, subject={"reference": "Patient/someone-else"})
+    own = spasm_with(visit)
+    order = visit.order("97124", reasonReference=[{"reference": ref(foreign)}])
+    record = visit.record("order-sign")
+    [finding] = findings(CODE, record, policy)
+    assert "another patient" in finding.detail and "points to someone else's chart" in finding.detail
+    [fix] = finding.fixes
+    assert fix.add_reason_references == (ref(own),) and fix.drop_reason_references == (ref(foreign),)
+    updated = apply(fix, record.raw(record.draft_orders[0]))
+    assert updated["reasonReference"] == [{"reference": ref(own)}]
+    assert order["reasonReference"] == [{"reference": ref(foreign)}]  # the request is not touched
+
+
+def test_a_reference_not_in_the_record_is_no_evidence_whatever_its_display(policy):
+    visit = Visit()
+    visit.order("97124", reasonReference=[{"reference": "Condition/not-sent", "display": "Muscle spasm of back"}])
+    [finding] = findings(CODE, visit.record("order-sign"), policy)
+    assert "“Muscle spasm of back” is not in the record" in finding.detail
+    assert "Condition/not-sent" in finding.evidence and "Condition/not-sent" not in finding.detail
+
+
+def test_relaxation_text_on_an_unresolvable_reference_is_not_read_either(policy):
+    visit = Visit()
+    visit.order("97124", reasonReference=[{"display": "Relaxation"}])
+    codes = {f.code for f in evaluate(visit.record("order-sign"), policy)}
+    assert "not-medically-necessary" not in codes and CODE in codes

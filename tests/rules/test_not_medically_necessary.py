@@ -89,7 +89,7 @@ def test_card_over_http_names_the_codes_and_removes_the_line(client):
     visit = wellness_claim()
     found = card(client, visit, "claim-prepare", CODE)
     assert found is not None and found["indicator"] == "critical"
-    assert "Z73.3" in found["detail"] and "`Claim.diagnosis[1]`" in found["detail"]
-    assert "codingahead.com" in found["detail"]
+    assert "Z73.3" in found["detail"] and "claim diagnosis 1" in found["detail"]
+    assert "Policy: Coding Ahead" in found["detail"] and "codingahead.com" in found["source"]["url"]
     resource = found["suggestions"][0]["actions"][0]["resource"]
     assert resource["resourceType"] == "Claim" and resource["item"] == []

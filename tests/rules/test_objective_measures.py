@@ -15,7 +15,7 @@ def test_observation_without_value_is_not_a_measure(policy):
     visit, _ = documented_visit(measures=False)
     empty = visit.observation(PAIN_SCORE)
     [finding] = findings(CODE, visit.record("claim-prepare"), policy)
-    assert ref(empty) in finding.evidence and f"`{ref(empty)}`" in finding.detail
+    assert ref(empty) in finding.evidence and "1 observation(s) carry no value" in finding.detail
 
 
 def test_entered_in_error_measure_does_not_count(policy):
@@ -49,7 +49,7 @@ def test_measures_that_do_not_track_the_goals_measure_fire(policy):
     pressure = visit.observation("85354-9", 128, "mm[Hg]", text="Blood pressure")
     [finding] = findings(CODE, visit.record("claim-prepare"), policy)
     assert ref(pressure) in finding.evidence and ref(parts["functional"]) in finding.evidence
-    assert f"`{PAIN_SCORE}`" in finding.detail and "track something else" in finding.detail
+    assert f"measured by {PAIN_SCORE}" in finding.detail and "track something else" in finding.detail
 
 
 def test_without_goal_measures_any_value_is_a_measure(policy):

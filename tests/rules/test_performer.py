@@ -48,7 +48,7 @@ def test_fires_when_performer_is_missing_or_unresolvable(policy):
     assert "no performer documented" in missing.summary
     ghost = visit_by(None, performer=[{"actor": {"reference": "Practitioner/not-here"}}])
     [unknown] = run(ghost, policy)["performer"]
-    assert "performer not documented" in unknown.summary and "does not resolve" in unknown.detail
+    assert "performer not documented" in unknown.summary and "does not say who the performer is" in unknown.detail
 
 
 def test_fires_for_group_service(policy):

@@ -7,7 +7,7 @@ CODE = "plan-of-care"
 def test_fires_without_an_active_care_plan(policy):
     visit, parts = documented_visit(care_plan=False)
     [finding] = findings(CODE, visit.record("order-sign"), policy)
-    assert "no active CarePlan" in finding.detail and ref(parts["order"]) in finding.evidence
+    assert "no active plan of care" in finding.detail and ref(parts["order"]) in finding.evidence
 
 
 def test_draft_or_proposed_plan_does_not_count(policy):

@@ -17,7 +17,7 @@ def test_fires_when_nothing_shows_progress(policy):
     visit, parts = no_progress()
     [finding] = findings(CODE, visit.record("claim-prepare"), policy)
     assert ref(parts["procedure"]) in finding.evidence and ref(parts["goal"]) in finding.evidence
-    assert "1 measured Observation(s) and 1 goal(s)" in finding.detail
+    assert "1 measurement(s) and 1 goal(s)" in finding.detail
 
 
 def test_a_measure_repeated_on_a_later_date_shows_progress(policy):

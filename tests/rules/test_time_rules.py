@@ -47,7 +47,7 @@ def test_time_in_out_fires_when_no_massage_service_is_recorded(policy):
     visit.procedure("97110", minutes=20)
     visit.claim_line("97124")
     [finding] = check("time-in-out", visit, policy)
-    assert "no completed 97124 Procedure" in finding.detail
+    assert "no completed massage service record" in finding.detail
 
 
 def test_time_in_out_quiet_with_clock_times(policy):
@@ -119,7 +119,7 @@ def test_units_cms_mixed_remainder_gives_97124_two(policy):
     visit.claim_line("97110", units=1)
     [finding] = check("units", visit, policy)
     assert finding.fixes[0].quantity == 2
-    assert "40 timed minutes → 3 unit(s)" in finding.detail
+    assert "= 40 min, 3 unit(s) in all" in finding.detail
 
 
 def test_units_per_code_payer_counts_each_code_alone(tmp_path):
@@ -136,7 +136,7 @@ def test_units_per_code_payer_counts_each_code_alone(tmp_path):
     assert check("units", visit, policy) == []
     visit.claim["item"][0]["quantity"]["value"] = 2
     [finding] = check("units", visit, policy)
-    assert finding.fixes[0].quantity == 1 and "Per-code method" in finding.detail
+    assert finding.fixes[0].quantity == 1 and "Per-code count" in finding.detail
 
 
 def test_units_is_superseded_by_under_8(policy):
@@ -156,7 +156,7 @@ def test_data_unavailable_lists_skipped_resources_and_missing_keys(policy):
     record = visit.record()
     record.unavailable.append("goals")
     [finding] = rule("data-unavailable").check(record, policy)
-    assert "`Observation/obs-bad`" in finding.detail and "**goals**" in finding.detail
+    assert "**goals**" in finding.detail and "Observation/obs-bad" not in finding.detail
     assert finding.evidence == (f"Observation/{bad['id']}",)
 
 
@@ -207,3 +207,58 @@ def test_only_the_visit_days_97124_lines_are_counted_and_fixed(policy):
     visit2.claim_line("97124", units=2)
     visit2.claim_line("97124", units=2, day="2026-03-04")
     assert check("units", visit2, policy) == []
+
+
+# -- ties: the clinician picks which tied code takes the unit (CMS ch. 5 §20.2) ------------------
+def test_a_three_way_tie_billed_as_massage_is_right(policy):
+    visit = Visit()
+    for code in ("97112", "97110", "97124"):
+        visit.procedure(code, minutes=7)
+    visit.claim_line("97124", units=1)
+    found = codes(visit, policy)
+    assert "under-8-minutes" not in found and "units" not in found
+
+
+def test_a_tie_lets_massage_take_the_extra_unit(policy):
+    visit = Visit()
+    visit.procedure("97110", minutes=20)
+    visit.procedure("97124", minutes=20)
+    visit.claim_line("97124", units=2)
+    visit.claim_line("97110", units=1)
+    assert "units" not in codes(visit, policy)
+
+
+def test_a_bill_outside_the_set_moves_to_the_nearest_permitted_allocation(policy):
+    visit = Visit()
+    visit.procedure("97110", minutes=20)
+    visit.procedure("97124", minutes=20)
+    visit.claim_line("97124", units=3)
+    visit.claim_line("97110", units=1)
+    [finding] = check("units", visit, policy)
+    assert finding.fixes[0].quantity == 2 and "1 or 2" in finding.detail
+    assert "units" not in reevaluate(visit, finding, policy)
+
+
+def test_the_only_billed_line_is_recoded_not_removed_when_the_unit_is_another_codes(policy):
+    # 97110 10 + 97124 7 = 17 min, 1 unit, 97110's; only 97124 was billed: removing it would
+    # leave the visit's earned unit unbilled, so the line is billed as 97110 instead.
+    visit = Visit()
+    visit.procedure("97110", minutes=10)
+    visit.procedure("97124", minutes=7)
+    visit.claim_line("97124", units=1, modifiers=("GP",))
+    [finding] = check("under-8-minutes", visit, policy)
+    [fix] = finding.fixes
+    assert not fix.remove and fix.product_code == "97110" and fix.quantity == 1
+    assert finding.summary.startswith("Bill 97110")
+    updated = apply(fix, visit.claim)
+    assert [i["productOrService"]["coding"][0]["code"] for i in updated["item"]] == ["97110"]
+
+
+def test_the_massage_line_is_removed_when_the_other_code_is_billed(policy):
+    visit = Visit()
+    visit.procedure("97110", minutes=10)
+    visit.procedure("97124", minutes=7)
+    visit.claim_line("97124", units=1)
+    visit.claim_line("97110", units=1)
+    [finding] = check("under-8-minutes", visit, policy)
+    assert finding.fixes[0].remove
