@@ -25,6 +25,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from plugin.completeness import Status, classify
+from plugin.prefilter import Prefilter, goal_measures
 from plugin.references import base_of, logical_key, normal_base, reference_string
 
 # The resource types the rules read. Anything else is ignored, not reported:
@@ -272,6 +273,8 @@ class Record:
     _bases: set[str] = field(default_factory=set)
     _raw: dict[int, dict] = field(default_factory=dict)
     _memo: dict[Any, Any] = field(default_factory=dict)  # derived facts, cleared as data arrives
+    prefilter: Prefilter | None = None  # what no rule reads is held back unvalidated (plugin/prefilter.py)
+    _held: dict[str, tuple[dict, str, str | None]] = field(default_factory=dict)  # Type/id or fullUrl -> held
     claim: Any | None = None            # context.claim (claim-prepare), once validated
     draft_orders: list[Any] = field(default_factory=list)  # context.draftOrders (order-sign)
     patient_id: str | None = None       # the patient's id (Patient/<id>)
@@ -291,7 +294,8 @@ class Record:
         ours). The subject is indexed first (first copy of a `Type/id` wins); a resource that
         fails validation is in `skipped`, its path under `label` (e.g. "subject.claim").
         """
-        record = cls(hook=hook, patient_id=patient, encounter_id=visit, fhir_server=fhir_server)
+        record = cls(hook=hook, patient_id=patient, encounter_id=visit, fhir_server=fhir_server,
+                     prefilter=Prefilter(patient, fhir_server))
         if fhir_server:
             record._bases.add(normal_base(fhir_server))
         record.claim = record._add(claim, f"{label}.claim")
@@ -299,6 +303,8 @@ class Record:
             order = record._add(resource, f"{label}.draftOrders[{i}]", url)
             if order is not None and order.get_resource_type() == "ServiceRequest":
                 record.draft_orders.append(order)
+        resources = list(resources)
+        record.prefilter.measures |= goal_measures(resources)  # Goals' measures are read: admit them
         for i, resource in enumerate(resources):
             record._add(resource, f"resources[{i}]")
         return record
@@ -321,6 +327,8 @@ class Record:
                      states: dict[str, Status] | None = None) -> None:
         """Index the resources gathered for the prefetch keys (after the context's own), and note
         how complete each key is (as given in `states`, else as its value shows)."""
+        if self.prefilter is not None:
+            self._learn_measures(prefetch)
         found = [(f"prefetch.{key}[{i}]", resource, url) for key, value in prefetch.items()
                  for i, (resource, url) in enumerate(iter_entries(value))]
         latest = _latest_versions(resource for _, resource, _ in found)
@@ -335,6 +343,28 @@ class Record:
             self.states[key] = Status.UNAVAILABLE
         self._memo.clear()
 
+    def _learn_measures(self, prefetch: dict) -> None:
+        """Goals' target measures make their Observations read: learn them before admitting any,
+        and admit those held back before a Goal naming their measure arrived."""
+        new = goal_measures(r for value in prefetch.values() for r in iter_resources(value)) - self.prefilter.measures
+        if not new:
+            return
+        self.prefilter.measures |= new
+        for name, (raw, where, url) in list(self._held.items()):
+            if self._held.get(name) is not None and self.prefilter.admits(raw):
+                self._unhold(raw, url)
+                self._add(raw, where, url)
+
+    def _unhold(self, raw: dict, url: str | None) -> None:
+        for name in (Record._type_id(raw), url):
+            if name and self._held.get(name, (None,))[0] is raw:
+                del self._held[name]
+
+    @staticmethod
+    def _type_id(raw: dict) -> str | None:
+        rid = raw.get("id")
+        return f"{raw.get('resourceType')}/{rid}" if isinstance(rid, str) and rid else None
+
     def incomplete(self, *keys: str) -> list[str]:
         """Those of the prefetch keys whose data is partial or could not be had, or holds a resource
         that was skipped (the one that is missing may be the one a rule looks for)."""
@@ -345,7 +375,7 @@ class Record:
         """Whether a resource of prefetch key `key` was skipped."""
         return any(s.path.startswith(f"prefetch.{key}[") for s in self.skipped)
 
-    def _add(self, raw: Any, where: str, full_url: str | None = None) -> Any | None:
+    def _add(self, raw: Any, where: str, full_url: str | None = None, listed: bool = True) -> Any | None:
         """Validate and index one resource; return its model, or None if skipped or ignored."""
         if not isinstance(raw, dict):
             return None
@@ -359,6 +389,14 @@ class Record:
             model = self._by_ref[ref]
             self._index_url(full_url, model)
             return model
+        if ref and ref in self._held:
+            return None   # a later copy of a held-back resource: the first copy wins, as above
+        if self.prefilter is not None and not self.prefilter.admits(raw):
+            for name in (ref, full_url):
+                if name and name not in self._held:
+                    self._held[name] = (raw, where, full_url)
+            self._index_base(full_url)
+            return None
         try:
             model = VALIDATED.validate(model_cls, raw)
         except ValidationError as error:
@@ -375,7 +413,8 @@ class Record:
             self.skipped.append(Skipped(where=ref or where, path=where, reason=modifier,
                                         why="carries a modifierExtension this service does not understand"))
             return None
-        self._by_type.setdefault(rtype, []).append(model)
+        if listed:
+            self._by_type.setdefault(rtype, []).append(model)
         self._raw[id(model)] = raw
         self._keys[id(model)] = ref or full_url or f"{where}"
         if ref:
@@ -387,10 +426,13 @@ class Record:
     def _index_url(self, full_url: str | None, model: Any) -> None:
         if full_url and full_url not in self._by_url:
             self._by_url[full_url] = model
-            base = base_of(full_url)
-            if base:
-                self._bases.add(normal_base(base))
-                self._memo.clear()
+            self._index_base(full_url)
+
+    def _index_base(self, full_url: str | None) -> None:
+        base = base_of(full_url) if full_url else None
+        if base and normal_base(base) not in self._bases:
+            self._bases.add(normal_base(base))
+            self._memo.clear()
 
     def _index_contained(self, raw: dict, model: Any) -> None:
         """Contained resources are referenced only as `#id` from inside their container, but are
@@ -433,7 +475,19 @@ class Record:
         if found is not None:
             return found
         key = logical_key(ref, self._bases or None)
-        return self._by_ref.get(key) if key else None
+        found = self._by_ref.get(key) if key else None
+        held = self._held.get(ref) or (self._held.get(key) if key else None)
+        return found if found is not None or held is None else self._admit_held(*held)
+
+    def _admit_held(self, raw: dict, where: str, full_url: str | None) -> Any | None:
+        """A held-back resource a rule reached by reference: validated now, resolvable, not listed."""
+        self._unhold(raw, full_url)
+        prefilter, self.prefilter = self.prefilter, None
+        try:
+            model = self._add(raw, where, full_url, listed=False)
+        finally:
+            self.prefilter = prefilter
+        return model
 
     def key(self, reference: Any, within: Any = None) -> str | None:
         """What a reference names, comparable across every form of reference: the resolved
