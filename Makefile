@@ -42,10 +42,18 @@ $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
 	$(BIN)/pip install --quiet -e '.[test,bench]'
 	touch $@
 
-# One table: no-op ceiling vs both hooks under gunicorn, in-process latency, history growth,
-# the no-prefetch path against a local FHIR server, RSS per worker; each target met or not.
+# One table: a bare Flask no-op, the product's no-op and both hooks under gunicorn loaded by wrk
+# (installed from Debian when missing), in-process latency, history growth, chart size, the
+# no-prefetch path against a local FHIR server, RSS per worker; each target met or not.
+# Then the audit's rows: a generated Bulk Data export of AUDIT_CLAIMS claims, one worker vs all
+# cores vs a two-worker Dask LocalCluster; AUDIT_LARGE=100000 measures growth up to 100,000 claims.
+AUDIT_CLAIMS ?= 20000
+AUDIT_LARGE  ?= 0
 bench: $(VENV)/.installed-bench
+	command -v wrk >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+	  --no-install-recommends -o DPkg::Lock::Timeout=600 wrk; }
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.audit --claims $(AUDIT_CLAIMS) --large $(AUDIT_LARGE)
 
 # The full fuzz run: at least 5,000 generated requests (make test runs a small bounded one).
 fuzz: install-test

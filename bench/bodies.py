@@ -130,3 +130,36 @@ def resource_count(request: dict) -> int:
     for value in request["prefetch"].values():
         n += len(value.get("entry", [])) if value.get("resourceType") == "Bundle" else 1
     return n
+
+
+VITALS = (("8867-4", "Heart rate", "/min", 60, 40), ("9279-1", "Respiratory rate", "/min", 12, 8),
+          ("8310-5", "Body temperature", "Cel", 36, 2), ("29463-7", "Body weight", "kg", 60, 40),
+          ("2339-0", "Glucose [Mass/volume] in Blood", "mg/dL", 80, 60))
+OTHER_CPT = ("97110", "97140", "98941", "99213", "97012")
+
+
+def chart(n: int, observations: int, procedures: int = 300) -> Visit:
+    """Visit n on a ten-year chart: `observations` vital signs and lab results (one every ~day,
+    going back up to ten years) and `procedures` Procedures in all (the visit's, the six prior
+    97124 visits, then earlier therapy, CMT and E/M services, one a week going back)."""
+    v = visit(n)
+    day, subject = date.fromisoformat(v.day), {"reference": f"Patient/{v.patient}"}
+    have = sum(1 for r in v.resources if r["resourceType"] == "Procedure")
+    for i in range(max(procedures - have, 0)):
+        v.add({"resourceType": "Procedure", "id": f"hist-{i}-{v.patient}", "status": "completed",
+               "code": concept(OTHER_CPT[i % len(OTHER_CPT)]), "subject": subject,
+               "performedDateTime": (day - timedelta(days=60 + 7 * i)).isoformat()})
+    for i in range(observations):
+        code, name, unit, low, spread = VITALS[i % len(VITALS)]
+        category = "laboratory" if code == "2339-0" else "vital-signs"
+        v.add({"resourceType": "Observation", "id": f"vs-{i}-{v.patient}", "status": "final",
+               "category": [concept(category, "http://terminology.hl7.org/CodeSystem/observation-category")],
+               "code": concept(code, LOINC, name), "subject": subject,
+               "effectiveDateTime": f"{(day - timedelta(days=1 + i * 3650 // max(observations, 1))).isoformat()}T09:{i % 60:02d}:00-05:00",
+               "valueQuantity": {"value": low + (i * 7 + n) % spread, "unit": unit,
+                                 "system": "http://unitsofmeasure.org", "code": unit}})
+    return v
+
+
+def chart_body(n: int, observations: int, procedures: int = 300) -> bytes:
+    return json.dumps(chart(n, observations, procedures).request("claim-prepare")).encode()

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from bench.app import create_bench_app
-from bench.bodies import body
+from bench.bodies import body, chart_body
 from cds_hooks.config import Config
 from cds_hooks.services import SERVICES
 
@@ -105,3 +105,21 @@ def stages(workdir: Path, count: int, first: int) -> tuple[float, dict[str, floa
             setattr(handler, attr, fn)
         Record.build = saved_build
     return total, {name: seconds / count for name, seconds in spent.items()}
+
+
+def charts(workdir: Path, sizes: tuple[int, ...], runs: int, first: int) -> dict[int, float]:
+    """claim-prepare of an ordinary visit on a chart of `size` vital signs and lab results and 300
+    Procedures (bench.bodies.chart): median CPU seconds over `runs` distinct patients per size,
+    sizes interleaved within each run. The body limit is raised for this client only: 10,000
+    Observations are ~5.4 MB, above the product's default CPT97124_MAX_REQUEST_BYTES (5 MiB)."""
+    config = Config(dev=True, database_url=f"sqlite:///{workdir}/charts.db", max_request_bytes=64 << 20)
+    client = create_bench_app(config).test_client()
+    for n in range(first, first + 3):
+        _timed_post(client, "claim-prepare", chart_body(n, 1000))
+    cpu: dict[int, list[float]] = {size: [] for size in sizes}
+    n = first + 3
+    for _ in range(runs):
+        for size in sizes:
+            cpu[size].append(_timed_post(client, "claim-prepare", chart_body(n, size))[1])
+            n += 1
+    return {size: statistics.median(times) for size, times in cpu.items()}

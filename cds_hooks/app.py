@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -34,6 +34,7 @@ class State:
     # Called with (service_id, hookInstance, cards, issuer or None) after each answer; feedback
     # keeps card topics.
     on_cards: Callable[[str, str, list[dict], str | None], None] = lambda *args: None
+    issued_cards: Any = None   # the CardBatches writing on_cards' rows, once feedback is wired
 
 
 def state() -> State:

@@ -98,6 +98,12 @@ def _fire(args: argparse.Namespace) -> int:
     return fire(args.service, args.fixture, fhir=args.fhir, fixtures_dir=args.dir, token=args.token)
 
 
+def _missing_extra(what: str, extra: str, error: ImportError) -> int:
+    print(f"error: {what} needs the {extra} extra ({error.name} is missing): "
+          f"pip install -e '.[{extra}]'", file=sys.stderr)
+    return 1
+
+
 def _feedback_report(args: argparse.Namespace) -> int:
     from cds_hooks.config import Config
     from cds_hooks.feedback import report
@@ -107,9 +113,7 @@ def _feedback_report(args: argparse.Namespace) -> int:
         try:
             from cds_hooks.feedback_report import html_report
         except ImportError as error:
-            print(f"error: --html needs the report extra ({error.name} is missing): "
-                  "pip install -e '.[report]'", file=sys.stderr)
-            return 1
+            return _missing_extra("--html", "report", error)
         Path(args.html).write_text(html_report(config))
         print(f"\nHTML report written to {args.html}", file=sys.stderr)
     return 0
@@ -119,10 +123,30 @@ def _workbench(args: argparse.Namespace) -> int:
     try:
         from workbench.server import serve
     except ImportError as error:
-        print(f"error: the workbench needs the workbench extra ({error.name} is missing): "
-              "pip install -e '.[workbench]'", file=sys.stderr)
-        return 1
+        return _missing_extra("the workbench", "workbench", error)
     return serve(args.port, args.service, args.fhir, Path(args.dir), Path(args.keys))
+
+
+def _audit(args: argparse.Namespace) -> int:
+    try:
+        from audit.run import AuditError, SourceError, run
+    except ImportError as error:
+        return _missing_extra("the audit", "audit", error)
+    if args.workers is not None and args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    profiles = args.payer_profiles or os.environ.get("CPT97124_PAYER_PROFILES") or None
+    try:
+        summary = run(Path(args.source), Path(args.out), Path(profiles) if profiles else None,
+                      workers=args.workers, scheduler=args.scheduler)
+    except (SourceError, AuditError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{summary.workers} worker(s)"
+    print(f"{summary.claims} claims audited, {summary.findings} findings, {summary.skipped} lines or resources "
+          f"skipped, {summary.lines} lines read in {summary.seconds:.1f} s on {where}; "
+          f"wrote {args.out}/findings.csv, claims.csv, report.html", file=sys.stderr)
+    return 0
 
 
 def _fhir_server(args: argparse.Namespace) -> int:
@@ -224,6 +248,17 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--keys", default="var/workbench",
                    help="folder of the test EHR key that signs JWTs (created on first use)")
     w.set_defaults(func=_workbench)
+
+    a = sub.add_parser("audit", help="check every past 97124 Claim of a FHIR Bulk Data export by the hook's "
+                       "rules (docs/audit.md)", formatter_class=HELP)
+    a.add_argument("source", help="folder of the export's NDJSON files (.ndjson or .ndjson.gz, any number per type)")
+    a.add_argument("--out", required=True, help="folder for findings.csv, claims.csv and report.html (required)")
+    a.add_argument("--payer-profiles", help="a clinic's payer profile TOML (default: the file named by "
+                   "CPT97124_PAYER_PROFILES, else the shipped profiles only)")
+    a.add_argument("--workers", type=int, help="local worker processes (default: one per CPU core)")
+    a.add_argument("--scheduler", metavar="ADDRESS", help="evaluate on a Dask cluster, e.g. tcp://host:8786 "
+                   "(the dask extra; default: local processes)")
+    a.set_defaults(func=_audit)
 
     fs = sub.add_parser("fhir-server", help="a local FHIR R4 test server (sekmet-fhir) on loopback for the "
                         "workbench and `fixtures load`", formatter_class=HELP)

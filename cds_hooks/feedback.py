@@ -22,12 +22,14 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 
 from flask import Blueprint, Flask, g, jsonify
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
+from cds_hooks.card_batches import CardBatches
 from cds_hooks.config import Config
 from cds_hooks.database import engine_for, feedback_items, is_transient, issued_cards
 from cds_hooks.errors import RequestError, unavailable
@@ -48,39 +50,43 @@ def _now() -> datetime:
 
 # ---- recording issued cards -------------------------------------------------------------
 
-_unrecorded = 0
+_recorders: list[CardBatches] = []
 
 
 def unrecorded_cards() -> int:
     """Cards this process answered with but could not record (the database was down)."""
-    return _unrecorded
+    return sum(batches.failed for batches in _recorders)
 
 
-def card_recorder(config: Config):
-    """The State.on_cards callback: remember each card's rule code and issuer.
+def flush_issued_cards() -> None:
+    """Write the issued cards still queued in this process now (tests, tools reading the table)."""
+    for batches in _recorders:
+        batches.flush()
+
+
+def card_recorder(config: Config) -> tuple[Callable[[str, str, list[dict], str | None], None], CardBatches]:
+    """The State.on_cards callback: remember each card's rule code and issuer, written off the
+    request path in batches (cds_hooks/card_batches.py).
 
     Best-effort: when the database is down the clinician still gets the cards; the miss is
     counted (unrecorded_cards, shown by /readyz) and logged, and only analytics suffer.
     """
     engine = engine_for(config.database_url, config.database_timeout)
 
-    def record(service_id: str, hook_instance: str, cards: list[dict], issuer: str | None) -> None:
-        global _unrecorded
-        if not cards:
-            return
-        issued_at = _now()
-        rows = [{"card_uuid": card["uuid"], "service_id": service_id, "hook_instance": hook_instance,
-                 "rule_code": ((card.get("source") or {}).get("topic") or {}).get("code"),
-                 "issued_at": issued_at, "issuer": issuer} for card in cards if card.get("uuid")]
-        try:
-            with engine.begin() as connection:
-                connection.execute(insert(issued_cards), rows)
-        except SQLAlchemyError as error:
-            _unrecorded += len(rows)
-            log.warning(json.dumps({"event": "cards-not-recorded", "count": len(rows),
-                                    "error": type(error).__name__}))
+    def write(rows: list[dict]) -> None:
+        with engine.begin() as connection:
+            connection.execute(insert(issued_cards), rows)
 
-    return record
+    batches = CardBatches(write)
+    _recorders.append(batches)
+
+    def record(service_id: str, hook_instance: str, cards: list[dict], issuer: str | None) -> None:
+        issued_at = _now()
+        batches.put([{"card_uuid": card["uuid"], "service_id": service_id, "hook_instance": hook_instance,
+                      "rule_code": ((card.get("source") or {}).get("topic") or {}).get("code"),
+                      "issued_at": issued_at, "issuer": issuer} for card in cards if card.get("uuid")])
+
+    return record, batches
 
 
 # ---- validating feedback ----------------------------------------------------------------
@@ -208,7 +214,8 @@ def init_app(app: Flask, config: Config) -> None:
     from cds_hooks.app import read_json  # app.py imports this module, so import it when wiring
 
     engine = engine_for(config.database_url, config.database_timeout)
-    app.extensions["cpt97124"].on_cards = card_recorder(config)
+    state = app.extensions["cpt97124"]
+    state.on_cards, state.issued_cards = card_recorder(config)
     blueprint = Blueprint("feedback", __name__)
 
     @blueprint.post("/cds-services/<service_id>/feedback")

@@ -7,15 +7,29 @@ simplejson is used because the standard library cannot write a Decimal as a JSON
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import simplejson
 from flask.json.provider import JSONProvider
 
 
+# FHIR's decimal grammar puts no bound on an exponent, but `1E+10000000` (a dozen bytes) costs
+# minutes to turn into an int or to quantize; no quantity, price or measure comes near 1E±400.
+MAX_EXPONENT = 400
+
+
+def _decimal(text: str) -> Decimal:
+    value = Decimal(text)
+    if abs(value.adjusted()) > MAX_EXPONENT or abs(value.as_tuple().exponent) > MAX_EXPONENT:
+        raise ValueError(f"a JSON number beyond 1E±{MAX_EXPONENT}")
+    return value
+
+
 def loads(data: str | bytes) -> Any:
-    """Parse JSON; numbers with a fraction or exponent become Decimal. Raises ValueError."""
-    return simplejson.loads(data, use_decimal=True)
+    """Parse JSON; numbers with a fraction or exponent become Decimal. Raises ValueError, also
+    for a number whose magnitude or precision lies beyond 1E±400."""
+    return simplejson.loads(data, parse_float=_decimal)
 
 
 def dumps(value: Any, **kwargs: Any) -> str:

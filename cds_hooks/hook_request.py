@@ -138,9 +138,10 @@ def _is_massage_order(raw: Any) -> bool:
 
 
 def subject_error(record: Record) -> RequestError | None:
-    """A 400 when what the hook asks about is not valid FHIR R4: the Claim, or a 97124 draft
-    order. Any other invalid resource (an unrelated order signed with it, a prefetch resource)
-    is only skipped and named on the data-unavailable card."""
+    """A 400 when what the hook asks about cannot be read: the Claim, or a 97124 draft order, is
+    not valid FHIR R4 or carries a modifierExtension the service does not understand. Any other
+    such resource (an unrelated order signed with it, a prefetch resource) is only skipped and
+    named on the data-unavailable card."""
     orders = list(iter_resources(record.context.get("draftOrders")))
     for bad in record.skipped:
         subject = bad.path == "context.claim"
@@ -148,5 +149,5 @@ def subject_error(record: Record) -> RequestError | None:
             index = int(bad.path[len("context.draftOrders["):-1])
             subject = index < len(orders) and _is_massage_order(orders[index])
         if subject:
-            return RequestError(f"{bad.path} is not valid FHIR R4: {bad.reason}", bad.path)
+            return RequestError(f"{bad.path} {bad.why}: {bad.reason}", bad.path)
     return None

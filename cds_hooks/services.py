@@ -20,6 +20,7 @@ PREFETCH_READING = (" Prefetch: a null key means no data (never a 412); an Opera
 
 PATIENT = "{{context.patientId}}"
 ENCOUNTER = "{{context.encounterId}}"
+OBSERVATION_STATUSES = "registered,preliminary,final,amended,corrected,unknown"
 LOINC = "http://loinc.org"
 
 
@@ -32,7 +33,8 @@ def _report_types() -> str:
 _CLINICAL = {
     "patient": f"Patient/{PATIENT}",
     "conditions": f"Condition?patient={PATIENT}",
-    "observations": f"Observation?patient={PATIENT}",
+    # Every status but cancelled and entered-in-error: those are never read (plugin/prefilter.py).
+    "observations": f"Observation?patient={PATIENT}&status={OBSERVATION_STATUSES}",
     "goals": f"Goal?patient={PATIENT}",
     "carePlans": f"CarePlan?patient={PATIENT}&status=active",
     "procedures": f"Procedure?patient={PATIENT}",

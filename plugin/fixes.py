@@ -11,6 +11,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 
 from plugin.findings import ClaimLineFix, Fix, OrderFix
+from plugin.record import VALIDATED
 
 CPT = "http://www.ama-assn.org/go/cpt"
 HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
@@ -156,5 +157,7 @@ def apply(fix: Fix, resource: dict) -> dict:
         updated = _apply_order(updated, fix)
     else:
         raise TypeError(f"unknown fix {type(fix).__name__}")
-    get_fhir_model_class(updated["resourceType"]).model_validate(updated)
+    # Through the element memory: the updated resource shares all but the changed elements with
+    # the one validated on arrival, so only those are checked (same errors as a plain validation).
+    VALIDATED.validate(get_fhir_model_class(updated["resourceType"]), updated)
     return updated

@@ -18,12 +18,14 @@ import threading
 import typing
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from plugin.completeness import Status, classify
+from plugin.prefilter import Prefilter, goal_measures
 from plugin.references import base_of, logical_key, normal_base, reference_string
 
 # The resource types the rules read. Anything else is ignored, not reported:
@@ -154,11 +156,38 @@ VALIDATED = ValidatedElements()
 
 @dataclass(frozen=True)
 class Skipped:
-    """A resource that failed validation. `reason` names fields, never their values (no PHI)."""
+    """A resource the rules cannot read. `reason` names fields, never their values (no PHI)."""
 
     where: str   # the resource's `Type/id`, else its place in the request
     reason: str
     path: str = ""  # its place in the request, e.g. "context.claim" or "prefetch.goals[2]"
+    why: str = "is not valid FHIR R4"
+
+
+def _modifier_extension(raw: dict, rtype: str) -> str | None:
+    """Where a resource carries a modifierExtension, else None. A modifier extension may negate or
+    qualify what it sits on (FHIR R4 §2.4 Extensibility: a reader that does not know it must not
+    process the element as if it were absent); this service knows none."""
+    # The serialised form is C-fast and nearly always free of the name: walk only when it is not.
+    if b"modifierExtension" not in ValidatedElements.key(dict, raw)[1]:
+        return None
+    return _find_modifier(raw, rtype)
+
+
+def _find_modifier(value: Any, path: str) -> str | None:
+    if isinstance(value, dict):
+        if value.get("modifierExtension"):
+            return f"{path}.modifierExtension"
+        items = value.items()
+    elif isinstance(value, list):
+        items = ((None, item) for item in value)
+    else:
+        return None
+    for key, item in items:
+        found = _find_modifier(item, f"{path}.{key}" if key else path)
+        if found:
+            return found
+    return None
 
 
 def _describe(error: ValidationError) -> str:
@@ -188,10 +217,47 @@ def iter_resources(value: Any) -> Iterator[dict]:
     return (resource for resource, _ in iter_entries(value))
 
 
+def _identity(raw: dict) -> str | None:
+    rtype, rid = raw.get("resourceType"), raw.get("id")
+    return f"{rtype}/{rid}" if isinstance(rtype, str) and isinstance(rid, str) and rid else None
+
+
+def _version(raw: dict) -> tuple[datetime | None, int | None]:
+    """(meta.lastUpdated as an instant, meta.versionId when it is a number) of a raw resource."""
+    meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else {}
+    updated, vid = meta.get("lastUpdated"), meta.get("versionId")
+    try:
+        updated = datetime.fromisoformat(updated) if isinstance(updated, str) else None
+    except ValueError:
+        updated = None
+    if updated is not None and updated.tzinfo is None:
+        updated = None  # an instant has a zone (R4 §2.24); without one it cannot be ordered
+    return updated, int(vid) if isinstance(vid, str) and vid.isdigit() else None
+
+
+def _newer(a: dict, b: dict) -> bool:
+    """Whether raw resource `a` is a later version than `b`: by lastUpdated, else by versionId."""
+    (ua, va), (ub, vb) = _version(a), _version(b)
+    if ua is not None and ub is not None and ua != ub:
+        return ua > ub
+    return va is not None and vb is not None and va > vb
+
+
+def _latest_versions(resources: Iterable[dict]) -> dict[str, int]:
+    """For each `Type/id`, the position of its latest version among `resources` (a Bundle may hold
+    one resource in several versions, FHIR R4 bdl-7); the first copy when none is later."""
+    latest: dict[str, tuple[int, dict]] = {}
+    for n, raw in enumerate(resources):
+        ident = _identity(raw) if isinstance(raw, dict) else None
+        if ident and (ident not in latest or _newer(raw, latest[ident][1])):
+            latest[ident] = (n, raw)
+    return {ident: n for ident, (n, _) in latest.items()}
+
+
 @dataclass
 class Record:
     hook: str
-    context: dict
+    context: dict = field(default_factory=dict)  # the CDS Hooks context, when a hook built it
     skipped: list[Skipped] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)   # data that could not be fetched
     failed_rules: list[str] = field(default_factory=list)  # rules that raised; filled by the engine
@@ -207,21 +273,53 @@ class Record:
     _bases: set[str] = field(default_factory=set)
     _raw: dict[int, dict] = field(default_factory=dict)
     _memo: dict[Any, Any] = field(default_factory=dict)  # derived facts, cleared as data arrives
+    prefilter: Prefilter | None = None  # what no rule reads is held back unvalidated (plugin/prefilter.py)
+    _held: dict[str, tuple[dict, str, str | None]] = field(default_factory=dict)  # Type/id or fullUrl -> held
     claim: Any | None = None            # context.claim (claim-prepare), once validated
     draft_orders: list[Any] = field(default_factory=list)  # context.draftOrders (order-sign)
+    patient_id: str | None = None       # the patient's id (Patient/<id>)
+    encounter_id: str | None = None     # the visit's Encounter id
+
+    @classmethod
+    def from_resources(cls, hook: str, patient: str | None, visit: str | None = None, *,
+                       claim: dict | None = None, orders: dict | None = None,
+                       resources: Iterable[dict] = (), label: str = "subject",
+                       fhir_server: str | None = None) -> "Record":
+        """The record of one evaluation, from domain inputs rather than a hook's context.
+
+        `hook` names the check ("claim-prepare" for a Claim, "order-sign" for orders); the subject
+        is `claim` (a Claim) or `orders` (a Bundle of draft ServiceRequests); `patient` and
+        `visit` are Patient and Encounter ids; `resources` is what the rules may read about
+        them; `fhir_server` the base URL they came from, if any (its absolute references are
+        ours). The subject is indexed first (first copy of a `Type/id` wins); a resource that
+        fails validation is in `skipped`, its path under `label` (e.g. "subject.claim").
+        """
+        record = cls(hook=hook, patient_id=patient, encounter_id=visit, fhir_server=fhir_server,
+                     prefilter=Prefilter(patient, fhir_server))
+        if fhir_server:
+            record._bases.add(normal_base(fhir_server))
+        record.claim = record._add(claim, f"{label}.claim")
+        for i, (resource, url) in enumerate(iter_entries(orders)):
+            order = record._add(resource, f"{label}.draftOrders[{i}]", url)
+            if order is not None and order.get_resource_type() == "ServiceRequest":
+                record.draft_orders.append(order)
+        resources = list(resources)
+        record.prefilter.measures |= goal_measures(resources)  # Goals' measures are read: admit them
+        for i, resource in enumerate(resources):
+            record._add(resource, f"resources[{i}]")
+        return record
 
     @classmethod
     def build(cls, hook: str, context: dict, prefetch: dict | None = None,
               unavailable: Iterable[str] = (), fhir_server: str | None = None) -> "Record":
-        """Index the context's resources first, then the prefetch's (first copy of an id wins)."""
-        record = cls(hook=hook, context=context, fhir_server=fhir_server)
-        if fhir_server:
-            record._bases.add(normal_base(fhir_server))
-        record.claim = record._add(context.get("claim"), "context.claim")
-        for i, (resource, url) in enumerate(iter_entries(context.get("draftOrders"))):
-            order = record._add(resource, f"context.draftOrders[{i}]", url)
-            if order is not None and order.get_resource_type() == "ServiceRequest":
-                record.draft_orders.append(order)
+        """A hook's record: its context names the subject, patient and visit; the prefetch's
+        resources come after the context's own."""
+        def text(key: str) -> str | None:
+            return context[key] if isinstance(context.get(key), str) else None
+
+        record = cls.from_resources(hook, text("patientId"), text("encounterId"), claim=context.get("claim"),
+                                    orders=context.get("draftOrders"), label="context", fhir_server=fhir_server)
+        record.context = context
         record.add_prefetch(prefetch or {}, unavailable)
         return record
 
@@ -229,9 +327,15 @@ class Record:
                      states: dict[str, Status] | None = None) -> None:
         """Index the resources gathered for the prefetch keys (after the context's own), and note
         how complete each key is (as given in `states`, else as its value shows)."""
+        if self.prefilter is not None:
+            self._learn_measures(prefetch)
+        found = [(f"prefetch.{key}[{i}]", resource, url) for key, value in prefetch.items()
+                 for i, (resource, url) in enumerate(iter_entries(value))]
+        latest = _latest_versions(resource for _, resource, _ in found)
+        for n, (where, resource, url) in enumerate(found):
+            if latest.get(_identity(resource), n) == n:
+                self._add(resource, where, url)
         for key, value in prefetch.items():
-            for i, (resource, url) in enumerate(iter_entries(value)):
-                self._add(resource, f"prefetch.{key}[{i}]", url)
             self.states[key] = (states or {}).get(key) or classify(value)
         for key in unavailable:
             if key not in self.unavailable:
@@ -239,11 +343,39 @@ class Record:
             self.states[key] = Status.UNAVAILABLE
         self._memo.clear()
 
-    def incomplete(self, *keys: str) -> list[str]:
-        """Those of the prefetch keys whose data is partial or could not be had."""
-        return [k for k in keys if k in self.unavailable or not self.states.get(k, Status.COMPLETE).usable]
+    def _learn_measures(self, prefetch: dict) -> None:
+        """Goals' target measures make their Observations read: learn them before admitting any,
+        and admit those held back before a Goal naming their measure arrived."""
+        new = goal_measures(r for value in prefetch.values() for r in iter_resources(value)) - self.prefilter.measures
+        if not new:
+            return
+        self.prefilter.measures |= new
+        for name, (raw, where, url) in list(self._held.items()):
+            if self._held.get(name) is not None and self.prefilter.admits(raw):
+                self._unhold(raw, url)
+                self._add(raw, where, url)
 
-    def _add(self, raw: Any, where: str, full_url: str | None = None) -> Any | None:
+    def _unhold(self, raw: dict, url: str | None) -> None:
+        for name in (Record._type_id(raw), url):
+            if name and self._held.get(name, (None,))[0] is raw:
+                del self._held[name]
+
+    @staticmethod
+    def _type_id(raw: dict) -> str | None:
+        rid = raw.get("id")
+        return f"{raw.get('resourceType')}/{rid}" if isinstance(rid, str) and rid else None
+
+    def incomplete(self, *keys: str) -> list[str]:
+        """Those of the prefetch keys whose data is partial or could not be had, or holds a resource
+        that was skipped (the one that is missing may be the one a rule looks for)."""
+        return [k for k in keys if k in self.unavailable or not self.states.get(k, Status.COMPLETE).usable
+                or self.has_skipped(k)]
+
+    def has_skipped(self, key: str) -> bool:
+        """Whether a resource of prefetch key `key` was skipped."""
+        return any(s.path.startswith(f"prefetch.{key}[") for s in self.skipped)
+
+    def _add(self, raw: Any, where: str, full_url: str | None = None, listed: bool = True) -> Any | None:
         """Validate and index one resource; return its model, or None if skipped or ignored."""
         if not isinstance(raw, dict):
             return None
@@ -257,6 +389,14 @@ class Record:
             model = self._by_ref[ref]
             self._index_url(full_url, model)
             return model
+        if ref and ref in self._held:
+            return None   # a later copy of a held-back resource: the first copy wins, as above
+        if self.prefilter is not None and not self.prefilter.admits(raw):
+            for name in (ref, full_url):
+                if name and name not in self._held:
+                    self._held[name] = (raw, where, full_url)
+            self._index_base(full_url)
+            return None
         try:
             model = VALIDATED.validate(model_cls, raw)
         except ValidationError as error:
@@ -268,7 +408,13 @@ class Record:
         except RecursionError:  # fhir.resources recurses per level: ~150 nested extensions exhaust the stack
             self.skipped.append(Skipped(where=ref or where, path=where, reason="resource: nested too deeply to validate"))
             return None
-        self._by_type.setdefault(rtype, []).append(model)
+        modifier = _modifier_extension(raw, rtype)
+        if modifier:
+            self.skipped.append(Skipped(where=ref or where, path=where, reason=modifier,
+                                        why="carries a modifierExtension this service does not understand"))
+            return None
+        if listed:
+            self._by_type.setdefault(rtype, []).append(model)
         self._raw[id(model)] = raw
         self._keys[id(model)] = ref or full_url or f"{where}"
         if ref:
@@ -280,13 +426,17 @@ class Record:
     def _index_url(self, full_url: str | None, model: Any) -> None:
         if full_url and full_url not in self._by_url:
             self._by_url[full_url] = model
-            base = base_of(full_url)
-            if base:
-                self._bases.add(normal_base(base))
-                self._memo.clear()
+            self._index_base(full_url)
+
+    def _index_base(self, full_url: str | None) -> None:
+        base = base_of(full_url) if full_url else None
+        if base and normal_base(base) not in self._bases:
+            self._bases.add(normal_base(base))
+            self._memo.clear()
 
     def _index_contained(self, raw: dict, model: Any) -> None:
-        """Contained resources are reachable only as `#id` from inside their container."""
+        """Contained resources are referenced only as `#id` from inside their container, but are
+        the record's resources like any other (a Procedure may contain its own Provenance)."""
         contained = raw.get("contained")
         # getattr: a Binary is a Resource, not a DomainResource, and has no `contained`.
         for craw, cmodel in zip(contained if isinstance(contained, list) else [],
@@ -297,6 +447,7 @@ class Record:
                 self._container[id(cmodel)] = model
                 self._raw[id(cmodel)] = craw
                 self._keys[id(cmodel)] = f"{self.key_of(model)}#{cid}"
+                self._by_type.setdefault(cmodel.get_resource_type(), []).append(cmodel)
 
     # -- lookups -----------------------------------------------------------------
     def all(self, rtype: str) -> list[Any]:
@@ -306,13 +457,16 @@ class Record:
         """The resource a Reference (model or string) names, in any form plugin.references accepts.
 
         `within` is the resource holding the reference: a contained `#id` is looked up in it (or in
-        the resource that contains it). Identifier- or display-only references resolve to None.
+        the resource that contains it), and a bare `#` is that container itself (R4 §2.3.0.1).
+        Identifier- or display-only references resolve to None.
         """
         ref = reference_string(reference)
         if ref is None:
             return None
         if ref.startswith("#"):
             container = self._container.get(id(within), within)
+            if ref == "#":
+                return container if id(within) in self._container else None
             return self._contained.get((id(container), ref[1:])) if container is not None else None
         return self.memo(("resolve", ref), lambda: self._lookup(ref))
 
@@ -321,7 +475,19 @@ class Record:
         if found is not None:
             return found
         key = logical_key(ref, self._bases or None)
-        return self._by_ref.get(key) if key else None
+        found = self._by_ref.get(key) if key else None
+        held = self._held.get(ref) or (self._held.get(key) if key else None)
+        return found if found is not None or held is None else self._admit_held(*held)
+
+    def _admit_held(self, raw: dict, where: str, full_url: str | None) -> Any | None:
+        """A held-back resource a rule reached by reference: validated now, resolvable, not listed."""
+        self._unhold(raw, full_url)
+        prefilter, self.prefilter = self.prefilter, None
+        try:
+            model = self._add(raw, where, full_url, listed=False)
+        finally:
+            self.prefilter = prefilter
+        return model
 
     def key(self, reference: Any, within: Any = None) -> str | None:
         """What a reference names, comparable across every form of reference: the resolved
@@ -357,16 +523,6 @@ class Record:
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
-
-    @property
-    def patient_id(self) -> str | None:
-        value = self.context.get("patientId")
-        return value if isinstance(value, str) else None
-
-    @property
-    def encounter_id(self) -> str | None:
-        value = self.context.get("encounterId")
-        return value if isinstance(value, str) else None
 
     @staticmethod
     def ref_of(model: Any) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Iterable
+from urllib.parse import urlsplit
 
 # `Type/id` at the end of a path, optionally followed by `/_history/version`.
 _TAIL = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?/?$")
@@ -51,8 +52,22 @@ def base_of(full_url: str) -> str | None:
     return parts[0] if parts else None
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def normal_base(base: str) -> str:
-    return base.rstrip("/").lower()
+    """A server base in one spelling: case folded, no trailing slash, no default port
+    (`HTTPS://Ehr.example.org:443/fhir/` is `https://ehr.example.org/fhir`)."""
+    parts = urlsplit(base.strip())
+    try:
+        port = parts.port
+    except ValueError:  # a malformed port: compare the text as it is
+        port = None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if not scheme or not host:
+        return base.strip().rstrip("/").lower()
+    netloc = host if port in (None, _DEFAULT_PORTS.get(scheme)) else f"{host}:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/').lower()}"
 
 
 def logical_key(ref: str, local_bases: Iterable[str] | None = None) -> str | None:

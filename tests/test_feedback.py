@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from cds_hooks.app import create_app
 from cds_hooks.config import Config, Issuer
 from cds_hooks.database import engine_for, feedback_items, issued_cards
+from cds_hooks.feedback import flush_issued_cards
 from cds_hooks.feedback import report, tallies
 from tests.builders import Visit
 from tests.ehr_signer import BASE, ISS, Signer, bearer
@@ -27,6 +28,7 @@ def issue_cards(client) -> dict[str, dict]:
     visit.claim_line("97110", units=1)
     response = client.post(f"/cds-services/{SERVICE}", json=visit.request("claim-prepare"))
     assert response.status_code == 200, response.get_json()
+    flush_issued_cards()   # issued cards are written off the request path
     return {c["source"]["topic"]["code"]: c for c in response.get_json()["cards"]}
 
 

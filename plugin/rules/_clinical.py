@@ -14,6 +14,7 @@ from plugin.facts import (CPT, codings, cpt_codes, for_patient, in_valueset, is_
                           line_ref, lines_on, massage_lines, massage_orders, massage_procedures, notes_text,
                           ref_key, texts, visit_day, visit_procedures)
 from plugin.policy import Lexicon, Policy
+from plugin.prefilter import goal_measures, observation_read
 from plugin.record import Record
 from plugin.wording import label, line_label, quote, sentence
 
@@ -138,8 +139,12 @@ def current_goals(record: Record) -> list[Any]:
 
 
 def recorded_observations(record: Record) -> list[Any]:
-    return [o for o in for_patient(record, "Observation")
-            if o.status not in ("cancelled", "entered-in-error")]
+    """The patient's Observations the rules read: not cancelled or in error, and not a vital sign
+    or lab result unless it carries a code the rules read (plugin.prefilter.observation_read)."""
+    def compute() -> list[Any]:
+        measures = goal_measures(record.raw(g) for g in for_patient(record, "Goal"))
+        return [o for o in for_patient(record, "Observation") if observation_read(record.raw(o), measures)]
+    return record.memo("recorded_observations", compute)
 
 
 # -- where purposes and reasons are written --------------------------------------------

@@ -23,7 +23,9 @@ RULE = Rule(
 
 def _key_line(record, key: str) -> str:
     quiet = sorted(code for code, keys in record.quiet_rules.items() if key in keys)
-    if record.states.get(key) is Status.PARTIAL:
+    if record.has_skipped(key) and record.states.get(key, Status.COMPLETE).usable:
+        what = f"- Part of **{key}** could not be read (a resource skipped below)."
+    elif record.states.get(key) is Status.PARTIAL:
         what = f"- Only part of **{key}** was received (a search page whose next page could not be fetched)."
     elif record.fhir_server:
         what = f"- Could not fetch **{key}** from the EHR's FHIR server."
@@ -37,7 +39,7 @@ def check(record, policy):
     keys = list(dict.fromkeys(record.unavailable + record.incomplete(*record.states)))
     unread = unreadable_notes(record) if record.hook == CLAIM_PREPARE else []
     lines = [_key_line(record, key) for key in keys]
-    lines += [f"- Skipped {_kind(s.where)} that is not valid FHIR R4 ({s.reason})." for s in record.skipped]
+    lines += [f"- Skipped {_kind(s.where)} that {s.why} ({s.reason})." for s in record.skipped]
     lines += [f"- Could not read {label(record, d)} (not plain text, Markdown, HTML or a PDF with text, or not "
               "fetched): techniques, regions and progress were not checked against it." for d in unread]
     lines += [f"- The check “{_title(code)}” could not be run." for code in record.failed_rules]

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from cds_hooks.app import create_app
 from cds_hooks.config import Config, Issuer
 from cds_hooks.database import engine_for, feedback_items, issued_cards
-from cds_hooks.feedback import tallies
+from cds_hooks.feedback import flush_issued_cards, tallies
 from tests.ehr_signer import ISS, Signer, bearer
 from tests.integration.served import CLAIM_SERVICE, claim_request, serve
 from tests.integration.support import free_port
@@ -72,6 +72,7 @@ def test_long_hook_instance_is_refused_and_a_canonical_one_recorded(database_url
     body["hookInstance"] = "urn:uuid:" + str(uuid.uuid4())
     response = client.post(f"/cds-services/{SERVICE}", json=body)
     assert response.status_code == 200 and response.get_json()["cards"]
+    flush_issued_cards()
     with engine_for(database_url).connect() as connection:
         stored = connection.execute(select(issued_cards.c.hook_instance)).scalars().all()
     assert stored and set(stored) == {body["hookInstance"]}
@@ -187,6 +188,7 @@ def test_outage_answers_503_with_retry_after_and_recovers(tmp_path, database_url
         before = unrecorded_cards()
         answered = dev.post(hook, json=claim_request())  # no token to check: the cards still come
         assert answered.status_code == 200 and answered.get_json()["cards"]
+        flush_issued_cards()   # written off the request path: fails (and is counted) now
         assert unrecorded_cards() == before + len(answered.get_json()["cards"])
         assert dev.get("/healthz").status_code == 200
         not_ready = dev.get("/readyz")

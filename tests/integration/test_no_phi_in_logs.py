@@ -13,6 +13,7 @@ import socketserver
 import sqlite3
 import struct
 import threading
+import time
 import uuid
 
 import pytest
@@ -95,6 +96,9 @@ def test_faults_leave_no_patient_id_name_or_token_in_the_output(tmp_path, faulty
             statuses["db-down feedback"] = requests.post(served.base + CLAIM_SERVICE + "/feedback", json=feedback,
                                                          headers={"Authorization": f"Bearer {TOKEN}"},
                                                          timeout=30).status_code
+            deadline = time.monotonic() + 15   # issued cards are written off the request path, in batches
+            while "cards-not-recorded" not in served.output() and time.monotonic() < deadline:
+                time.sleep(0.1)
         finally:
             holder.execute("ROLLBACK")
             holder.close()
