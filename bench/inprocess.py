@@ -83,7 +83,7 @@ def stages(workdir: Path, count: int, first: int) -> tuple[float, dict[str, floa
                 spent[name] = spent.get(name, 0.0) + time.thread_time() - t0
         return wrapper
 
-    names = {"read_json": "JSON parse", "parse": "request checks", "gather": "prefetch: validation",
+    names = {"read_hook_body": "JSON parse", "parse": "request checks", "gather": "prefetch: validation",
              "evaluate": "rules", "cards": "cards and fixes"}
     saved = {attr: getattr(handler, attr) for attr in names if hasattr(handler, attr)}
     saved_build = Record.__dict__["build"]

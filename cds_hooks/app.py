@@ -12,7 +12,7 @@ from typing import Any, Callable
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from cds_hooks import auth, database, feedback, fhir_json
+from cds_hooks import auth, database, feedback, fhir_json, hook_body
 from cds_hooks.cards import cards
 from cds_hooks.config import Config
 from cds_hooks.errors import RETRY_AFTER_SECONDS, RequestError, operation_outcome
@@ -42,7 +42,17 @@ def state() -> State:
 
 
 def read_json() -> object:
-    """The request body as JSON, or a RequestError (never a 500 for broken or absurd JSON).
+    """The request body as JSON, or a RequestError (never a 500 for broken or absurd JSON)."""
+    return read_body(fhir_json.loads)
+
+
+def read_hook_body() -> hook_body.Body:
+    """A hook request's body, Observations no rule reads held back unparsed (cds_hooks/hook_body.py)."""
+    return read_body(hook_body.read)
+
+
+def read_body(parse: Callable[[bytes], Any]) -> Any:
+    """The request body parsed by `parse`, or a RequestError for broken or absurd JSON.
 
     A chunked body declares no length for MAX_CONTENT_LENGTH to refuse up front (and Werkzeug's
     stream would quietly cut it at the limit): it is read from the server's own input up to one
@@ -56,7 +66,7 @@ def read_json() -> object:
     else:
         raw = request.get_data(cache=True)
     try:
-        return fhir_json.loads(raw)
+        return parse(raw)
     except (ValueError, RecursionError):
         raise RequestError("the request body is not valid JSON") from None
 
@@ -76,7 +86,8 @@ def call_service(service_id: str):
     if service is None:
         raise RequestError(f"no CDS service {service_id!r}", "id", status=404, code="not-found")
     st = state()
-    hook_request = parse(read_json(), service.hook, st.config.hook_name(service.hook))
+    body = read_hook_body()
+    hook_request = parse(body.value, service.hook, st.config.hook_name(service.hook), held=body.held)
     g.hook = service.hook
     record = Record.build(service.hook, hook_request.context, fhir_server=hook_request.fhir_server)
     error = subject_error(record)  # the claim or 97124 order we are asked about must be valid FHIR

@@ -13,7 +13,6 @@ from typing import Any
 import simplejson
 from flask.json.provider import JSONProvider
 
-
 # FHIR's decimal grammar puts no bound on an exponent, but `1E+10000000` (a dozen bytes) costs
 # minutes to turn into an int or to quantize; no quantity, price or measure comes near 1E±400.
 MAX_EXPONENT = 400
@@ -26,10 +25,15 @@ def _decimal(text: str) -> Decimal:
     return value
 
 
+# One decoder for every call, as simplejson.loads keeps its own default one: loads() with a
+# parse_float builds a new decoder each time, which costs more than parsing a small resource.
+_DECODER = simplejson.JSONDecoder(parse_float=_decimal)
+
+
 def loads(data: str | bytes) -> Any:
     """Parse JSON; numbers with a fraction or exponent become Decimal. Raises ValueError, also
     for a number whose magnitude or precision lies beyond 1E±400."""
-    return simplejson.loads(data, parse_float=_decimal)
+    return _DECODER.decode(data)
 
 
 def dumps(value: Any, **kwargs: Any) -> str:

@@ -10,6 +10,7 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 
 from cds_hooks.errors import RequestError
 from plugin.facts import is_massage
+from plugin.prefilter import HeldBack
 from plugin.record import Record, iter_resources
 
 # Context fields each hook requires, and the JSON type each must have.
@@ -31,6 +32,8 @@ class HookRequest:
     prefetch: dict
     fhir_server: str | None
     access_token: str | None
+    # Per prefetch key, the entries the body's reader held back unparsed (cds_hooks/hook_body.py).
+    held: HeldBack | None = None
 
     def __repr__(self) -> str:  # never print the token
         return f"HookRequest(hook={self.hook!r}, hookInstance={self.hook_instance!r})"
@@ -56,10 +59,12 @@ def _check_resource(value: dict, rtype: str, path: str) -> None:
         raise RequestError(f"{path} must be a FHIR {rtype}", f"{path}.resourceType")
 
 
-def parse(body: Any, hook: str, wire_name: str | None = None) -> HookRequest:
+def parse(body: Any, hook: str, wire_name: str | None = None,
+          held: HeldBack | None = None) -> HookRequest:
     """Validate a decoded JSON body for the service's hook; raise RequestError naming the field.
 
-    `wire_name` is the name the hook is registered under, when a deployment renamed it.
+    `wire_name` is the name the hook is registered under, when a deployment renamed it; `held`
+    what the body's reader held back from its prefetch (cds_hooks/hook_body.py).
     """
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object")
@@ -124,7 +129,8 @@ def parse(body: Any, hook: str, wire_name: str | None = None) -> HookRequest:
             raise RequestError("fhirAuthorization.token_type must be Bearer", "fhirAuthorization.token_type")
         token = auth["access_token"]
     return HookRequest(hook=hook, hook_instance=instance, context=context, prefetch=prefetch,
-                       fhir_server=server.rstrip("/") if server else None, access_token=token)
+                       fhir_server=server.rstrip("/") if server else None, access_token=token,
+                       held=held)
 
 
 def _is_massage_order(raw: Any) -> bool:

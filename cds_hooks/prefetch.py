@@ -173,6 +173,13 @@ def _merge(data: dict, fetched: dict) -> None:
 
 # -- gathering ----------------------------------------------------------------------------------
 
+def _sent_status(value: Any, held: list | None) -> Status:
+    """A key's status as the EHR sent it, its entries held back unparsed counted: a Bundle that
+    held some back had data (and no next link: cds_hooks/hook_body.py)."""
+    status = classify(value)
+    return Status.COMPLETE if held and status is Status.EMPTY else status
+
+
 def gather(service: Service, request: HookRequest, config: Config,
            record: Record | None = None) -> tuple[dict, list[str]]:
     """Prefetch data by key, completed from fhirServer where the EHR did not send it all, and the
@@ -188,9 +195,10 @@ def gather(service: Service, request: HookRequest, config: Config,
     record = record if record is not None else Record.build(service.hook, request.context,
                                                             fhir_server=request.fhir_server)
     sent = {k: v for k, v in request.prefetch.items() if k in service.prefetch}
-    states = {k: classify(v) for k, v in sent.items()}
+    held = request.held.entries if request.held is not None else {}
+    states = {k: _sent_status(v, held.get(k)) for k, v in sent.items()}
     data = {k: v for k, v in sent.items() if states[k] is not Status.FAILED}
-    record.add_prefetch(data, states=states)
+    record.add_prefetch(data, states=states, held=request.held)
     server = request.fhir_server
     queries, pages = {}, {}
     partial_refetch: set[str] = set()  # partial keys searched again in full

@@ -11,8 +11,10 @@ Held back, and only these:
 
 - a Condition, Observation, Procedure, Goal or CarePlan whose `subject` (else `patient`) names
   another patient than `context.patientId`: relative (`Patient/x`, versioned or not) or absolute
-  on the request's fhirServer. The rules read these types only for the hook's patient
-  (`plugin.facts.for_patient`); any other form of reference counts as the patient's, as there;
+  on the request's fhirServer or on a base the request's Bundles name in their fullUrls (as far
+  as they are known when the resource arrives: `bases`). The rules read these types only for the
+  hook's patient (`plugin.facts.for_patient`); any other form of reference counts as the
+  patient's, as there;
 - an Observation that is `cancelled` or `entered-in-error` (no rule reads those);
 - an Observation whose every category is `vital-signs` or `laboratory` (FHIR observation-category)
   and that carries no code the rules read: a pain score (value set pain-scores), an exam-finding
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from plugin.policy import load_policy
 from plugin.references import normal_base, split
@@ -40,6 +42,18 @@ DEGREES = "deg"
 # Value sets whose codes make an Observation readable whatever its category.
 READ_VALUESETS = ("pain-scores", "exam-findings")
 QUALIFYING_PREFIX = "qualifying-"
+# Every field of an Observation that `Prefilter.admits` reads (besides resourceType): a reader
+# that holds Observations back before parsing them decodes these and nothing else.
+OBSERVATION_FIELDS = ("subject", "patient", "status", "category", "valueQuantity", "code",
+                      "valueCodeableConcept", "interpretation", "component")
+
+
+class HeldBack(NamedTuple):
+    """Prefetch entries a request's reader held back before parsing them (cds_hooks/hook_body.py):
+    per prefetch key, (place among the key's resources, `Type/id`, fullUrl, JSON text) of each,
+    and `read`, which parses such a text into the resource when a rule needs it after all."""
+    entries: dict[str, list[tuple[int, str | None, str | None, Any]]]
+    read: Callable[[Any], Any]
 
 
 @lru_cache(maxsize=1)
@@ -85,7 +99,10 @@ class Prefilter:
     patient_id: str | None
     fhir_server: str | None = None
     measures: set[tuple[Any, Any]] = field(default_factory=set)   # goals' target measures seen so far
-    _whose: dict[str, bool] = field(default_factory=dict)   # reference -> names another patient
+    # Normalised bases of the request's own server (plugin.references.normal_base), fhirServer's
+    # included; they only grow (the record's `_bases`), so a base once local stays local.
+    bases: set[str] = field(default_factory=set)
+    _whose: dict[tuple[str, int], bool] = field(default_factory=dict)   # (reference, len(bases)) -> another patient
 
     def admits(self, raw: dict) -> bool:
         rtype = raw.get("resourceType")
@@ -102,17 +119,21 @@ class Prefilter:
         ref = who.get("reference") if type(who) is dict else None
         if type(ref) is not str:
             return False
-        other = self._whose.get(ref)
+        known = (ref, len(self.bases))
+        other = self._whose.get(known)
         if other is None:
-            other = self._whose[ref] = self._names_other(ref)
+            other = self._whose[known] = self._names_other(ref)
         return other
+
+    def _server(self) -> set[str]:
+        return {normal_base(self.fhir_server)} if self.fhir_server else set()
 
     def _names_other(self, ref: str) -> bool:
         parts = split(ref.strip())
         if parts is None:
             return False   # contained, urn, identifier- or display-only: counted as the patient's
         base, key = parts
-        if base and (not self.fhir_server or normal_base(base) != normal_base(self.fhir_server)):
+        if base and normal_base(base) not in self.bases | self._server():
             return False   # another server: its key is unknown, so the rules count it as the patient's
         return key.startswith("Patient/") and key != f"Patient/{self.patient_id}"
 

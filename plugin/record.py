@@ -19,14 +19,15 @@ import typing
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import count
 from typing import Any, Callable, Iterable, Iterator
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from plugin.completeness import Status, classify
-from plugin.prefilter import Prefilter, goal_measures
-from plugin.references import base_of, logical_key, normal_base, reference_string
+from plugin.prefilter import HeldBack, Prefilter, goal_measures
+from plugin.references import base_of, bases_of, logical_key, normal_base, reference_string
 
 # The resource types the rules read. Anything else is ignored, not reported:
 # an EHR may legitimately send more than we ask for.
@@ -274,7 +275,9 @@ class Record:
     _raw: dict[int, dict] = field(default_factory=dict)
     _memo: dict[Any, Any] = field(default_factory=dict)  # derived facts, cleared as data arrives
     prefilter: Prefilter | None = None  # what no rule reads is held back unvalidated (plugin/prefilter.py)
-    _held: dict[str, tuple[dict, str, str | None]] = field(default_factory=dict)  # Type/id or fullUrl -> held
+    _held: dict[str, tuple[Any, str, str | None]] = field(default_factory=dict)  # Type/id or fullUrl -> held
+    _held_places: dict[str, set[int]] = field(default_factory=dict)  # prefetch key -> places held back unparsed
+    _read_held: Callable[[Any], Any] | None = None  # parses what was held back unparsed (HeldBack.read)
     claim: Any | None = None            # context.claim (claim-prepare), once validated
     draft_orders: list[Any] = field(default_factory=list)  # context.draftOrders (order-sign)
     patient_id: str | None = None       # the patient's id (Patient/<id>)
@@ -294,8 +297,8 @@ class Record:
         ours). The subject is indexed first (first copy of a `Type/id` wins); a resource that
         fails validation is in `skipped`, its path under `label` (e.g. "subject.claim").
         """
-        record = cls(hook=hook, patient_id=patient, encounter_id=visit, fhir_server=fhir_server,
-                     prefilter=Prefilter(patient, fhir_server))
+        record = cls(hook=hook, patient_id=patient, encounter_id=visit, fhir_server=fhir_server)
+        record.prefilter = Prefilter(patient, fhir_server, bases=record._bases)
         if fhir_server:
             record._bases.add(normal_base(fhir_server))
         record.claim = record._add(claim, f"{label}.claim")
@@ -324,13 +327,21 @@ class Record:
         return record
 
     def add_prefetch(self, prefetch: dict, unavailable: Iterable[str] = (),
-                     states: dict[str, Status] | None = None) -> None:
+                     states: dict[str, Status] | None = None,
+                     held: HeldBack | None = None) -> None:
         """Index the resources gathered for the prefetch keys (after the context's own), and note
-        how complete each key is (as given in `states`, else as its value shows)."""
+        how complete each key is (as given in `states`, else as its value shows). `held` are
+        entries of these keys that the request's reader held back unparsed (cds_hooks/hook_body.py):
+        they are held back here too, and keep their places among the key's resources."""
         if self.prefilter is not None:
             self._learn_measures(prefetch)
+        if held is not None:
+            self._hold_unparsed({key: held.entries[key] for key in prefetch if key in held.entries}, held.read)
         found = [(f"prefetch.{key}[{i}]", resource, url) for key, value in prefetch.items()
-                 for i, (resource, url) in enumerate(iter_entries(value))]
+                 for i, (resource, url) in zip(self._places(key), iter_entries(value), strict=False)]
+        # The servers these Bundles name are known before any of their resources is admitted.
+        for base in bases_of(url for _, resource, url in found if url and resource.get("resourceType") in _MODELS):
+            self._add_base(base)
         latest = _latest_versions(resource for _, resource, _ in found)
         for n, (where, resource, url) in enumerate(found):
             if latest.get(_identity(resource), n) == n:
@@ -350,14 +361,44 @@ class Record:
         if not new:
             return
         self.prefilter.measures |= new
-        for name, (raw, where, url) in list(self._held.items()):
-            if self._held.get(name) is not None and self.prefilter.admits(raw):
-                self._unhold(raw, url)
+        for name, (held, where, url) in list(self._held.items()):
+            raw = self._parsed(held, where) if self._held.get(name) is not None else None
+            if raw is not None and self.prefilter.admits(raw):
+                self._unhold(held, raw, url)
                 self._add(raw, where, url)
 
-    def _unhold(self, raw: dict, url: str | None) -> None:
+    def _hold_unparsed(self, entries: dict[str, list[tuple[int, str | None, str | None, Any]]],
+                       read: Callable[[Any], Any]) -> None:
+        self._read_held = read
+        for key, held in entries.items():
+            self._held_places.setdefault(key, set()).update(position for position, _, _, _ in held)
+            for position, type_id, url, text in held:
+                value = (text, f"prefetch.{key}[{position}]", url)
+                for name in (type_id, url):
+                    if name and name not in self._held:
+                        self._held[name] = value
+            for base in bases_of(url for _, _, url, _ in held if url):
+                self._add_base(base)
+
+    def _places(self, key: str) -> Iterator[int]:
+        """The places of a key's parsed resources among all its resources (0, 1, 2, ... less those
+        held back unparsed), so that a resource is named by the same place either way."""
+        held = self._held_places.get(key) or ()
+        return (i for i in count() if i not in held)
+
+    def _parsed(self, held: Any, where: str) -> dict | None:
+        """A held-back resource's JSON, parsed now if it was held back unparsed."""
+        if isinstance(held, dict) or self._read_held is None:
+            return held if isinstance(held, dict) else None
+        try:
+            return self._read_held(held)  # type: ignore[no-any-return]
+        except RecursionError:   # the reader's scan went deeper than the parse can from here
+            self.skipped.append(Skipped(where=where, path=where, reason="resource: nested too deeply to read"))
+            return None
+
+    def _unhold(self, held: Any, raw: dict, url: str | None) -> None:
         for name in (Record._type_id(raw), url):
-            if name and self._held.get(name, (None,))[0] is raw:
+            if name and self._held.get(name, (None,))[0] is held:
                 del self._held[name]
 
     @staticmethod
@@ -430,7 +471,11 @@ class Record:
 
     def _index_base(self, full_url: str | None) -> None:
         base = base_of(full_url) if full_url else None
-        if base and normal_base(base) not in self._bases:
+        if base:
+            self._add_base(base)
+
+    def _add_base(self, base: str) -> None:
+        if normal_base(base) not in self._bases:
             self._bases.add(normal_base(base))
             self._memo.clear()
 
@@ -479,9 +524,14 @@ class Record:
         held = self._held.get(ref) or (self._held.get(key) if key else None)
         return found if found is not None or held is None else self._admit_held(*held)
 
-    def _admit_held(self, raw: dict, where: str, full_url: str | None) -> Any | None:
+    def _admit_held(self, held: Any, where: str, full_url: str | None) -> Any | None:
         """A held-back resource a rule reached by reference: validated now, resolvable, not listed."""
-        self._unhold(raw, full_url)
+        raw = self._parsed(held, where)
+        if raw is None:   # unreadable: reported once, and no longer held
+            for name in [n for n, (h, _, _) in self._held.items() if h is held]:
+                del self._held[name]
+            return None
+        self._unhold(held, raw, full_url)
         prefilter, self.prefilter = self.prefilter, None
         try:
             model = self._add(raw, where, full_url, listed=False)

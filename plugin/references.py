@@ -52,6 +52,26 @@ def base_of(full_url: str) -> str | None:
     return parts[0] if parts else None
 
 
+_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def bases_of(full_urls: Iterable[str]) -> set[str]:
+    """The server bases of many fullUrls: {base_of(url)} without None, each path in front of an
+    id parsed once. When a URL's last segment is a valid id, its base depends on the path in
+    front of it only (the `Type/id` tail and the `_history` form are both decided there); a
+    search page's thousands of fullUrls share one such path."""
+    bases, by_path = set(), {}
+    for url in full_urls:
+        path, _, last = url.rpartition("/")
+        if _ID.fullmatch(last):
+            base = by_path[path] if path in by_path else by_path.setdefault(path, base_of(url))
+        else:
+            base = base_of(url)
+        if base:
+            bases.add(base)
+    return bases
+
+
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 

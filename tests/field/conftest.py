@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cds_hooks import fhir_json
+from cds_hooks import fhir_json, hook_body
 from plugin.policy import load_policy
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,8 +26,11 @@ def policy():
 
 
 @pytest.fixture
-def send(client):
-    """POST a request to its hook's service: (status, answer JSON with decimals exact)."""
+def send(client, monkeypatch):
+    """POST a request to its hook's service: (status, answer JSON with decimals exact). Every body
+    is read by the scanning reader (cds_hooks/hook_body.py), which otherwise skips small bodies:
+    the field's forms and the irrelevance properties then prove it too."""
+    monkeypatch.setattr(hook_body, "MIN_BYTES", 0)
     def call(body: dict) -> tuple[int, dict]:
         response = client.post(f"/cds-services/{SERVICES[body['hook']]}", data=fhir_json.dumps(body),
                                content_type="application/json")
