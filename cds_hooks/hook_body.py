@@ -18,6 +18,7 @@ depend on this reader). Members of the body that hook_request.py does not read a
 """
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from typing import Any, NamedTuple
 
@@ -35,11 +36,12 @@ MEMBERS = ("hook", "hookInstance", "context", "fhirServer", "fhirAuthorization")
 
 # A resource's type and id, then the fields the prefilter reads as JSON text (None when absent):
 # equal text, equal decision, so a chart's thousands of Observations take a few dozen decisions.
+# gc=False: these hold no cycles, and a chart makes tens of thousands of them.
 _Head = msgspec.defstruct("_Head", [("resourceType", Any, None), ("id", Any, None)]
-                          + [(name, msgspec.Raw, None) for name in OBSERVATION_FIELDS])
-_Entry = msgspec.defstruct("_Entry", [("fullUrl", Any, None), ("resource", _Head | None, None)])
+                          + [(name, msgspec.Raw, None) for name in OBSERVATION_FIELDS], gc=False)
+_Entry = msgspec.defstruct("_Entry", [("fullUrl", Any, None), ("resource", _Head | None, None)], gc=False)
 _Top = msgspec.defstruct("_Top", [(name, msgspec.Raw, None) for name in MEMBERS]
-                         + [("prefetch", dict[str, dict[str, msgspec.Raw] | None] | None, None)])
+                         + [("prefetch", dict[str, dict[str, msgspec.Raw] | None] | None, None)], gc=False)
 _top = msgspec.json.Decoder(_Top)
 _texts = msgspec.json.Decoder(list[msgspec.Raw])
 _entries = msgspec.json.Decoder(list[_Entry])
@@ -55,10 +57,15 @@ def read(data: bytes) -> Body:
     """The request body as `fhir_json.loads` parses it, less the held-back entries, and those.
     Raises ValueError or RecursionError exactly when fhir_json.loads would."""
     if len(data) >= MIN_BYTES and _plain(data):
+        collecting = gc.isenabled()
+        gc.disable()   # what the scan makes holds no cycles: collecting during it only walks the heap
         try:
             return _scan(data)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             pass   # not for this reader to judge: the whole parse says what is wrong, or reads it
+        finally:
+            if collecting:
+                gc.enable()
     return Body(fhir_json.loads(data), _held({}))
 
 

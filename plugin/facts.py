@@ -90,7 +90,14 @@ def _recorded_encounter_day(record: Record, reference: Any, within: Any = None) 
 def procedure_day(proc: Any, record: Record | None = None) -> date | None:
     """A Procedure's date of service: its encounter's day when the record holds the encounter
     (times of one visit may fall either side of midnight in another offset), else when it was
-    performed, in the offset that was recorded."""
+    performed, in the offset that was recorded. Once per Procedure and request: several rules
+    walk the whole history."""
+    if record is None:
+        return _procedure_day(proc, None)
+    return record.memo(("procedure_day", id(proc)), lambda: _procedure_day(proc, record))  # type: ignore[no-any-return]
+
+
+def _procedure_day(proc: Any, record: Record | None) -> date | None:
     if record is not None and (day := encounter_day(record, proc.encounter, proc)) is not None:
         return day
     if proc.performedDateTime is not None:

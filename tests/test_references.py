@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from plugin.facts import ref_key
 from plugin.record import Record
-from plugin.references import logical_key, split
+from plugin.references import base_of, bases_of, logical_key, split
 
 BASE = "https://ehr.example.org/fhir"
 
@@ -95,3 +97,13 @@ def test_a_resource_is_cited_the_way_the_ehr_can_resolve_it():
     record.add_prefetch({"goals": goals})
     unnamed = record.resolve("urn:uuid:11111111-2222-4333-8444-555555555555")
     assert record.reference_to(unnamed) == "urn:uuid:11111111-2222-4333-8444-555555555555"
+
+
+@given(st.lists(st.tuples(
+    st.sampled_from(["https://ehr.example.org/fhir", "HTTPS://Ehr.example.org:443/fhir/", "http://other.org", "urn:uuid:",
+                     "https://ehr.example.org/fhir/Patient/p1/_history", "", "Observation", "https://x.org/a b"]),
+    st.sampled_from(["/Observation/", "/", "//", "/observation/", "/Observation/o1/_history/", ""]),
+    st.text("abcAZ09-._/:# ", max_size=70)), max_size=30))
+def test_bases_of_many_fullurls_are_each_ones_base(parts):
+    urls = [a + b + c for a, b, c in parts]
+    assert bases_of(urls) == {base for url in urls if (base := base_of(url))}
