@@ -361,8 +361,8 @@ class Record:
         if not new:
             return
         self.prefilter.measures |= new
-        for name, (held, where, url) in list(self._held.items()):
-            raw = self._parsed(held, where) if self._held.get(name) is not None else None
+        for held, where, url in list({id(value): value for value in self._held.values()}.values()):
+            raw = self._parsed(held, where)   # each held resource once, whatever its names
             if raw is not None and self.prefilter.admits(raw):
                 self._unhold(held, raw, url)
                 self._add(raw, where, url)
