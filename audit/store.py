@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from audit.source import Line, Problem
-from plugin.facts import CPT, MASSAGE, ref_key
-from plugin.record import KNOWN_TYPES
+from plugin import CPT, KNOWN_TYPES, MASSAGE, ref_key
 
 # Resources that belong to no single patient: a patient's record takes those it references.
 SHARED = frozenset({"Practitioner", "PractitionerRole", "Organization", "Binary"})

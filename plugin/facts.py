@@ -4,19 +4,17 @@ Each function is pure over the record; expensive ones are memoised per request.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
-from typing import Any, Iterable
+from typing import Any
 
 from plugin.dates import first_day, has_time, instant
 from plugin.policy import PayerFacts, PayerProfile, Policy
-from plugin.record import Record
+from plugin.record import Record, Subject
 from plugin.references import logical_key, reference_string
 from plugin.units import permitted_allocations
+from plugin.vocabulary import CPT, MASSAGE
 
-CPT = "http://www.ama-assn.org/go/cpt"
-ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
-SNOMED = "http://snomed.info/sct"
-MASSAGE = "97124"
 MASSAGE_TEXT = ("massage therapy", "therapeutic massage")
 
 
@@ -157,9 +155,9 @@ def massage_orders(record: Record) -> list[Any]:
 
 def has_subject(record: Record) -> bool:
     """Whether the hook carries something for us: a 97124 order or a 97124 claim line."""
-    if record.hook == "order-sign":
+    if record.subject is Subject.ORDER:
         return bool(massage_orders(record))
-    if record.hook == "claim-prepare":
+    if record.subject is Subject.CLAIM:
         return bool(massage_lines(record))
     return False
 
@@ -344,7 +342,7 @@ def payer_profile(record: Record, policy: Policy) -> PayerProfile:
         claim = record.claim
         if claim is not None:
             named = [(ins.coverage, claim) for ins in claim.insurance or []]
-        else:  # order-sign: the 97124 order's own insurance
+        else:  # draft orders: the 97124 order's own insurance
             named = [(ref, order) for order in massage_orders(record) for ref in order.insurance or []]
         for reference, holder in named:
             cov = record.resolve(reference, holder)

@@ -12,9 +12,8 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from plugin.findings import ClaimLineFix, Fix, OrderFix
 from plugin.record import VALIDATED
+from plugin.vocabulary import CPT, HCPCS
 
-CPT = "http://www.ama-assn.org/go/cpt"
-HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 CPT_DISPLAY = {"97124": "Therapeutic massage, each 15 minutes",
                "97140": "Manual therapy techniques, each 15 minutes",
                "97110": "Therapeutic exercise, each 15 minutes",

@@ -25,14 +25,15 @@ Anything the checks cannot read (odd shapes, missing fields) is admitted and val
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from plugin.policy import load_policy
 from plugin.references import normal_base, split
+from plugin.vocabulary import OBSERVATION_CATEGORY
 
-CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 UNREAD_CATEGORIES = frozenset({"vital-signs", "laboratory"})
 UNREAD_STATUS = frozenset({"cancelled", "entered-in-error"})
 FOR_PATIENT_TYPES = frozenset({"Condition", "Observation", "Procedure", "Goal", "CarePlan"})
@@ -149,6 +150,6 @@ def _unread_category(concept: Any) -> bool:
     for coding in codings if type(codings) is list else ():
         if type(coding) is dict:
             code = coding.get("code")
-            if type(code) is str and code in UNREAD_CATEGORIES and coding.get("system") == CATEGORY_SYSTEM:
+            if type(code) is str and code in UNREAD_CATEGORIES and coding.get("system") == OBSERVATION_CATEGORY:
                 return True
     return False

@@ -1,4 +1,5 @@
-"""A validated, indexed view of the FHIR resources one hook request brought.
+"""A validated, indexed view of the FHIR resources one evaluation reads: its subject (a draft
+Claim or draft orders), the patient and visit, and what the rules may read about them.
 
 Every resource is validated on its own with the fhir.resources R4B model of its type.
 One bad resource is skipped and reported; it never sinks the request.
@@ -17,9 +18,11 @@ import pickle
 import threading
 import typing
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator
+from enum import StrEnum
+from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
@@ -254,14 +257,18 @@ def _latest_versions(resources: Iterable[dict]) -> dict[str, int]:
     return {ident: n for ident, (n, _) in latest.items()}
 
 
+class Subject(StrEnum):
+    """What an evaluation is asked about; each rule declares the subjects it checks."""
+
+    CLAIM = "claim"   # a draft Claim with a 97124 line (its charges about to be billed)
+    ORDER = "order"   # draft ServiceRequests, one for 97124 (about to be signed)
+
+
 @dataclass
 class Record:
-    hook: str
-    context: dict = field(default_factory=dict)  # the CDS Hooks context, when a hook built it
+    subject: Subject
     skipped: list[Skipped] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)   # data that could not be fetched
-    failed_rules: list[str] = field(default_factory=list)  # rules that raised; filled by the engine
-    quiet_rules: dict[str, list[str]] = field(default_factory=dict)  # rule -> incomplete keys it needs
     fhir_server: str | None = None      # the request's fhirServer: its absolute references are ours
     states: dict[str, Status] = field(default_factory=dict)  # completeness of each prefetch key
     _by_type: dict[str, list[Any]] = field(default_factory=dict)
@@ -275,26 +282,26 @@ class Record:
     _memo: dict[Any, Any] = field(default_factory=dict)  # derived facts, cleared as data arrives
     prefilter: Prefilter | None = None  # what no rule reads is held back unvalidated (plugin/prefilter.py)
     _held: dict[str, tuple[dict, str, str | None]] = field(default_factory=dict)  # Type/id or fullUrl -> held
-    claim: Any | None = None            # context.claim (claim-prepare), once validated
-    draft_orders: list[Any] = field(default_factory=list)  # context.draftOrders (order-sign)
+    claim: Any | None = None            # the draft Claim (subject CLAIM), once validated
+    draft_orders: list[Any] = field(default_factory=list)  # the draft ServiceRequests (subject ORDER)
     patient_id: str | None = None       # the patient's id (Patient/<id>)
     encounter_id: str | None = None     # the visit's Encounter id
 
     @classmethod
-    def from_resources(cls, hook: str, patient: str | None, visit: str | None = None, *,
+    def from_resources(cls, subject: Subject, patient: str | None, visit: str | None = None, *,
                        claim: dict | None = None, orders: dict | None = None,
                        resources: Iterable[dict] = (), label: str = "subject",
-                       fhir_server: str | None = None) -> "Record":
-        """The record of one evaluation, from domain inputs rather than a hook's context.
+                       fhir_server: str | None = None) -> Record:
+        """The record of one evaluation, from domain inputs.
 
-        `hook` names the check ("claim-prepare" for a Claim, "order-sign" for orders); the subject
-        is `claim` (a Claim) or `orders` (a Bundle of draft ServiceRequests); `patient` and
+        `subject` says what is checked: `claim` (a Claim) or `orders` (a Bundle of draft
+        ServiceRequests); `patient` and
         `visit` are Patient and Encounter ids; `resources` is what the rules may read about
         them; `fhir_server` the base URL they came from, if any (its absolute references are
         ours). The subject is indexed first (first copy of a `Type/id` wins); a resource that
         fails validation is in `skipped`, its path under `label` (e.g. "subject.claim").
         """
-        record = cls(hook=hook, patient_id=patient, encounter_id=visit, fhir_server=fhir_server,
+        record = cls(subject=Subject(subject), patient_id=patient, encounter_id=visit, fhir_server=fhir_server,
                      prefilter=Prefilter(patient, fhir_server))
         if fhir_server:
             record._bases.add(normal_base(fhir_server))
@@ -309,23 +316,9 @@ class Record:
             record._add(resource, f"resources[{i}]")
         return record
 
-    @classmethod
-    def build(cls, hook: str, context: dict, prefetch: dict | None = None,
-              unavailable: Iterable[str] = (), fhir_server: str | None = None) -> "Record":
-        """A hook's record: its context names the subject, patient and visit; the prefetch's
-        resources come after the context's own."""
-        def text(key: str) -> str | None:
-            return context[key] if isinstance(context.get(key), str) else None
-
-        record = cls.from_resources(hook, text("patientId"), text("encounterId"), claim=context.get("claim"),
-                                    orders=context.get("draftOrders"), label="context", fhir_server=fhir_server)
-        record.context = context
-        record.add_prefetch(prefetch or {}, unavailable)
-        return record
-
     def add_prefetch(self, prefetch: dict, unavailable: Iterable[str] = (),
                      states: dict[str, Status] | None = None) -> None:
-        """Index the resources gathered for the prefetch keys (after the context's own), and note
+        """Index the resources gathered for the prefetch keys (after the subject's own), and note
         how complete each key is (as given in `states`, else as its value shows)."""
         if self.prefilter is not None:
             self._learn_measures(prefetch)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+
+from plugin.vocabulary import ICD10
 
 HERE = Path(__file__).parent
-ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 UNITS_METHODS = frozenset({"cms", "per-code"})
 
 

@@ -7,15 +7,32 @@ name the place as evidence.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from plugin.facts import (CPT, codings, cpt_codes, for_patient, in_valueset, is_massage, about_patient,
-                          line_ref, lines_on, massage_lines, massage_orders, massage_procedures, notes_text,
-                          ref_key, texts, visit_day, visit_procedures)
+from plugin.facts import (
+    CPT,
+    about_patient,
+    codings,
+    cpt_codes,
+    for_patient,
+    in_valueset,
+    is_massage,
+    line_ref,
+    lines_on,
+    massage_lines,
+    massage_orders,
+    massage_procedures,
+    notes_text,
+    ref_key,
+    texts,
+    visit_day,
+    visit_procedures,
+)
 from plugin.policy import Lexicon, Policy
 from plugin.prefilter import goal_measures, observation_read
-from plugin.record import Record
+from plugin.record import Record, Subject
 from plugin.wording import label, line_label, quote, sentence
 
 QUALIFYING_PREFIX = "qualifying-"
@@ -240,7 +257,7 @@ def careplan_activity_sources(record: Record) -> list[Source]:
 
 def massage_service_sources(record: Record, notes: bool = True) -> list[Source]:
     """Reasons (and notes) of the 97124 orders being signed, or of this visit's 97124 services."""
-    services = massage_orders(record) if record.hook == "order-sign" else massage_procedures(record)
+    services = massage_orders(record) if record.subject is Subject.ORDER else massage_procedures(record)
     read = purpose_sources if notes else reason_sources
     return [s for service in services for s in read(record, service)]
 
@@ -314,7 +331,7 @@ def lacking(record: Record, documented: Callable[[Any], bool]) -> list[Any]:
 
 def subject_refs(record: Record) -> list[str]:
     """What a documentation card points at: the 97124 orders or the 97124 claim lines."""
-    if record.hook == "order-sign":
+    if record.subject is Subject.ORDER:
         return [Record.ref_of(o) for o in massage_orders(record)]
     return [line_ref(line) for line in massage_lines(record)]
 

@@ -1,9 +1,19 @@
 """countersignature: the doctor who supervises or delegates the massage countersigns the note."""
 from plugin.facts import codings, massage_procedures, payer_profile
-from plugin.findings import Citation, Severity
-from plugin.rules._billing import (SIGNING_DATA, agent_types, credentials, note_name, note_targets, performer_keys,
-                                   performer_refs, person_keys, signing_evidence)
-from plugin.rules._rule import CP, Rule
+from plugin.findings import Severity
+from plugin.rules._billing import (
+    SIGNING_DATA,
+    agent_types,
+    credentials,
+    note_name,
+    note_targets,
+    performer_keys,
+    performer_refs,
+    person_keys,
+    signing_evidence,
+)
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import HNS_97124
 from plugin.wording import sentence
 
 RULE = Rule(
@@ -15,9 +25,8 @@ RULE = Rule(
                  "law lets them supervise). Evidence: a Provenance agent of type verifier/attester (or a "
                  "second signer) on the 97124 Procedure or the visit's note document, or the note document's "
                  "authenticator. Not needed when such a doctor performed the massage."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (daily note)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=CP,
+    citation=HNS_97124.at("Massage Therapy 97124 (daily note)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     needs_complete=SIGNING_DATA,
 )

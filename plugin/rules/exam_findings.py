@@ -1,8 +1,18 @@
 """exam-findings: the exam must show a reason for massage (pain, spasm, swelling, lost motion...)."""
-from plugin.findings import Citation, Severity
-from plugin.rules._clinical import (Source, code_hits, current_conditions, massage_service_sources, qualifying_hits,
-                                    recorded_observations, source_of, subject_refs, term_hits)
+from plugin.findings import Severity
+from plugin.rules._clinical import (
+    Source,
+    code_hits,
+    current_conditions,
+    massage_service_sources,
+    qualifying_hits,
+    recorded_observations,
+    source_of,
+    subject_refs,
+    term_hits,
+)
 from plugin.rules._rule import BOTH, Rule
+from plugin.vocabulary import HNS_97124
 
 RULE = Rule(
     code="exam-findings",
@@ -10,9 +20,8 @@ RULE = Rule(
     description=("The examination must document a reason for the massage: subjective loss of mobility, "
                  "loss of strength or joint motion, pain, spasm, soft-tissue swelling, inflammation "
                  "or restriction (as coded or written Conditions or exam Observations)."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (examination)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=BOTH,
+    citation=HNS_97124.at("Massage Therapy 97124 (examination)"),
+    subjects=BOTH,
     severity=Severity.WARNING,
     # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
     superseded_by=("not-medically-necessary",),

@@ -1,8 +1,9 @@
 """frequency: a massage order should say how often and for how long (e.g. 2x/week for 4 weeks)."""
 from plugin.facts import massage_orders
-from plugin.findings import Citation, Severity
+from plugin.findings import Severity
 from plugin.record import Record
-from plugin.rules._rule import OS, Rule
+from plugin.rules._rule import ORDER_ONLY, Rule
+from plugin.vocabulary import HNS_97124
 from plugin.wording import label, sentence
 
 RULE = Rule(
@@ -11,9 +12,8 @@ RULE = Rule(
     description=("Every modality or therapy ordered should state its frequency: the order's "
                  "occurrenceTiming should carry how often (frequency per period) or how many sessions "
                  "or for how long (count, bounds), e.g. twice a week for four weeks."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (setting and frequency)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=OS,
+    citation=HNS_97124.at("Massage Therapy 97124 (setting and frequency)"),
+    subjects=ORDER_ONLY,
     severity=Severity.INFO,
 )
 

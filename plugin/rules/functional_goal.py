@@ -1,9 +1,10 @@
 """functional-goal: the plan needs a direct functional goal with a time frame."""
 from plugin.facts import texts
-from plugin.findings import Citation, Severity
+from plugin.findings import Severity
 from plugin.record import Record
 from plugin.rules._clinical import current_goals, subject_refs
 from plugin.rules._rule import BOTH, Rule
+from plugin.vocabulary import HNS_97124
 from plugin.wording import label
 
 RULE = Rule(
@@ -12,9 +13,8 @@ RULE = Rule(
     description=("The plan must hold a direct functional goal with a time frame: a Goal naming a daily "
                  "activity (walk, dress, lift, reach, climb stairs, drive, sit, sleep, work...) with a "
                  "due date or duration, e.g. \"able to lift a grocery bag independently within 4 weeks\"."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (plan and goals)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=BOTH,
+    citation=HNS_97124.at("Massage Therapy 97124 (plan and goals)"),
+    subjects=BOTH,
     severity=Severity.WARNING,
     # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
     superseded_by=("not-medically-necessary",),

@@ -1,8 +1,9 @@
 """indication: the 97124 service must carry its rationale (a reason)."""
-from plugin.findings import Citation, Severity
+from plugin.findings import Severity
 from plugin.record import Record
 from plugin.rules._clinical import lacking
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CODING_AHEAD_97124
 from plugin.wording import labels
 
 RULE = Rule(
@@ -10,9 +11,8 @@ RULE = Rule(
     title="Rationale for the massage documented",
     description=("The day's 97124 service must state why it was given: a reason code or a reference to "
                  "the condition it treats (Procedure.reasonCode or reasonReference)."),
-    citation=Citation("Coding Ahead, CPT Code 97124 - Therapeutic Massage Therapy", "Documentation",
-                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
-    hooks=CP,
+    citation=CODING_AHEAD_97124.at("Documentation"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
 )
 

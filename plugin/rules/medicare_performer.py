@@ -9,13 +9,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin.facts import (day_of, for_patient, is_massage, item_modifiers, massage_procedures, payer_profile,
-                          visit_day, visit_massage_lines)
-from plugin.findings import Citation, ClaimLineFix, Severity
+from plugin.facts import (
+    day_of,
+    for_patient,
+    is_massage,
+    item_modifiers,
+    line_ref,
+    massage_procedures,
+    payer_profile,
+    visit_day,
+    visit_massage_lines,
+)
+from plugin.findings import ClaimLineFix, Severity
 from plugin.record import Record
-from plugin.rules._billing import (NOT_COVERED, credential_names, credentials, holds, line_ref, performer_refs,
-                                   target_modifiers)
-from plugin.rules._rule import CP, Rule
+from plugin.rules._billing import (
+    NOT_COVERED,
+    credential_names,
+    credentials,
+    holds,
+    performer_refs,
+    target_modifiers,
+)
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import ECFR_42_410_60
 
 RULE = Rule(
     code="medicare-performer",
@@ -28,10 +44,8 @@ RULE = Rule(
                  "profiles with medicare_coverage. Two suggestions: remove the line (recommended), or keep it with "
                  "GY and the discipline modifier so that Medicare denies it to the beneficiary's liability; a line "
                  "already carrying GY is left alone."),
-    citation=Citation("42 CFR 410.60, 410.21(b); CMS Benefit Policy Manual ch. 15",
-                      "§220, §230.5 (who furnishes outpatient therapy)",
-                      "https://www.ecfr.gov/current/title-42/chapter-IV/subchapter-B/part-410/subpart-B/section-410.60"),
-    hooks=CP,
+    citation=ECFR_42_410_60.at("§220, §230.5 (who furnishes outpatient therapy)"),
+    subjects=CLAIM_ONLY,
     overrides=("patient-pay-agreed", "documentation-attached"),
     severity=Severity.CRITICAL,
     needs_complete=("procedures", "performers", "performerRoles"),

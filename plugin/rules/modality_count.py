@@ -1,9 +1,19 @@
 """modality-count: in the initial phase of care, more than two therapies in one visit is beyond usual."""
-from plugin.facts import day_of, item_day, lines_on, massage_lines, payer_profile, visit_day, visit_procedures
-from plugin.findings import Citation, Severity
+from plugin.facts import (
+    day_of,
+    item_day,
+    line_ref,
+    lines_on,
+    massage_lines,
+    payer_profile,
+    visit_day,
+    visit_procedures,
+)
+from plugin.findings import Severity
 from plugin.record import Record
-from plugin.rules._billing import active_care_plan, line_ref, therapy_codes, therapy_days
+from plugin.rules._billing import active_care_plan, therapy_codes, therapy_days
 from plugin.rules._rule import BOTH, Rule
+from plugin.vocabulary import HNS_97124
 from plugin.wording import label
 
 RULE = Rule(
@@ -12,10 +22,9 @@ RULE = Rule(
     description=("In the initial phase of care (the first initial_phase_days of the plan of care, or the "
                  "first therapy visit when there is no plan) more than max_modalities_initial distinct "
                  "therapies/modalities in one visit is beyond usual and customary. Counts the visit's "
-                 "completed therapy services plus the draft orders (order-sign) or claim lines (claim-prepare)."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (modalities per visit)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=BOTH,
+                 "completed therapy services plus the draft orders being signed or the draft claim's lines."),
+    citation=HNS_97124.at("Massage Therapy 97124 (modalities per visit)"),
+    subjects=BOTH,
     severity=Severity.WARNING,
     overrides=("clinical-judgement", "documentation-attached"),
     needs_complete=("carePlans", "procedures"),

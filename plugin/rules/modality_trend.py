@@ -7,10 +7,11 @@ from its first to its last value: pain scores (value set pain-scores) down, rang
 degrees (UCUM `deg`) up. Other measures are left alone because their good direction is unknown.
 """
 from plugin.facts import codings, for_patient, observation_day, visit_day
-from plugin.findings import Citation, Severity
+from plugin.findings import Severity
 from plugin.record import Record
 from plugin.rules._billing import therapy_days
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import HNS_97124
 from plugin.wording import day_label
 
 RULE = Rule(
@@ -19,9 +20,8 @@ RULE = Rule(
     description=("Therapy use should decrease as the patient improves. Over the last three therapy visits, "
                  "flags when the number of therapy services per visit has not fallen while a pain score fell "
                  "or a range-of-motion measure rose."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (utilisation trend)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=CP,
+    citation=HNS_97124.at("Massage Therapy 97124 (utilisation trend)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.INFO,
 )
 

@@ -1,10 +1,9 @@
 """modifier-59: 97124 billed the same date as an E/M or CMT code needs 59 (or an X modifier)."""
-from plugin.facts import massage_lines
-from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
-from plugin.rules._billing import line_ref, needs_distinct, target_modifiers
-from plugin.rules._rule import CP, Rule
-
-NCCI_PTP_EDITS = "https://www.cms.gov/medicare-medicaid-coordination/national-correct-coding-initiative-ncci/ncci-medicare/medicare-ncci-procedure-procedure-ptp-edits"  # noqa: E501
+from plugin.facts import line_ref, massage_lines
+from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Severity
+from plugin.rules._billing import needs_distinct, target_modifiers
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CMS_NCCI
 
 RULE = Rule(
     code="modifier-59",
@@ -12,9 +11,8 @@ RULE = Rule(
     description=("NCCI pairs 97124 with chiropractic manipulation and E/M visits on the same date. When the "
                  "massage is a distinct service, its line carries modifier 59 (or XE/XS/XP/XU) so the edit "
                  "does not deny it; the note must support the distinct service."),
-    citation=Citation("CMS National Correct Coding Initiative", "Procedure-to-procedure (PTP) edits, modifier 59",
-                      NCCI_PTP_EDITS),
-    hooks=CP,
+    citation=CMS_NCCI.at("Procedure-to-procedure (PTP) edits, modifier 59"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     overrides=BILLING_OVERRIDES,
     # That rule's fix sets 59 and GP in payer order, which covers this one.

@@ -1,8 +1,14 @@
 """modifier-59-gp-order: payers on Zelis edits want 97124 with CMT coded 59 first, then GP."""
-from plugin.facts import item_modifiers, massage_lines, payer_profile
-from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
-from plugin.rules._billing import discipline, line_ref, target_modifiers, zelis_applies, zelis_order_ok
-from plugin.rules._rule import CP, Rule
+from plugin.facts import item_modifiers, line_ref, massage_lines, payer_profile
+from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Severity
+from plugin.rules._billing import (
+    discipline,
+    target_modifiers,
+    zelis_applies,
+    zelis_order_ok,
+)
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CODING_AHEAD_97124
 
 RULE = Rule(
     code="modifier-59-gp-order",
@@ -11,9 +17,8 @@ RULE = Rule(
                  "profile with zelis_59_gp) deny 97124 billed with a chiropractic manipulation on the same "
                  "date unless the line carries modifier 59 followed by GP, in that order (GO or GN in place of "
                  "GP when the plan of care is occupational therapy or speech-language pathology)."),
-    citation=Citation("Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy", "Modifiers (Zelis edits)",
-                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
-    hooks=CP,
+    citation=CODING_AHEAD_97124.at("Modifiers (Zelis edits)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     overrides=BILLING_OVERRIDES,
 )

@@ -1,10 +1,16 @@
 """modifier-cq-co: Medicare pays a 97124 furnished in whole or in part by a therapy assistant at 85%,
 and the line says so: CQ for a physical therapy assistant, CO for an occupational therapy assistant."""
-from plugin.facts import item_modifiers, massage_lines, massage_procedures, payer_profile
-from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
+from plugin.facts import item_modifiers, line_ref, massage_lines, massage_procedures, payer_profile
+from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Severity
 from plugin.record import Record
-from plugin.rules._billing import assistant_modifier, holds, line_ref, performer_refs, target_modifiers
-from plugin.rules._rule import CP, Rule
+from plugin.rules._billing import (
+    assistant_modifier,
+    holds,
+    performer_refs,
+    target_modifiers,
+)
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CMS_CLAIMS_PROCESSING_CH5
 
 RULE = Rule(
     code="modifier-cq-co",
@@ -14,10 +20,8 @@ RULE = Rule(
                  "assistant (224Z*) CO, next to the discipline modifier; Medicare pays such services at 85%. An "
                  "assistant named among the Procedure's performers counts as furnishing part of it. A therapist who "
                  "furnished the whole service alone needs neither."),
-    citation=Citation("CMS Claims Processing Manual, ch. 5",
-                      "§20.1 (therapy assistant modifiers CQ and CO, services furnished in whole or in part)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf"),
-    hooks=CP,
+    citation=CMS_CLAIMS_PROCESSING_CH5.at("§20.1 (therapy assistant modifiers CQ and CO, services furnished in whole or in part)"),
+    subjects=CLAIM_ONLY,
     overrides=BILLING_OVERRIDES,
     severity=Severity.WARNING,
 )

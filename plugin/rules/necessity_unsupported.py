@@ -1,11 +1,20 @@
 """necessity-unsupported: 97124 must cite one of the seven qualifying conditions."""
 from plugin.facts import massage_orders, massage_procedures, ref_key
-from plugin.findings import Citation, OrderFix, Severity
+from plugin.findings import OrderFix, Severity
 from plugin.record import Record
-from plugin.rules._clinical import (claim_diagnosis_sources, describe, patient_qualifying_conditions,
-                                    pre_exercise_hits, qualifying_hits, reason_sources, refs, set_aside,
-                                    subject_refs)
-from plugin.rules._rule import BOTH, ORDER_SIGN, Rule
+from plugin.rules._clinical import (
+    claim_diagnosis_sources,
+    describe,
+    patient_qualifying_conditions,
+    pre_exercise_hits,
+    qualifying_hits,
+    reason_sources,
+    refs,
+    set_aside,
+    subject_refs,
+)
+from plugin.rules._rule import BOTH, Rule, Subject
+from plugin.vocabulary import HNS_97124
 from plugin.wording import label, sentence
 
 RULE = Rule(
@@ -14,13 +23,12 @@ RULE = Rule(
     description=("97124 is covered only when at least one qualifying condition is documented: paralysis, "
                  "excess fluid, tissue tenderness, tight or spastic muscles, tissue adherence, "
                  "contracture or lost motion, or relaxation before exercise or re-education the same "
-                 "visit. The order (order-sign) or the claim's diagnoses and the 97124 service's reasons "
-                 "(claim-prepare) must cite one. A diagnosis counts only when it is this patient's, "
+                 "visit. The order being signed, or the draft claim's diagnoses and the 97124 service's "
+                 "reasons, must cite one. A diagnosis counts only when it is this patient's, "
                  "clinically current (active, recurrence, relapse) and not refuted or entered in error; a "
                  "link whose target is not in the record is no evidence, whatever its display says."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (indications)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=BOTH,
+    citation=HNS_97124.at("Massage Therapy 97124 (indications)"),
+    subjects=BOTH,
     severity=Severity.WARNING,
     superseded_by=("not-medically-necessary",),
     overrides=("documented-elsewhere", "payer-exception"),
@@ -80,7 +88,7 @@ def _claim_findings(record, policy):
 
 @RULE.checks
 def check(record, policy):
-    if record.hook == ORDER_SIGN:
+    if record.subject is Subject.ORDER:
         yield from _order_findings(record, policy)
     else:
         yield from _claim_findings(record, policy)

@@ -1,9 +1,10 @@
 """objective-measures: progress toward the goals must be tracked with objective measures."""
 from plugin.facts import codings
-from plugin.findings import Citation, Severity
+from plugin.findings import Severity
 from plugin.record import Record
 from plugin.rules._clinical import current_goals, measured, recorded_observations, subject_refs
 from plugin.rules._rule import BOTH, Rule
+from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
 from plugin.wording import concept_label
 
 RULE = Rule(
@@ -12,9 +13,8 @@ RULE = Rule(
     description=("The record must hold objective measures that track progress toward the massage goals: "
                  "Observations with a value (range of motion in degrees, a pain score, girth in cm...), "
                  "and, when the Goals name a target.measure, a value of that measure."),
-    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.3 (documentation: objective measures)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
-    hooks=BOTH,
+    citation=CMS_BENEFIT_POLICY_CH15.at("§220.3 (documentation: objective measures)"),
+    subjects=BOTH,
     severity=Severity.WARNING,
     # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
     superseded_by=("not-medically-necessary",),

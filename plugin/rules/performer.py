@@ -1,9 +1,10 @@
 """performer: 97124 needs one-on-one contact by a physician or a licensed therapist."""
 from plugin.facts import codings, cpt_codes, massage_procedures, texts
-from plugin.findings import Citation, Severity
+from plugin.findings import Severity
 from plugin.record import Record
 from plugin.rules._billing import credentials, holds, performer_refs
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CODING_AHEAD_97124
 from plugin.wording import label, person, sentence
 
 RULE = Rule(
@@ -14,9 +15,8 @@ RULE = Rule(
                  "therapists and their assistants, massage therapists). Aides, unlicensed staff, an "
                  "undocumented performer, or group treatment (97150) do not qualify. Under a payer with "
                  "Medicare's coverage rules, medicare-performer speaks for the performer instead."),
-    citation=Citation("Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy", "Who may bill 97124",
-                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
-    hooks=CP,
+    citation=CODING_AHEAD_97124.at("Who may bill 97124"),
+    subjects=CLAIM_ONLY,
     severity=Severity.CRITICAL,
     overrides=("documentation-attached", "payer-exception"),
     needs_complete=("procedures", "performers", "performerRoles"),

@@ -6,11 +6,19 @@ from datetime import date, timedelta
 from typing import Any
 
 from plugin.facts import codings, day_of, for_patient, payer_profile, visit_day
-from plugin.findings import Citation, Severity
+from plugin.findings import Severity
 from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._billing import PLAN_EVIDENCE, active_care_plan, agent_types, credentials, holds, therapy_days
-from plugin.rules._rule import CP, Rule
+from plugin.rules._billing import (
+    PLAN_EVIDENCE,
+    active_care_plan,
+    agent_types,
+    credentials,
+    holds,
+    therapy_days,
+)
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
 
 RULE = Rule(
     code="plan-certification",
@@ -23,9 +31,8 @@ RULE = Rule(
                  "DocumentReference of the patient (plan-of-care-documents value set: LOINC 18776-5) authenticated "
                  "by one. Off for payer profiles that set neither number; quiet without an active plan "
                  "(plan-of-care speaks then)."),
-    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.1.3 (certification and recertification of the plan)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
-    hooks=CP,
+    citation=CMS_BENEFIT_POLICY_CH15.at("§220.1.3 (certification and recertification of the plan)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     needs_complete=PLAN_EVIDENCE,
 )

@@ -1,8 +1,9 @@
 """plan-of-care: massage belongs to an active treatment plan with deficits, goals and the massage."""
-from plugin.findings import Citation, Severity
+from plugin.findings import Severity
 from plugin.record import Record
 from plugin.rules._clinical import for_patient, names_massage, subject_refs
 from plugin.rules._rule import BOTH, Rule
+from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
 from plugin.wording import label, sentence
 
 RULE = Rule(
@@ -11,9 +12,8 @@ RULE = Rule(
     description=("Massage must be part of an active plan of care (CarePlan, status active, intent plan "
                  "or order) that addresses the patient's deficits (conditions), holds goals, and names "
                  "the massage (97124) among its activities."),
-    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.1.2 (plan of care)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
-    hooks=BOTH,
+    citation=CMS_BENEFIT_POLICY_CH15.at("§220.1.2 (plan of care)"),
+    subjects=BOTH,
     severity=Severity.WARNING,
     # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
     superseded_by=("not-medically-necessary",),

@@ -1,10 +1,11 @@
 """progress: the record must show progress toward the goals and since the last visit."""
 from plugin.documents import service_note, unreadable_notes
 from plugin.facts import codings, massage_procedures, observation_day
-from plugin.findings import Citation, Severity
+from plugin.findings import Severity
 from plugin.record import Record
 from plugin.rules._clinical import current_goals, measured
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
 
 RULE = Rule(
     code="progress",
@@ -13,9 +14,8 @@ RULE = Rule(
                  "repeated on a later date, a goal's achievement status, or progress in the 97124 note (the "
                  "Procedure's note or the visit's note document). A note document that cannot be read keeps "
                  "the rule quiet."),
-    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.3 (progress reports, treatment notes)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
-    hooks=CP,
+    citation=CMS_BENEFIT_POLICY_CH15.at("§220.3 (progress reports, treatment notes)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     needs_complete=("observations", "goals", "procedures", "documents"),
 )

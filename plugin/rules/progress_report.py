@@ -5,13 +5,23 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from plugin.facts import (CPT, codings, cpt_codes, day_of, for_patient, patient_procedures, payer_profile,
-                          procedure_day, visit_day)
-from plugin.findings import Citation, Severity
+from plugin.facts import (
+    CPT,
+    codings,
+    cpt_codes,
+    day_of,
+    for_patient,
+    patient_procedures,
+    payer_profile,
+    procedure_day,
+    visit_day,
+)
+from plugin.findings import Severity
 from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import PLAN_EVIDENCE, active_care_plan, credentials, holds, therapy_days
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
 
 RULE = Rule(
     code="progress-report",
@@ -23,9 +33,8 @@ RULE = Rule(
                  "11512-1), dated, written or authenticated by someone in progress-report-authors (an assistant's "
                  "report does not count), or a completed re-evaluation (CPT 97164, 97168). Off for payer profiles "
                  "without the setting; quiet without an active plan of care (plan-of-care speaks then)."),
-    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.3 D (progress report, at least once every 10 treatment days)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
-    hooks=CP,
+    citation=CMS_BENEFIT_POLICY_CH15.at("§220.3 D (progress report, at least once every 10 treatment days)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     needs_complete=PLAN_EVIDENCE,
 )

@@ -1,10 +1,11 @@
 """regions: the body regions treated must be documented."""
 from plugin.documents import service_note, unreadable_notes
 from plugin.facts import massage_lines
-from plugin.findings import Citation, Severity
+from plugin.findings import Severity
 from plugin.record import Record
 from plugin.rules._clinical import lacking
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import HNS_97124
 from plugin.wording import labels
 
 RULE = Rule(
@@ -14,9 +15,8 @@ RULE = Rule(
                  "the claim line's bodySite, or a region named in the day's note (the Procedure's note or "
                  "the visit's note document; body_regions lexicon). A note document that cannot be read "
                  "keeps the rule quiet."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (regions treated)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=CP,
+    citation=HNS_97124.at("Massage Therapy 97124 (regions treated)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     needs_complete=("procedures", "documents"),  # the note may be a document
 )

@@ -1,9 +1,18 @@
 """signature: the day's 97124 note is signed and dated by the person who did the massage."""
 from plugin.facts import massage_procedures
-from plugin.findings import Citation, Severity
-from plugin.rules._billing import (SIGNING_DATA, agent_types, note_name, note_targets, performer_keys, performer_refs,
-                                   person_keys, signing_evidence)
-from plugin.rules._rule import CP, Rule
+from plugin.findings import Severity
+from plugin.rules._billing import (
+    SIGNING_DATA,
+    agent_types,
+    note_name,
+    note_targets,
+    performer_keys,
+    performer_refs,
+    person_keys,
+    signing_evidence,
+)
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
 from plugin.wording import person, sentence
 
 RULE = Rule(
@@ -13,9 +22,8 @@ RULE = Rule(
                  "Provenance on the 97124 Procedure or on the visit's note DocumentReference whose author "
                  "agent is the performer and that carries a date, or the note document's authenticator being "
                  "the performer (with the document's date)."),
-    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.3 (treatment notes, signatures)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
-    hooks=CP,
+    citation=CMS_BENEFIT_POLICY_CH15.at("§220.3 (treatment notes, signatures)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     needs_complete=SIGNING_DATA,
 )

@@ -1,9 +1,10 @@
 """techniques: the note must name the massage techniques used."""
 from plugin.documents import service_note, unreadable_notes
-from plugin.findings import Citation, Severity
+from plugin.findings import Severity
 from plugin.record import Record
 from plugin.rules._clinical import lacking
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CODING_AHEAD_97124
 from plugin.wording import labels
 
 RULE = Rule(
@@ -13,9 +14,8 @@ RULE = Rule(
                  "tapotement, stroking, compression, percussion...), in the note text (the Procedure's note "
                  "or the visit's note document: plain text, Markdown or HTML) or as a coded technique "
                  "(Procedure.usedCode). A note document that cannot be read keeps the rule quiet."),
-    citation=Citation("Coding Ahead, CPT Code 97124 - Therapeutic Massage Therapy", "Description and documentation",
-                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
-    hooks=CP,
+    citation=CODING_AHEAD_97124.at("Description and documentation"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     needs_complete=("procedures", "documents"),  # the note may be a document
 )

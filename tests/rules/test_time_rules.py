@@ -1,15 +1,16 @@
 """time-in-out, under-8-minutes and units: the 8-minute rule applied to the 97124 line."""
 import pytest
 
+from cds_hooks.record_from_hook import record_from_hook
 from plugin.engine import evaluate
+from plugin.findings import Evaluation
 from plugin.fixes import apply
-from plugin.record import Record
 from plugin.rules import rule
 from tests.builders import Visit
 
 
 def codes(visit, policy):
-    return {f.code: f for f in evaluate(visit.record(), policy)}
+    return {f.code: f for f in evaluate(visit.record(), policy).findings}
 
 
 def check(code, visit, policy):
@@ -21,7 +22,7 @@ def reevaluate(visit, finding, policy):
     updated = apply(finding.fixes[0], visit.claim)
     context = visit.context("claim-prepare")
     context["claim"] = updated
-    return {f.code for f in evaluate(Record.build("claim-prepare", context, visit.prefetch()), policy)}
+    return {f.code for f in evaluate(record_from_hook("claim-prepare", context, visit.prefetch()), policy).findings}
 
 
 # -- time-in-out -------------------------------------------------------------------
@@ -155,7 +156,7 @@ def test_data_unavailable_lists_skipped_resources_and_missing_keys(policy):
     visit.claim_line("97124")
     record = visit.record()
     record.unavailable.append("goals")
-    [finding] = rule("data-unavailable").check(record, policy)
+    [finding] = rule("data-unavailable").report(record, policy, Evaluation())
     assert "**goals**" in finding.detail and "Observation/obs-bad" not in finding.detail
     assert finding.evidence == (f"Observation/{bad['id']}",)
 
@@ -164,7 +165,7 @@ def test_data_unavailable_quiet_when_everything_was_read(policy):
     visit = Visit()
     visit.procedure("97124", minutes=15)
     visit.claim_line("97124")
-    assert list(rule("data-unavailable").check(visit.record(), policy)) == []
+    assert list(rule("data-unavailable").report(visit.record(), policy, Evaluation())) == []
 
 
 def test_cms_units_wait_for_every_timed_service_to_have_clock_times(policy):
