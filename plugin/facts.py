@@ -104,7 +104,10 @@ def clock_minutes(proc: Any) -> int | None:
     period = proc.performedPeriod
     if period is None or not has_time(period.start) or not has_time(period.end):
         return None
-    seconds = (instant(period.end) - instant(period.start)).total_seconds()
+    start, end = instant(period.start), instant(period.end)
+    if start is None or end is None:
+        return None
+    seconds = (end - start).total_seconds()
     return int(seconds // 60) if seconds >= 0 else None
 
 
@@ -278,7 +281,8 @@ def _during_visit(record: Record, proc: Any) -> bool:
     start = proc.performedPeriod.start if proc.performedPeriod is not None else proc.performedDateTime
     if period is None or not has_time(start) or not has_time(period.start) or not has_time(period.end):
         return False
-    return instant(period.start) <= instant(start) <= instant(period.end)
+    begins, at, ends = instant(period.start), instant(start), instant(period.end)
+    return begins is not None and at is not None and ends is not None and begins <= at <= ends
 
 
 def massage_procedures(record: Record) -> list[Any]:

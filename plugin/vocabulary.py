@@ -23,7 +23,7 @@ MASSAGE = "97124"   # CPT: therapeutic massage, each 15 minutes
 
 # -- sources ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Source:
+class CitedDocument:
     """A document rules cite; `at(section)` is the citation of one of its sections."""
 
     title: str
@@ -33,23 +33,23 @@ class Source:
         return Citation(self.title, section, self.url)
 
 
-CMS_BENEFIT_POLICY_CH15 = Source(
+CMS_BENEFIT_POLICY_CH15 = CitedDocument(
     "CMS Benefit Policy Manual, ch. 15",
     "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf")
-CMS_CLAIMS_PROCESSING_CH5 = Source(
+CMS_CLAIMS_PROCESSING_CH5 = CitedDocument(
     "CMS Claims Processing Manual, ch. 5",
     "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf")
-CMS_NCCI = Source(
+CMS_NCCI = CitedDocument(
     "CMS National Correct Coding Initiative",
     "https://www.cms.gov/medicare-medicaid-coordination/national-correct-coding-initiative-ncci/"
     "ncci-medicare/medicare-ncci-procedure-procedure-ptp-edits")
-ECFR_42_410_60 = Source(
+ECFR_42_410_60 = CitedDocument(
     "42 CFR 410.60, 410.21(b); CMS Benefit Policy Manual ch. 15",
     "https://www.ecfr.gov/current/title-42/chapter-IV/subchapter-B/part-410/subpart-B/section-410.60")
-CODING_AHEAD_97124 = Source(
+CODING_AHEAD_97124 = CitedDocument(
     "Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy",
     "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/")
-HNS_97124 = Source(
+HNS_97124 = CitedDocument(
     "HNS Policies: Documentation/Billing",
     "https://healthnetworksolutions.net/index.php/massage-therapy-97124")
-CDS_HOOKS_2 = Source("HL7 CDS Hooks 2.0", "https://cds-hooks.hl7.org/2.0/")
+CDS_HOOKS_2 = CitedDocument("HL7 CDS Hooks 2.0", "https://cds-hooks.hl7.org/2.0/")

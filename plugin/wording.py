@@ -81,8 +81,8 @@ def label(record: Record, model: Any) -> str:
         words = CPT_WORDS.get(codes[0]) if codes else None
         return f"the {words or service_name(model.code)} order" + (f" of {when}" if when else "")
     if kind == "Goal":
-        words = texts(model.description)
-        return f"the goal {quote(words[0])}" if words else "the goal"
+        descriptions = texts(model.description)
+        return f"the goal {quote(descriptions[0])}" if descriptions else "the goal"
     if kind == "CarePlan":
         start = day_label(model.period.start) if model.period else ""
         return "the plan of care" + (f" from {start}" if start else "")

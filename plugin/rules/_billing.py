@@ -14,7 +14,6 @@ from typing import Any
 from plugin.dates import period_days
 from plugin.documents import visit_notes
 from plugin.facts import (
-    CPT,
     codings,
     cpt_codes,
     day_of,
@@ -33,6 +32,7 @@ from plugin.facts import (
 )
 from plugin.policy import Policy
 from plugin.record import Record
+from plugin.vocabulary import CPT
 from plugin.wording import day_label, label
 
 DISTINCT = "59"
@@ -52,8 +52,8 @@ ASSISTANT_MODIFIERS = {"GP": "CQ", "GO": "CO"}
 def same_day_codes(record: Record, line: Any, policy: Policy, valueset: str) -> list[str]:
     """CPT codes of the other claim lines on `line`'s date that are in the value set."""
     members = policy.valueset(valueset)
-    return [item_cpt(other) for other in lines_on(record, item_day(line))
-            if other is not line and members.contains(CPT, item_cpt(other))]
+    return [code for other in lines_on(record, item_day(line))
+            if other is not line and (code := item_cpt(other)) is not None and members.contains(CPT, code)]
 
 
 def needs_distinct(record: Record, policy: Policy, line: Any) -> list[str]:
@@ -137,7 +137,8 @@ def active_care_plan(record: Record, day: date | None) -> Any | None:
     for plan in for_patient(record, "CarePlan"):
         if plan.status != "active" or plan.period is None or day_of(plan.period.start) is None:
             continue
-        if day is None or day in period_days(plan.period):
+        covered = period_days(plan.period)
+        if day is None or (covered is not None and day in covered):
             return plan
     return None
 
@@ -145,8 +146,9 @@ def active_care_plan(record: Record, day: date | None) -> Any | None:
 def episode_window(record: Record, day: date) -> tuple[date, date, str]:
     """(first day, last day, how it was chosen): the plan-of-care period, else the past 12 months."""
     plan = active_care_plan(record, day)
-    if plan is not None:
-        return day_of(plan.period.start), day, "the plan of care"
+    start = day_of(plan.period.start) if plan is not None else None
+    if start is not None:   # an active plan always has one
+        return start, day, "the plan of care"
     return day - timedelta(days=365), day, "the 12 months before this visit"
 
 

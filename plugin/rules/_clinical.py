@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugin.facts import (
-    CPT,
     about_patient,
     codings,
     cpt_codes,
@@ -33,6 +32,7 @@ from plugin.facts import (
 from plugin.policy import Lexicon, Policy
 from plugin.prefilter import goal_measures, observation_read
 from plugin.record import Record, Subject
+from plugin.vocabulary import CPT
 from plugin.wording import label, line_label, quote, sentence
 
 QUALIFYING_PREFIX = "qualifying-"
@@ -169,7 +169,8 @@ def coded_sources(record: Record, own: str, concepts: list[Any], name: str) -> l
     """Codes written in place `own` (a reason code, a claim diagnosis); a code the patient's
     record shows only as resolved or entered in error is read but does not count."""
     withdrawn = withdrawn_codes(record)
-    kept, dropped = [], []
+    kept: list[Any] = []
+    dropped: list[Any] = []
     for concept in concepts:
         codes = [c.code for c in codings(concept) if c.code]
         (dropped if codes and all(c in withdrawn for c in codes) else kept).append(concept)

@@ -66,7 +66,7 @@ class Rule:
         self.report = fn
         return fn
 
-    def finding(self, summary: str, detail: str, evidence: Iterable[str] = (),
+    def finding(self, summary: str, detail: str, evidence: Iterable[str | None] = (),
                 fixes: Iterable[Fix] = (), severity: Severity | None = None) -> Finding:
         return Finding(code=self.code, title=self.title, severity=severity or self.severity,
                        summary=summary, detail=detail, citation=self.citation,

@@ -1,9 +1,12 @@
 """audit-multiple-units: more than one unit of 97124 on a date draws payer review."""
 from collections import defaultdict
+from collections.abc import Iterator
 
 from plugin.facts import item_day, line_ref, massage_lines, payer_profile
 from plugin.facts import item_quantity as quantity
-from plugin.findings import Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
+from plugin.record import Record
 from plugin.rules._rule import CLAIM_ONLY, Rule
 from plugin.vocabulary import HNS_97124
 from plugin.wording import day_label
@@ -28,7 +31,7 @@ MUST_SHOW = (
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     limit = payer_profile(record, policy).audit_units_over
     by_day = defaultdict(list)
     for line in massage_lines(record):

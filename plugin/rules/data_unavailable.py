@@ -5,8 +5,8 @@ from plugin.completeness import Status
 from plugin.documents import unreadable_notes
 from plugin.findings import Evaluation, Finding, Severity
 from plugin.policy import Policy
-from plugin.record import Record
-from plugin.rules._rule import BOTH, Rule, Subject
+from plugin.record import Record, Subject
+from plugin.rules._rule import BOTH, Rule
 from plugin.vocabulary import CDS_HOOKS_2
 from plugin.wording import label
 

@@ -1,5 +1,10 @@
 """exam-findings: the exam must show a reason for massage (pain, spasm, swelling, lost motion...)."""
-from plugin.findings import Severity
+from collections.abc import Iterator
+from typing import Any
+
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
+from plugin.record import Record
 from plugin.rules._clinical import (
     Source,
     code_hits,
@@ -29,14 +34,14 @@ RULE = Rule(
 )
 
 
-def _observation_source(record, obs) -> Source:
+def _observation_source(record: Record, obs: Any) -> Source:
     concepts = [obs.code, obs.valueCodeableConcept, *(obs.interpretation or [])]
     concepts += [c.code for c in obs.component or []]
     notes = "\n".join(t for t in [obs.valueString, *(n.text for n in obs.note or [])] if t)
     return source_of(record, obs, concepts, notes)
 
 
-def exam_sources(record) -> list[Source]:
+def exam_sources(record: Record) -> list[Source]:
     """Conditions and Observations of the patient (any category), and the massage's own reasons."""
     sources = [source_of(record, c, [c.code, *(c.bodySite or [])], "\n".join(n.text for n in c.note or [] if n.text))
                for c in current_conditions(record)]
@@ -45,7 +50,7 @@ def exam_sources(record) -> list[Source]:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     sources = exam_sources(record)
     if (code_hits(sources, policy, "exam-findings") or qualifying_hits(sources, policy)
             or term_hits(sources, policy.lexicon("exam_findings"))):

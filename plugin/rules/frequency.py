@@ -1,6 +1,10 @@
 """frequency: a massage order should say how often and for how long (e.g. 2x/week for 4 weeks)."""
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.facts import massage_orders
-from plugin.findings import Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._rule import ORDER_ONLY, Rule
 from plugin.vocabulary import HNS_97124
@@ -18,7 +22,7 @@ RULE = Rule(
 )
 
 
-def gives_frequency(timing) -> bool:
+def gives_frequency(timing: Any) -> bool:
     if timing is None:
         return False
     if timing.code is not None:  # a named schedule (BID, WK...) is a frequency
@@ -32,7 +36,7 @@ def gives_frequency(timing) -> bool:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     for order in massage_orders(record):
         if gives_frequency(order.occurrenceTiming):
             continue

@@ -1,6 +1,10 @@
 """functional-goal: the plan needs a direct functional goal with a time frame."""
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.facts import texts
-from plugin.findings import Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._clinical import current_goals, subject_refs
 from plugin.rules._rule import BOTH, Rule
@@ -22,12 +26,12 @@ RULE = Rule(
 )
 
 
-def _has_time_frame(goal) -> bool:
+def _has_time_frame(goal: Any) -> bool:
     return any(t.dueDate is not None or t.dueDuration is not None for t in goal.target or [])
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     activities = policy.lexicon("functional_activities")
     goals = current_goals(record)
     notes = []

@@ -1,5 +1,8 @@
 """indication: the 97124 service must carry its rationale (a reason)."""
-from plugin.findings import Severity
+from collections.abc import Iterator
+
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._clinical import lacking
 from plugin.rules._rule import CLAIM_ONLY, Rule
@@ -18,7 +21,7 @@ RULE = Rule(
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     bare = lacking(record, lambda p: bool(p.reasonCode or p.reasonReference))
     if bare:
         yield RULE.finding(

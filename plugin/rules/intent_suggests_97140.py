@@ -1,6 +1,11 @@
 """intent-suggests-97140: when the documented goals are manual-therapy goals, the code is 97140."""
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.facts import item_cpt, lines_on, massage_orders, visit_day, visit_massage_lines
-from plugin.findings import ClaimLineFix, OrderFix, Severity
+from plugin.findings import ClaimLineFix, Finding, Fix, OrderFix, Severity
+from plugin.policy import Policy
+from plugin.record import Record, Subject
 from plugin.rules._clinical import (
     careplan_activity_sources,
     goal_sources,
@@ -10,7 +15,7 @@ from plugin.rules._clinical import (
     summarise,
     term_hits,
 )
-from plugin.rules._rule import BOTH, Rule, Subject
+from plugin.rules._rule import BOTH, Rule
 from plugin.vocabulary import CODING_AHEAD_97124
 
 RULE = Rule(
@@ -27,7 +32,7 @@ RULE = Rule(
 )
 
 
-def _dominates(manual: list, massage: list) -> bool:
+def _dominates(manual: list[Any], massage: list[Any]) -> bool:
     """Manual-therapy intent wins outright, or with at least twice as many distinct terms plus one."""
     manual_terms = {h.what for h in manual}
     massage_terms = {h.what for h in massage}
@@ -35,12 +40,13 @@ def _dominates(manual: list, massage: list) -> bool:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     sources = massage_service_sources(record) + goal_sources(record) + careplan_activity_sources(record)
     manual = term_hits(sources, policy.lexicon("intent_97140"))
     massage = term_hits(sources, policy.lexicon("intent_97124"))
     if not _dominates(manual, massage):
         return
+    fixes: list[Fix]
     if record.subject is Subject.ORDER:
         fixes = [OrderFix(label="Order manual therapy (97140) instead", order_id=o.id, product_code="97140")
                  for o in massage_orders(record) if o.id]

@@ -7,6 +7,7 @@ Medicare denies it to the beneficiary's liability.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from plugin.facts import (
@@ -20,7 +21,8 @@ from plugin.facts import (
     visit_day,
     visit_massage_lines,
 )
-from plugin.findings import ClaimLineFix, Severity
+from plugin.findings import ClaimLineFix, Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import (
     NOT_COVERED,
@@ -63,9 +65,9 @@ def massage_orders(record: Record, proc: Any) -> list[Any]:
     orders = [o for o in named if o is not None and o.get_resource_type() == "ServiceRequest"]
     if not orders:
         day = visit_day(record)
-        dated = [(day_of(o.authoredOn), o) for o in for_patient(record, "ServiceRequest")
-                 if o.status in _ORDER_STATUSES and is_massage(o.code)]
-        dated = [(d, o) for d, o in dated if d is not None and (day is None or d <= day)]
+        authored = [(day_of(o.authoredOn), o) for o in for_patient(record, "ServiceRequest")
+                    if o.status in _ORDER_STATUSES and is_massage(o.code)]
+        dated = [(d, o) for d, o in authored if d is not None and (day is None or d <= day)]
         orders = [max(dated, key=lambda pair: pair[0])[1]] if dated else []
     return orders
 
@@ -75,7 +77,7 @@ def _who(record: Record, reference: Any, within: Any) -> str:
     return f"someone licensed as {' / '.join(names)}" if names else "someone with no licence on record"
 
 
-def _verdict(record: Record, policy, proc: Any) -> tuple[str, str, list[str]] | None:
+def _verdict(record: Record, policy: Policy, proc: Any) -> tuple[str, str, list[str | None]] | None:
     """(case, why, the people it rests on) when Medicare does not pay for this massage; None when it does
     or when it cannot be told."""
     actors = performer_refs(proc)
@@ -103,7 +105,7 @@ def _verdict(record: Record, policy, proc: Any) -> tuple[str, str, list[str]] | 
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     profile = payer_profile(record, policy)
     if not profile.medicare_coverage:
         return

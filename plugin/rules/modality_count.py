@@ -1,4 +1,7 @@
 """modality-count: in the initial phase of care, more than two therapies in one visit is beyond usual."""
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.facts import (
     day_of,
     item_day,
@@ -9,7 +12,8 @@ from plugin.facts import (
     visit_day,
     visit_procedures,
 )
-from plugin.findings import Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import active_care_plan, therapy_codes, therapy_days
 from plugin.rules._rule import BOTH, Rule
@@ -31,7 +35,7 @@ RULE = Rule(
 )
 
 
-def _initial_phase(record, policy, day) -> str | None:
+def _initial_phase(record: Record, policy: Policy, day: Any) -> str | None:
     """Why this visit is in the initial phase, or None if it is not."""
     plan = active_care_plan(record, day)
     if plan is not None:
@@ -44,7 +48,7 @@ def _initial_phase(record, policy, day) -> str | None:
     return None if earlier else "the first therapy visit (no active plan of care)"
 
 
-def _visit_services(record, policy) -> dict[str, str]:
+def _visit_services(record: Record, policy: Policy) -> dict[str, str]:
     """Therapy code -> where it was found, for this visit."""
     found: dict[str, str] = {}
     for proc in visit_procedures(record):
@@ -61,7 +65,7 @@ def _visit_services(record, policy) -> dict[str, str]:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     day = visit_day(record)
     if day is None:
         return

@@ -1,6 +1,10 @@
 """modifier-59: 97124 billed the same date as an E/M or CMT code needs 59 (or an X modifier)."""
+from collections.abc import Iterator
+
 from plugin.facts import line_ref, massage_lines
-from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Severity
+from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Finding, Severity
+from plugin.policy import Policy
+from plugin.record import Record
 from plugin.rules._billing import needs_distinct, target_modifiers
 from plugin.rules._rule import CLAIM_ONLY, Rule
 from plugin.vocabulary import CMS_NCCI
@@ -21,7 +25,7 @@ RULE = Rule(
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     for line in massage_lines(record):
         paired = needs_distinct(record, policy, line)
         if not paired:

@@ -1,6 +1,10 @@
 """modifier-59-gp-order: payers on Zelis edits want 97124 with CMT coded 59 first, then GP."""
+from collections.abc import Iterator
+
 from plugin.facts import item_modifiers, line_ref, massage_lines, payer_profile
-from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Severity
+from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Finding, Severity
+from plugin.policy import Policy
+from plugin.record import Record
 from plugin.rules._billing import (
     discipline,
     target_modifiers,
@@ -25,7 +29,7 @@ RULE = Rule(
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     for line in massage_lines(record):
         cmt = zelis_applies(record, policy, line)
         mods = item_modifiers(line)

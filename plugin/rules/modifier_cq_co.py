@@ -1,7 +1,10 @@
 """modifier-cq-co: Medicare pays a 97124 furnished in whole or in part by a therapy assistant at 85%,
 and the line says so: CQ for a physical therapy assistant, CO for an occupational therapy assistant."""
+from collections.abc import Iterator
+
 from plugin.facts import item_modifiers, line_ref, massage_lines, massage_procedures, payer_profile
-from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Severity
+from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import (
     assistant_modifier,
@@ -28,7 +31,7 @@ RULE = Rule(
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     profile = payer_profile(record, policy)
     wanted_modifier = assistant_modifier(record, policy) if profile.medicare_coverage else None
     if wanted_modifier is None:

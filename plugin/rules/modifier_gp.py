@@ -1,8 +1,12 @@
 """modifier-gp: payers that require the therapy discipline modifier (Medicare) need the right one on
 97124: GP under a physical-therapy plan, GO under occupational therapy, GN under speech-language
 pathology. The code keeps its historical name (rule codes are a public contract)."""
+from collections.abc import Iterator
+
 from plugin.facts import item_modifiers, line_ref, massage_lines, payer_profile
-from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Severity
+from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Finding, Severity
+from plugin.policy import Policy
+from plugin.record import Record
 from plugin.rules._billing import DISCIPLINE_MODIFIERS, discipline, target_modifiers
 from plugin.rules._rule import CLAIM_ONLY, Rule
 from plugin.vocabulary import CMS_CLAIMS_PROCESSING_CH5
@@ -26,7 +30,7 @@ RULE = Rule(
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     profile = payer_profile(record, policy)
     if not profile.gp_required:
         return

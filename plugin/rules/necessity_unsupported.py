@@ -1,7 +1,10 @@
 """necessity-unsupported: 97124 must cite one of the seven qualifying conditions."""
+from collections.abc import Iterator
+
 from plugin.facts import massage_orders, massage_procedures, ref_key
-from plugin.findings import OrderFix, Severity
-from plugin.record import Record
+from plugin.findings import Finding, Fix, OrderFix, Severity
+from plugin.policy import Policy
+from plugin.record import Record, Subject
 from plugin.rules._clinical import (
     claim_diagnosis_sources,
     describe,
@@ -13,7 +16,7 @@ from plugin.rules._clinical import (
     set_aside,
     subject_refs,
 )
-from plugin.rules._rule import BOTH, Rule, Subject
+from plugin.rules._rule import BOTH, Rule
 from plugin.vocabulary import HNS_97124
 from plugin.wording import label, sentence
 
@@ -38,7 +41,7 @@ _GROUPS = ("paralysis, excess fluid, tenderness, tightness, adherence, contractu
            "exercise the same visit")
 
 
-def _order_findings(record, policy):
+def _order_findings(record: Record, policy: Policy) -> Iterator[Finding]:
     if pre_exercise_hits(record, policy):
         return
     conditions = patient_qualifying_conditions(record, policy)
@@ -53,7 +56,7 @@ def _order_findings(record, policy):
         foreign = tuple(r.reference for r in order.reasonReference or [] if r.reference
                         and any(s.ref == ref_key(r, record, order) and "another patient" in s.excluded
                                 for s in sources))
-        fixes = [OrderFix(label="Cite this patient's qualifying diagnosis" + ("es" if len(citable) > 1 else ""),
+        fixes: list[Fix] = [OrderFix(label="Cite this patient's qualifying diagnosis" + ("es" if len(citable) > 1 else ""),
                           order_id=order.id, add_reason_references=tuple(citable),
                           drop_reason_references=foreign)
                  ] if citable and order.id else []
@@ -68,7 +71,7 @@ def _order_findings(record, policy):
             fixes=fixes)
 
 
-def _claim_findings(record, policy):
+def _claim_findings(record: Record, policy: Policy) -> Iterator[Finding]:
     if pre_exercise_hits(record, policy):
         return
     sources = claim_diagnosis_sources(record)
@@ -87,7 +90,7 @@ def _claim_findings(record, policy):
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     if record.subject is Subject.ORDER:
         yield from _order_findings(record, policy)
     else:

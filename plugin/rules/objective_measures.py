@@ -1,6 +1,10 @@
 """objective-measures: progress toward the goals must be tracked with objective measures."""
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.facts import codings
-from plugin.findings import Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._clinical import current_goals, measured, recorded_observations, subject_refs
 from plugin.rules._rule import BOTH, Rule
@@ -22,17 +26,17 @@ RULE = Rule(
 )
 
 
-def goal_measures(record) -> set[tuple[str, str]]:
+def goal_measures(record: Record) -> set[tuple[str, str]]:
     """(system, code) of every Goal.target.measure of the patient's current goals."""
     return {(c.system, c.code) for g in current_goals(record) for t in g.target or []
             for c in codings(t.measure) if c.code}
 
 
-def _measure_codes(obs) -> set[tuple[str, str]]:
+def _measure_codes(obs: Any) -> set[tuple[str, str]]:
     return {(c.system, c.code) for c in codings([obs.code, *(x.code for x in obs.component or [])]) if c.code}
 
 
-def tracking(record) -> list:
+def tracking(record: Record) -> list[Any]:
     """Measured Observations that track the goals: of a goal's target measure when the goals name
     one, else any measured Observation."""
     wanted = goal_measures(record)
@@ -41,7 +45,7 @@ def tracking(record) -> list:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     if tracking(record):
         return
     values = measured(record)

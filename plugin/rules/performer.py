@@ -1,6 +1,10 @@
 """performer: 97124 needs one-on-one contact by a physician or a licensed therapist."""
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.facts import codings, cpt_codes, massage_procedures, texts
-from plugin.findings import Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import credentials, holds, performer_refs
 from plugin.rules._rule import CLAIM_ONLY, Rule
@@ -28,7 +32,7 @@ GROUP_CODE = "97150"
 GROUP_WORDS = ("group",)
 
 
-def _is_group(proc) -> bool:
+def _is_group(proc: Any) -> bool:
     """Group therapy: CPT 97150, or a category, code text or extension saying so."""
     if GROUP_CODE in cpt_codes(proc.code) or GROUP_CODE in cpt_codes(proc.category):
         return True
@@ -39,7 +43,7 @@ def _is_group(proc) -> bool:
     return any(w in text.casefold() for text in words for w in GROUP_WORDS)
 
 
-def _problem(record, policy, proc) -> tuple[str, str] | None:
+def _problem(record: Record, policy: Policy, proc: Any) -> tuple[str, str] | None:
     """(short, full) description of what is wrong with who performed this service, or None."""
     if _is_group(proc):
         return "a group service", "documented as a group service, not one-on-one"
@@ -55,7 +59,7 @@ def _problem(record, policy, proc) -> tuple[str, str] | None:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     for proc in massage_procedures(record):
         problem = _problem(record, policy, proc)
         if problem is None:

@@ -2,11 +2,12 @@
 and dated) within 30 days of the first treatment, and recertified at least every 90 days."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 from plugin.facts import codings, day_of, for_patient, payer_profile, visit_day
-from plugin.findings import Severity
+from plugin.findings import Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import (
@@ -64,13 +65,13 @@ def certifications(record: Record, policy: Policy, plan: Any) -> tuple[list[tupl
         if typed and doc.authenticator is not None and day_of(doc.date) is not None:
             if credentials(record, doc.authenticator, doc) is None:
                 unknown = True
-            elif holds(record, policy, doc.authenticator, CERTIFIERS, doc):
-                found.append((day_of(doc.date), Record.ref_of(doc)))
+            elif holds(record, policy, doc.authenticator, CERTIFIERS, doc) and (signed_on := day_of(doc.date)):
+                found.append((signed_on, Record.ref_of(doc)))
     return sorted(found), unknown
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     profile = payer_profile(record, policy)
     day = visit_day(record)
     if not (profile.certification_days or profile.recertification_days) or day is None:
@@ -79,6 +80,8 @@ def check(record, policy):
     if plan is None:
         return
     start = day_of(plan.period.start)
+    if start is None:   # an active plan always has one
+        return
     first = next((d for d in therapy_days(record, policy) if start <= d <= day), day)
     certs, unknown = certifications(record, policy, plan)
     problem = None

@@ -1,7 +1,12 @@
 """plan-of-care: massage belongs to an active treatment plan with deficits, goals and the massage."""
-from plugin.findings import Severity
+from collections.abc import Iterator
+from typing import Any
+
+from plugin.facts import for_patient
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._clinical import for_patient, names_massage, subject_refs
+from plugin.rules._clinical import names_massage, subject_refs
 from plugin.rules._rule import BOTH, Rule
 from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
 from plugin.wording import label, sentence
@@ -21,7 +26,7 @@ RULE = Rule(
 )
 
 
-def _plans_massage(record, plan) -> bool:
+def _plans_massage(record: Record, plan: Any) -> bool:
     for activity in plan.activity or []:
         detail = activity.detail
         if detail is not None and names_massage(detail.code, detail.description or ""):
@@ -34,7 +39,7 @@ def _plans_massage(record, plan) -> bool:
     return False
 
 
-def missing_parts(record, plan) -> list[str]:
+def missing_parts(record: Record, plan: Any) -> list[str]:
     """What an active plan lacks, in plain words (empty when complete)."""
     missing = []
     if not plan.addresses:
@@ -47,7 +52,7 @@ def missing_parts(record, plan) -> list[str]:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     plans = [p for p in for_patient(record, "CarePlan")
              if p.status == "active" and p.intent in ("plan", "order")]
     if not plans:

@@ -1,7 +1,11 @@
 """progress: the record must show progress toward the goals and since the last visit."""
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.documents import service_note, unreadable_notes
 from plugin.facts import codings, massage_procedures, observation_day
-from plugin.findings import Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._clinical import current_goals, measured
 from plugin.rules._rule import CLAIM_ONLY, Rule
@@ -21,9 +25,9 @@ RULE = Rule(
 )
 
 
-def repeated_measures(record) -> dict[str, list]:
+def repeated_measures(record: Record) -> dict[str, list[Any]]:
     """Measure code -> Observations of it, when it was measured on at least two dates."""
-    by_code: dict[str, list] = {}
+    by_code: dict[str, list[Any]] = {}
     for obs in measured(record):
         for c in codings(obs.code):
             if c.code:
@@ -32,7 +36,7 @@ def repeated_measures(record) -> dict[str, list]:
             if len({observation_day(o, record) for o in obs} - {None}) >= 2}
 
 
-def progress_evidence(record, policy) -> list[str]:
+def progress_evidence(record: Record, policy: Policy) -> list[str]:
     """Where progress is shown (empty when nowhere)."""
     found = [f"measure `{code}` on {len(obs)} dates" for code, obs in repeated_measures(record).items()]
     found += [f"`{Record.ref_of(g)}` achievementStatus" for g in current_goals(record) if g.achievementStatus]
@@ -44,7 +48,7 @@ def progress_evidence(record, policy) -> list[str]:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     procedures = massage_procedures(record)
     if not procedures or progress_evidence(record, policy) or unreadable_notes(record):
         return  # no 97124 service at all is time-in-out's card; an unread note may report progress

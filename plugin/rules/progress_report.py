@@ -2,11 +2,11 @@
 days of the episode; a re-evaluation counts as one."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 from plugin.facts import (
-    CPT,
     codings,
     cpt_codes,
     day_of,
@@ -16,12 +16,12 @@ from plugin.facts import (
     procedure_day,
     visit_day,
 )
-from plugin.findings import Severity
+from plugin.findings import Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import PLAN_EVIDENCE, active_care_plan, credentials, holds, therapy_days
 from plugin.rules._rule import CLAIM_ONLY, Rule
-from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
+from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15, CPT
 
 RULE = Rule(
     code="progress-report",
@@ -70,7 +70,7 @@ def reports(record: Record, policy: Policy, start: date, day: date) -> list[tupl
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     profile = payer_profile(record, policy)
     day = visit_day(record)
     if not profile.progress_report_days or day is None:
@@ -79,6 +79,8 @@ def check(record, policy):
     if plan is None:
         return
     start = day_of(plan.period.start)
+    if start is None:   # an active plan always has one
+        return
     found = reports(record, policy, start, day)
     since = found[-1][0] if found else None
     counted = [d for d in therapy_days(record, policy) if (d > since if since else d >= start) and d <= day]

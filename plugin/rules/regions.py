@@ -1,7 +1,10 @@
 """regions: the body regions treated must be documented."""
+from collections.abc import Iterator
+
 from plugin.documents import service_note, unreadable_notes
 from plugin.facts import massage_lines
-from plugin.findings import Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._clinical import lacking
 from plugin.rules._rule import CLAIM_ONLY, Rule
@@ -23,7 +26,7 @@ RULE = Rule(
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     if any(line.bodySite is not None for line in massage_lines(record)):
         return
     regions = policy.lexicon("body_regions")

@@ -1,9 +1,9 @@
 """same-region-97140: 97124 and 97140 (or 97140 and the manipulation) must not share a body region."""
 from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
 
 from plugin.facts import (
-    CPT,
-    MASSAGE,
     cpt_codes,
     item_cpt,
     item_day,
@@ -12,12 +12,12 @@ from plugin.facts import (
     massage_lines,
     visit_procedures,
 )
-from plugin.findings import Severity
+from plugin.findings import Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import MANUAL_THERAPY, region_keys, region_names
 from plugin.rules._rule import CLAIM_ONLY, Rule
-from plugin.vocabulary import CODING_AHEAD_97124
+from plugin.vocabulary import CODING_AHEAD_97124, CPT, MASSAGE
 
 RULE = Rule(
     code="same-region-97140",
@@ -43,7 +43,7 @@ def _regions(record: Record, policy: Policy) -> dict[str, dict[str, tuple[str, s
             return code
         return CMT if cmt.contains(CPT, code) else None
 
-    def note(code: str | None, site, where: str) -> None:
+    def note(code: str | None, site: Any, where: str) -> None:
         kind = group(code)
         if kind is None or not site:
             return
@@ -62,7 +62,7 @@ def _regions(record: Record, policy: Policy) -> dict[str, dict[str, tuple[str, s
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     regions = _regions(record, policy)
     manual = regions.get(MANUAL_THERAPY, {})
     for other, why in ((MASSAGE, "97124 and 97140 on the same region the same date"),

@@ -1,6 +1,9 @@
 """techniques: the note must name the massage techniques used."""
+from collections.abc import Iterator
+
 from plugin.documents import service_note, unreadable_notes
-from plugin.findings import Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._clinical import lacking
 from plugin.rules._rule import CLAIM_ONLY, Rule
@@ -22,7 +25,7 @@ RULE = Rule(
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     techniques = policy.lexicon("techniques")
     bare = lacking(record, lambda p: bool(p.usedCode or techniques.hits(service_note(record, p))))
     if bare and not unreadable_notes(record):  # an unread note may name them: no verdict of absence

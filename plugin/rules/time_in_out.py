@@ -1,4 +1,6 @@
 """time-in-out: units come from the clock, so the 97124 service needs a documented time in and out."""
+from collections.abc import Iterator
+
 from plugin.facts import (
     clock_minutes,
     cpt_codes,
@@ -7,7 +9,8 @@ from plugin.facts import (
     massage_procedures,
     untimed_services,
 )
-from plugin.findings import Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._rule import CLAIM_ONLY, Rule
 from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
@@ -28,7 +31,7 @@ RULE = Rule(
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     procedures = massage_procedures(record)
     if not procedures:
         lines = massage_lines(record)

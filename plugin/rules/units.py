@@ -1,17 +1,19 @@
 """units: the 97124 line's quantity must be one the 8-minute rule permits under the payer's method."""
+from collections.abc import Iterator
+
 from plugin.facts import (
-    MASSAGE,
     line_ref,
     massage_procedures,
     visit_billed_units,
     visit_massage_lines,
     visit_units,
 )
-from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Severity
+from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._rule import CLAIM_ONLY, Rule
 from plugin.units import explain, nearest_allocation
-from plugin.vocabulary import CMS_CLAIMS_PROCESSING_CH5
+from plugin.vocabulary import CMS_CLAIMS_PROCESSING_CH5, MASSAGE
 
 RULE = Rule(
     code="units",
@@ -31,7 +33,7 @@ RULE = Rule(
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     computed = visit_units(record, policy)
     lines = visit_massage_lines(record)
     if computed is None or not lines:
