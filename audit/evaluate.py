@@ -18,6 +18,7 @@ from plugin import (
     Severity,
     Subject,
     evaluate,
+    id_part,
     item_quantity,
     nearest_allocation,
     payer_profile,
@@ -39,7 +40,7 @@ def visit_of(claim: dict) -> str | None:
         for encounter in encounters if isinstance(encounters, list) else []:
             key = ref_key(encounter.get("reference")) if isinstance(encounter, dict) else None
             if key and key.startswith("Encounter/"):
-                return key.split("/", 1)[1]
+                return id_part(key)
     return None
 
 

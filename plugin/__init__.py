@@ -61,7 +61,7 @@ from plugin.findings import (
 from plugin.fixes import apply as apply_fix
 from plugin.policy import PayerProfile, Policy, load_policy
 from plugin.record import KNOWN_TYPES, Record, Subject, iter_resources
-from plugin.references import logical_key, normal_base, reference_string
+from plugin.references import id_part, logical_key, normal_base, reference_string
 from plugin.rules import all_rules, rule
 from plugin.rules._rule import Rule
 from plugin.units import nearest_allocation
@@ -78,7 +78,7 @@ __all__ = [
     # the catalog (docs generation, tests)
     "Rule", "all_rules", "rule",
     # reading FHIR the way the rules do (prefetch completion, the audit's rows)
-    "Status", "classify", "next_link", "logical_key", "normal_base", "reference_string", "ref_key",
+    "Status", "classify", "next_link", "logical_key", "normal_base", "reference_string", "ref_key", "id_part",
     "is_massage", "massage_orders", "massage_procedures", "visit_notes", "visit_day",
     "visit_massage_lines", "visit_units", "visit_billed_units", "item_quantity", "payer_profile",
     "nearest_allocation",

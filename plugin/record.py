@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from plugin.completeness import Status, classify
 from plugin.prefilter import Prefilter, goal_measures
-from plugin.references import base_of, logical_key, normal_base, reference_string
+from plugin.references import base_of, logical_key, normal_base, reference_string, resource_key
 
 # The resource types the rules read. Anything else is ignored, not reported:
 # an EHR may legitimately send more than we ask for.
@@ -222,11 +222,6 @@ def iter_resources(value: Any) -> Iterator[dict[str, Any]]:
     return (resource for resource, _ in iter_entries(value))
 
 
-def _identity(raw: dict[str, Any]) -> str | None:
-    rtype, rid = raw.get("resourceType"), raw.get("id")
-    return f"{rtype}/{rid}" if isinstance(rtype, str) and isinstance(rid, str) and rid else None
-
-
 def _version(raw: dict[str, Any]) -> tuple[datetime | None, int | None]:
     """(meta.lastUpdated as an instant, meta.versionId when it is a number) of a raw resource."""
     meta = raw["meta"] if isinstance(raw.get("meta"), dict) else {}
@@ -253,7 +248,7 @@ def _latest_versions(resources: Iterable[dict[str, Any]]) -> dict[str, int]:
     one resource in several versions, FHIR R4 bdl-7); the first copy when none is later."""
     latest: dict[str, tuple[int, dict[str, Any]]] = {}
     for n, raw in enumerate(resources):
-        ident = _identity(raw) if isinstance(raw, dict) else None
+        ident = resource_key(raw) if isinstance(raw, dict) else None
         if ident and (ident not in latest or _newer(raw, latest[ident][1])):
             latest[ident] = (n, raw)
     return {ident: n for ident, (n, _) in latest.items()}
@@ -329,7 +324,7 @@ class Record:
                  for i, (resource, url) in enumerate(iter_entries(value))]
         latest = _latest_versions(resource for _, resource, _ in found)
         for n, (where, resource, url) in enumerate(found):
-            ident = _identity(resource)
+            ident = resource_key(resource)
             if ident is None or latest.get(ident, n) == n:
                 self._add(resource, where, url)
         for key, value in prefetch.items():
@@ -353,14 +348,9 @@ class Record:
                 self._add(raw, where, url)
 
     def _unhold(self, raw: dict[str, Any], url: str | None) -> None:
-        for name in (Record._type_id(raw), url):
+        for name in (resource_key(raw), url):
             if name and self._held.get(name, (None,))[0] is raw:
                 del self._held[name]
-
-    @staticmethod
-    def _type_id(raw: dict[str, Any]) -> str | None:
-        rid = raw.get("id")
-        return f"{raw.get('resourceType')}/{rid}" if isinstance(rid, str) and rid else None
 
     def incomplete(self, *keys: str) -> list[str]:
         """Those of the prefetch keys whose data is partial or could not be had, or holds a resource
@@ -380,8 +370,7 @@ class Record:
         if not isinstance(rtype, str) or rtype not in _MODELS:
             return None
         model_cls = _MODELS[rtype]
-        rid = raw.get("id")
-        ref = f"{rtype}/{rid}" if isinstance(rid, str) and rid else None
+        ref = resource_key(raw)
         if ref and ref in self._by_ref:
             model = self._by_ref[ref]
             self._index_url(full_url, model)

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from plugin.dates import period_days
+from plugin.dates import first_day, period_days
 from plugin.documents import visit_notes
 from plugin.facts import (
     codings,
     cpt_codes,
-    day_of,
     for_patient,
     item_cpt,
     item_day,
@@ -135,7 +134,7 @@ def active_care_plan(record: Record, day: date | None) -> Any | None:
     """The patient's active plan of care whose period covers the day (partial dates as the whole
     month or year, a missing end open)."""
     for plan in for_patient(record, "CarePlan"):
-        if plan.status != "active" or plan.period is None or day_of(plan.period.start) is None:
+        if plan.status != "active" or plan.period is None or first_day(plan.period.start) is None:
             continue
         covered = period_days(plan.period)
         if day is None or (covered is not None and day in covered):
@@ -146,7 +145,7 @@ def active_care_plan(record: Record, day: date | None) -> Any | None:
 def episode_window(record: Record, day: date) -> tuple[date, date, str]:
     """(first day, last day, how it was chosen): the plan-of-care period, else the past 12 months."""
     plan = active_care_plan(record, day)
-    start = day_of(plan.period.start) if plan is not None else None
+    start = first_day(plan.period.start) if plan is not None else None
     if start is not None:   # an active plan always has one
         return start, day, "the plan of care"
     return day - timedelta(days=365), day, "the 12 months before this visit"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from plugin.dates import first_day
 from plugin.facts import (
-    day_of,
     for_patient,
     is_massage,
     item_modifiers,
@@ -65,7 +65,7 @@ def massage_orders(record: Record, proc: Any) -> list[Any]:
     orders = [o for o in named if o is not None and o.get_resource_type() == "ServiceRequest"]
     if not orders:
         day = visit_day(record)
-        authored = [(day_of(o.authoredOn), o) for o in for_patient(record, "ServiceRequest")
+        authored = [(first_day(o.authoredOn), o) for o in for_patient(record, "ServiceRequest")
                     if o.status in _ORDER_STATUSES and is_massage(o.code)]
         dated = [(d, o) for d, o in authored if d is not None and (day is None or d <= day)]
         orders = [max(dated, key=lambda pair: pair[0])[1]] if dated else []

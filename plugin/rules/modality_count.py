@@ -2,8 +2,8 @@
 from collections.abc import Iterator
 from typing import Any
 
+from plugin.dates import first_day
 from plugin.facts import (
-    day_of,
     item_day,
     line_ref,
     lines_on,
@@ -39,7 +39,7 @@ def _initial_phase(record: Record, policy: Policy, day: Any) -> str | None:
     """Why this visit is in the initial phase, or None if it is not."""
     plan = active_care_plan(record, day)
     if plan is not None:
-        since = (day - day_of(plan.period.start)).days
+        since = (day - first_day(plan.period.start)).days
         limit = payer_profile(record, policy).initial_phase_days
         if since >= limit:  # day 0 is the plan's first day, so the phase is days 0 .. limit - 1
             return None

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
-from plugin.facts import codings, day_of, for_patient, payer_profile, visit_day
+from plugin.dates import first_day
+from plugin.facts import codings, for_patient, payer_profile, visit_day
 from plugin.findings import Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
@@ -56,16 +57,16 @@ def certifications(record: Record, policy: Policy, plan: Any) -> tuple[list[tupl
             elif holds(record, policy, agent.who, CERTIFIERS, prov):
                 who = record.key(agent.who, prov)
                 signed = [s.when for s in prov.signature or [] if record.key(s.who, prov) == who]
-                when = day_of(signed[0]) if signed else day_of(prov.recorded)
+                when = first_day(signed[0]) if signed else first_day(prov.recorded)
                 if when is not None:
                     found.append((when, Record.ref_of(prov)))
     plan_documents = policy.valueset("plan-of-care-documents")
     for doc in for_patient(record, "DocumentReference"):
         typed = any(plan_documents.contains(c.system, c.code) for c in codings(doc.type))
-        if typed and doc.authenticator is not None and day_of(doc.date) is not None:
+        if typed and doc.authenticator is not None and first_day(doc.date) is not None:
             if credentials(record, doc.authenticator, doc) is None:
                 unknown = True
-            elif holds(record, policy, doc.authenticator, CERTIFIERS, doc) and (signed_on := day_of(doc.date)):
+            elif holds(record, policy, doc.authenticator, CERTIFIERS, doc) and (signed_on := first_day(doc.date)):
                 found.append((signed_on, Record.ref_of(doc)))
     return sorted(found), unknown
 
@@ -79,7 +80,7 @@ def check(record: Record, policy: Policy) -> Iterator[Finding]:
     plan = active_care_plan(record, day)
     if plan is None:
         return
-    start = day_of(plan.period.start)
+    start = first_day(plan.period.start)
     if start is None:   # an active plan always has one
         return
     first = next((d for d in therapy_days(record, policy) if start <= d <= day), day)

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
+from plugin.dates import first_day
 from plugin.facts import (
     codings,
     cpt_codes,
-    day_of,
     for_patient,
     patient_procedures,
     payer_profile,
@@ -55,7 +55,7 @@ def reports(record: Record, policy: Policy, start: date, day: date) -> list[tupl
     found = []
     types = policy.valueset("progress-reports")
     for doc in for_patient(record, "DocumentReference"):
-        when = day_of(doc.date) or (day_of(doc.context.period.start) if doc.context and doc.context.period else None)
+        when = first_day(doc.date) or (first_day(doc.context.period.start) if doc.context and doc.context.period else None)
         typed = any(types.contains(c.system, c.code) for c in codings(doc.type))
         if typed and when is not None and start <= when <= day and doc.status != "entered-in-error" \
                 and _by_a_clinician(record, policy, doc):
@@ -78,7 +78,7 @@ def check(record: Record, policy: Policy) -> Iterator[Finding]:
     plan = active_care_plan(record, day)
     if plan is None:
         return
-    start = day_of(plan.period.start)
+    start = first_day(plan.period.start)
     if start is None:   # an active plan always has one
         return
     found = reports(record, policy, start, day)
