@@ -29,6 +29,7 @@ from plugin.facts import (
     texts,
     visit_day,
 )
+from plugin.findings import ClaimLineFix
 from plugin.policy import Policy
 from plugin.record import Record
 from plugin.vocabulary import CPT
@@ -85,6 +86,13 @@ def _with_discipline(mods: list[str], right: str) -> list[str]:
         return kept[:at] + [right] + kept[at:]
     at = mods.index(DISTINCT) + 1 if DISTINCT in mods else len(mods)
     return mods[:at] + [right] + mods[at:]
+
+
+def modifiers_fix(record: Record, policy: Policy, line: Any) -> ClaimLineFix:
+    """The fix every modifier rule offers: the line's complete modifier list (target_modifiers)."""
+    wanted = target_modifiers(record, policy, line)
+    return ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}", sequence=line.sequence,
+                        modifiers=wanted)
 
 
 def target_modifiers(record: Record, policy: Policy, line: Any, not_covered: bool = False) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from plugin.documents import service_note, unreadable_notes
 from plugin.facts import (
     about_patient,
     codings,
@@ -328,6 +329,14 @@ def lacking(record: Record, documented: Callable[[Any], bool]) -> list[Any]:
     """This visit's 97124 services that fail `documented`. No service at all: nothing to say here
     (time-in-out reports the missing service record)."""
     return [p for p in massage_procedures(record) if not documented(p)]
+
+
+def lacking_in_notes(record: Record, coded: Callable[[Any], object], lexicon: Lexicon) -> list[Any]:
+    """This visit's 97124 services with neither the coded element (`coded(procedure)`) nor a term
+    of the lexicon in their note (service_note). Empty while a note document of the visit cannot
+    be read: it may hold the words, so no absence is concluded."""
+    bare = lacking(record, lambda p: bool(coded(p) or lexicon.hits(service_note(record, p))))
+    return bare if bare and not unreadable_notes(record) else []
 
 
 def subject_refs(record: Record) -> list[str]:

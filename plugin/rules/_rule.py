@@ -22,6 +22,10 @@ CLAIM_ONLY = frozenset({Subject.CLAIM})
 ORDER_ONLY = frozenset({Subject.ORDER})
 BOTH = frozenset(Subject)
 
+# `superseded_by` of the payer-defence rules (documentation that justifies billing the payer):
+# relaxation-only massage is not billed to the payer, so asking for that defence would invite upcoding.
+PAYER_DEFENCE = ("not-medically-necessary",)
+
 Check = Callable[[Record, Policy], Iterable[Finding]]
 # A check that reports on the evaluation itself, given what it has found so far.
 Report = Callable[[Record, Policy, Evaluation], Iterable[Finding]]

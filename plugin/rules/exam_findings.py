@@ -16,7 +16,7 @@ from plugin.rules._clinical import (
     subject_refs,
     term_hits,
 )
-from plugin.rules._rule import BOTH, Rule
+from plugin.rules._rule import BOTH, PAYER_DEFENCE, Rule
 from plugin.vocabulary import HNS_97124
 
 RULE = Rule(
@@ -28,8 +28,7 @@ RULE = Rule(
     citation=HNS_97124.at("Massage Therapy 97124 (examination)"),
     subjects=BOTH,
     severity=Severity.WARNING,
-    # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
-    superseded_by=("not-medically-necessary",),
+    superseded_by=PAYER_DEFENCE,
     needs_complete=("conditions", "observations"),
 )
 

@@ -7,7 +7,7 @@ from plugin.findings import Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._clinical import current_goals, subject_refs
-from plugin.rules._rule import BOTH, Rule
+from plugin.rules._rule import BOTH, PAYER_DEFENCE, Rule
 from plugin.vocabulary import HNS_97124
 from plugin.wording import label
 
@@ -20,8 +20,7 @@ RULE = Rule(
     citation=HNS_97124.at("Massage Therapy 97124 (plan and goals)"),
     subjects=BOTH,
     severity=Severity.WARNING,
-    # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
-    superseded_by=("not-medically-necessary",),
+    superseded_by=PAYER_DEFENCE,
     needs_complete=("goals",),
 )
 

@@ -15,7 +15,7 @@ from plugin.rules._clinical import (
     summarise,
     term_hits,
 )
-from plugin.rules._rule import BOTH, Rule
+from plugin.rules._rule import BOTH, PAYER_DEFENCE, Rule
 from plugin.vocabulary import CODING_AHEAD_97124
 
 RULE = Rule(
@@ -27,7 +27,7 @@ RULE = Rule(
     citation=CODING_AHEAD_97124.at("97124 vs 97140"),
     subjects=BOTH,
     severity=Severity.WARNING,
-    superseded_by=("not-medically-necessary",),
+    superseded_by=PAYER_DEFENCE,
     overrides=("clinical-judgement", "documented-elsewhere"),
 )
 

@@ -2,10 +2,10 @@
 from collections.abc import Iterator
 
 from plugin.facts import line_ref, massage_lines
-from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Finding, Severity
+from plugin.findings import BILLING_OVERRIDES, Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._billing import needs_distinct, target_modifiers
+from plugin.rules._billing import modifiers_fix, needs_distinct
 from plugin.rules._rule import CLAIM_ONLY, Rule
 from plugin.vocabulary import CMS_NCCI
 
@@ -30,7 +30,6 @@ def check(record: Record, policy: Policy) -> Iterator[Finding]:
         paired = needs_distinct(record, policy, line)
         if not paired:
             continue
-        wanted = target_modifiers(record, policy, line)
         yield RULE.finding(
             summary=f"Add modifier 59 to the 97124 line: {paired[0]} is billed the same date.",
             detail=(f"Claim line {line.sequence} (97124) shares its date of service with "
@@ -38,5 +37,4 @@ def check(record: Record, policy: Policy) -> Iterator[Finding]:
                     "is bundled and denied. Use it only when the note shows a separate service "
                     "(different region or session)."),
             evidence=[line_ref(line)],
-            fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
-                                sequence=line.sequence, modifiers=wanted)])
+            fixes=[modifiers_fix(record, policy, line)])

@@ -2,12 +2,12 @@
 from collections.abc import Iterator
 
 from plugin.facts import item_modifiers, line_ref, massage_lines, payer_profile
-from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Finding, Severity
+from plugin.findings import BILLING_OVERRIDES, Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import (
     discipline,
-    target_modifiers,
+    modifiers_fix,
     zelis_applies,
     zelis_order_ok,
 )
@@ -36,7 +36,6 @@ def check(record: Record, policy: Policy) -> Iterator[Finding]:
         if not cmt or zelis_order_ok(record, policy, mods):
             continue
         profile = payer_profile(record, policy)
-        wanted = target_modifiers(record, policy, line)
         now = ", ".join(mods) if mods else "none"
         right = discipline(record, policy)
         because = "" if right.modifier == "GP" else f" ({right.modifier}: {right.reason})"
@@ -47,5 +46,4 @@ def check(record: Record, policy: Policy) -> Iterator[Finding]:
                     f"the same date as {', '.join(sorted(set(cmt)))}; its modifiers are {now}. The payer expects "
                     f"59 first, then the therapy modifier{because}."),
             evidence=[line_ref(line)],
-            fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
-                                sequence=line.sequence, modifiers=wanted)])
+            fixes=[modifiers_fix(record, policy, line)])

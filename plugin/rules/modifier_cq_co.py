@@ -3,14 +3,14 @@ and the line says so: CQ for a physical therapy assistant, CO for an occupationa
 from collections.abc import Iterator
 
 from plugin.facts import item_modifiers, line_ref, massage_lines, massage_procedures, payer_profile
-from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Finding, Severity
+from plugin.findings import BILLING_OVERRIDES, Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import (
     assistant_modifier,
     holds,
+    modifiers_fix,
     performer_refs,
-    target_modifiers,
 )
 from plugin.rules._rule import CLAIM_ONLY, Rule
 from plugin.vocabulary import CMS_CLAIMS_PROCESSING_CH5
@@ -43,12 +43,10 @@ def check(record: Record, policy: Policy) -> Iterator[Finding]:
     for line in massage_lines(record):
         if wanted_modifier in item_modifiers(line):
             continue
-        wanted = target_modifiers(record, policy, line)
         yield RULE.finding(
             summary=f"Add modifier {wanted_modifier} to the 97124 line: {kind} furnished the massage.",
             detail=(f"{kind[0].upper()}{kind[1:]} is among those who gave today's massage, so under {profile.name} "
                     f"the line (sequence {line.sequence}) carries {wanted_modifier} next to the discipline "
                     "modifier; Medicare pays it at 85%."),
             evidence=[line_ref(line), *procedures, *assistants],
-            fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
-                                sequence=line.sequence, modifiers=wanted)])
+            fixes=[modifiers_fix(record, policy, line)])

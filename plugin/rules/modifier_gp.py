@@ -4,10 +4,10 @@ pathology. The code keeps its historical name (rule codes are a public contract)
 from collections.abc import Iterator
 
 from plugin.facts import item_modifiers, line_ref, massage_lines, payer_profile
-from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Finding, Severity
+from plugin.findings import BILLING_OVERRIDES, Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._billing import DISCIPLINE_MODIFIERS, discipline, target_modifiers
+from plugin.rules._billing import DISCIPLINE_MODIFIERS, discipline, modifiers_fix
 from plugin.rules._rule import CLAIM_ONLY, Rule
 from plugin.vocabulary import CMS_CLAIMS_PROCESSING_CH5
 
@@ -39,7 +39,6 @@ def check(record: Record, policy: Policy) -> Iterator[Finding]:
         present = [m for m in item_modifiers(line) if m in DISCIPLINE_MODIFIERS]
         if present == [right.modifier]:
             continue
-        wanted = target_modifiers(record, policy, line)
         if present:
             summary = (f"Replace {', '.join(present)} with {right.modifier} on the 97124 line: the plan of care "
                        "sets the discipline.")
@@ -53,5 +52,4 @@ def check(record: Record, policy: Policy) -> Iterator[Finding]:
                     f"line. The right one here is **{right.modifier}**: {right.reason}. Claim line "
                     f"{line.sequence} (97124) {found}."),
             evidence=[line_ref(line), *([right.evidence] if right.evidence else [])],
-            fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
-                                sequence=line.sequence, modifiers=wanted)])
+            fixes=[modifiers_fix(record, policy, line)])

@@ -16,7 +16,7 @@ from plugin.rules._clinical import (
     set_aside,
     subject_refs,
 )
-from plugin.rules._rule import BOTH, Rule
+from plugin.rules._rule import BOTH, PAYER_DEFENCE, Rule
 from plugin.vocabulary import HNS_97124
 from plugin.wording import label, sentence
 
@@ -33,7 +33,7 @@ RULE = Rule(
     citation=HNS_97124.at("Massage Therapy 97124 (indications)"),
     subjects=BOTH,
     severity=Severity.WARNING,
-    superseded_by=("not-medically-necessary",),
+    superseded_by=PAYER_DEFENCE,
     overrides=("documented-elsewhere", "payer-exception"),
 )
 

@@ -7,7 +7,7 @@ from plugin.findings import Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._clinical import current_goals, measured, recorded_observations, subject_refs
-from plugin.rules._rule import BOTH, Rule
+from plugin.rules._rule import BOTH, PAYER_DEFENCE, Rule
 from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
 from plugin.wording import concept_label
 
@@ -20,8 +20,7 @@ RULE = Rule(
     citation=CMS_BENEFIT_POLICY_CH15.at("§220.3 (documentation: objective measures)"),
     subjects=BOTH,
     severity=Severity.WARNING,
-    # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
-    superseded_by=("not-medically-necessary",),
+    superseded_by=PAYER_DEFENCE,
     needs_complete=("observations", "goals"),
 )
 

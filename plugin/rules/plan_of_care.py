@@ -7,7 +7,7 @@ from plugin.findings import Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._clinical import names_massage, subject_refs
-from plugin.rules._rule import BOTH, Rule
+from plugin.rules._rule import BOTH, PAYER_DEFENCE, Rule
 from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
 from plugin.wording import label, sentence
 
@@ -20,8 +20,7 @@ RULE = Rule(
     citation=CMS_BENEFIT_POLICY_CH15.at("§220.1.2 (plan of care)"),
     subjects=BOTH,
     severity=Severity.WARNING,
-    # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
-    superseded_by=("not-medically-necessary",),
+    superseded_by=PAYER_DEFENCE,
     needs_complete=("carePlans",),
 )
 

@@ -1,12 +1,11 @@
 """regions: the body regions treated must be documented."""
 from collections.abc import Iterator
 
-from plugin.documents import service_note, unreadable_notes
 from plugin.facts import massage_lines
 from plugin.findings import Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._clinical import lacking
+from plugin.rules._clinical import lacking_in_notes
 from plugin.rules._rule import CLAIM_ONLY, Rule
 from plugin.vocabulary import HNS_97124
 from plugin.wording import labels
@@ -29,9 +28,8 @@ RULE = Rule(
 def check(record: Record, policy: Policy) -> Iterator[Finding]:
     if any(line.bodySite is not None for line in massage_lines(record)):
         return
-    regions = policy.lexicon("body_regions")
-    bare = lacking(record, lambda p: bool(p.bodySite or regions.hits(service_note(record, p))))
-    if bare and not unreadable_notes(record):
+    bare = lacking_in_notes(record, lambda p: p.bodySite, policy.lexicon("body_regions"))
+    if bare:
         yield RULE.finding(
             summary="Document the body regions the massage treated.",
             detail=f"Neither {labels(record, bare)} nor its claim line or note names a body region treated.",

@@ -1,11 +1,10 @@
 """techniques: the note must name the massage techniques used."""
 from collections.abc import Iterator
 
-from plugin.documents import service_note, unreadable_notes
 from plugin.findings import Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._clinical import lacking
+from plugin.rules._clinical import lacking_in_notes
 from plugin.rules._rule import CLAIM_ONLY, Rule
 from plugin.vocabulary import CODING_AHEAD_97124
 from plugin.wording import labels
@@ -26,9 +25,8 @@ RULE = Rule(
 
 @RULE.checks
 def check(record: Record, policy: Policy) -> Iterator[Finding]:
-    techniques = policy.lexicon("techniques")
-    bare = lacking(record, lambda p: bool(p.usedCode or techniques.hits(service_note(record, p))))
-    if bare and not unreadable_notes(record):  # an unread note may name them: no verdict of absence
+    bare = lacking_in_notes(record, lambda p: p.usedCode, policy.lexicon("techniques"))
+    if bare:
         yield RULE.finding(
             summary="Name the massage techniques used (e.g. effleurage, petrissage) in the note.",
             detail=f"The note for {labels(record, bare)} names no massage technique (effleurage, petrissage, "
