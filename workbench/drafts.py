@@ -14,6 +14,7 @@ import uuid
 from datetime import date
 
 from plugin import CPT
+
 MASSAGE = {"system": CPT, "code": "97124", "display": "Therapeutic massage, each 15 minutes"}
 
 
