@@ -35,11 +35,11 @@ def evaluate(record: Record, policy: Policy, rules: Iterable[Rule] | None = None
             found[rule.code] = []
             continue
         try:
-            if rule.report is not None:
+            found[rule.code] = []
+            if rule.report is not None:  # what the others could not check, without their findings
                 so_far = Evaluation(unchecked=MappingProxyType(dict(unchecked)), failed=tuple(failed))
                 found[rule.code] = list(rule.report(record, policy, so_far))
-            else:
-                assert rule.check is not None  # the catalog refuses a rule with neither
+            elif rule.check is not None:
                 found[rule.code] = list(rule.check(record, policy))
         except Exception as error:  # one broken rule must not take the others down; a card says so
             # The type only: an exception message may quote patient data.

@@ -291,11 +291,11 @@ class Record:
                        fhir_server: str | None = None) -> Record:
         """The record of one evaluation, from domain inputs.
 
-        `subject` says what is checked: `claim` (a Claim) or `orders` (a Bundle of draft
-        ServiceRequests); `patient` and
-        `visit` are Patient and Encounter ids; `resources` is what the rules may read about
-        them; `fhir_server` the base URL they came from, if any (its absolute references are
-        ours). The subject is indexed first (first copy of a `Type/id` wins); a resource that
+        `subject` says what is checked: Subject.CLAIM, the draft Claim `claim` (JSON), or
+        Subject.ORDER, the draft ServiceRequests in `orders` (a Bundle, or one resource);
+        `patient` and `visit` are Patient and Encounter ids; `resources` is what the rules may
+        read about them; `fhir_server` the base URL they came from, if any (its absolute
+        references are ours). The subject is indexed first (first copy of a `Type/id` wins); a resource that
         fails validation is in `skipped`, its path under `label` (e.g. "subject.claim").
         """
         prefilter = Prefilter(patient, fhir_server)

@@ -27,7 +27,8 @@ BOTH = frozenset(Subject)
 PAYER_DEFENCE = ("not-medically-necessary",)
 
 Check = Callable[[Record, Policy], Iterable[Finding]]
-# A check that reports on the evaluation itself, given what it has found so far.
+# A check that reports on the evaluation itself, given what the other rules could not check
+# (Evaluation.unchecked and .failed; its findings are left empty).
 Report = Callable[[Record, Policy, Evaluation], Iterable[Finding]]
 
 
@@ -48,7 +49,7 @@ class Rule:
     needs_complete: tuple[str, ...] = ()
     check: Check | None = field(default=None, repr=False)
     # Set instead of `check` by a rule that reports on the evaluation itself (what could not be
-    # read or run): it runs after all others and is given their evaluation so far.
+    # read or run): it runs after all others and is given what they could not check.
     report: Report | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
