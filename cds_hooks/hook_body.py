@@ -5,7 +5,8 @@ into dicts costs more than the whole visit's evaluation. Here the body is scanne
 (C): each prefetch Bundle's entries are kept as JSON text, and of each Observation only the
 fields plugin/prefilter.py reads are decoded. An Observation the prefilter holds back stays
 text: it leaves its Bundle and is handed to the record apart (`plugin.prefilter.HeldBack`),
-which parses it only if a rule follows a reference to it or a Goal arriving later makes it read. Everything else is parsed by `fhir_json.loads`, decimals exact.
+which parses it only if a rule follows a reference to it or a Goal arriving later makes it
+read. Everything else is parsed by `fhir_json.loads`, decimals exact.
 
 The result is what `fhir_json.loads` gives, less the held-back entries. Where this reader cannot
 vouch for that, the body is parsed whole by `fhir_json.loads` instead: a body under 64 KB
@@ -26,8 +27,7 @@ import msgspec
 from msgspec.structs import astuple
 
 from cds_hooks import fhir_json
-from plugin.completeness import next_link
-from plugin.prefilter import OBSERVATION_FIELDS, HeldBack, Prefilter, goal_measures
+from plugin import OBSERVATION_FIELDS, HeldBack, Prefilter, goal_measures, next_link
 
 # Below this size a body is parsed whole: an ordinary visit (~13 KB) gains nothing from the scan.
 MIN_BYTES = 64 * 1024
@@ -37,10 +37,10 @@ MEMBERS = ("hook", "hookInstance", "context", "fhirServer", "fhirAuthorization")
 # A resource's type and id, then the fields the prefilter reads as JSON text (None when absent):
 # equal text, equal decision, so a chart's thousands of Observations take a few dozen decisions.
 # gc=False: these hold no cycles, and a chart makes tens of thousands of them.
-_Head = msgspec.defstruct("_Head", [("resourceType", Any, None), ("id", Any, None)]
+_Head: Any = msgspec.defstruct("_Head", [("resourceType", Any, None), ("id", Any, None)]
                           + [(name, msgspec.Raw, None) for name in OBSERVATION_FIELDS], gc=False)
-_Entry = msgspec.defstruct("_Entry", [("fullUrl", Any, None), ("resource", _Head | None, None)], gc=False)
-_Top = msgspec.defstruct("_Top", [(name, msgspec.Raw, None) for name in MEMBERS]
+_Entry: Any = msgspec.defstruct("_Entry", [("fullUrl", Any, None), ("resource", _Head | None, None)], gc=False)
+_Top: Any = msgspec.defstruct("_Top", [(name, msgspec.Raw, None) for name in MEMBERS]
                          + [("prefetch", dict[str, dict[str, msgspec.Raw] | None] | None, None)], gc=False)
 _top = msgspec.json.Decoder(_Top)
 _texts = msgspec.json.Decoder(list[msgspec.Raw])
@@ -120,7 +120,7 @@ def _entry_resource(text: Any) -> Any:
     return fhir_json.loads(bytes(text))["resource"]
 
 
-def _held(entries: dict[str, list]) -> HeldBack:
+def _held(entries: dict[str, list[Any]]) -> HeldBack:
     return HeldBack(entries, _entry_resource)
 
 
@@ -136,7 +136,7 @@ def _scan(data: bytes) -> Body:
     return Body(body, _held(_hold(body, found)))
 
 
-def _value(parts: dict[str, Any] | None) -> tuple[Any, list]:
+def _value(parts: dict[str, Any] | None) -> tuple[Any, list[Any]]:
     """A prefetch value, its Bundle's Observations left out (None in their place), and those as
     (place in the entry list, position among the key's resources, entry text, head)."""
     if parts is None:
@@ -162,11 +162,11 @@ def _value(parts: dict[str, Any] | None) -> tuple[Any, list]:
     return value, observations
 
 
-def _hold(body: dict, found: dict[str, list]) -> dict[str, list]:
+def _hold(body: dict[str, Any], found: dict[str, list[Any]]) -> dict[str, list[Any]]:
     """Decide each Observation as the record's prefilter will (same patient, server and Goals'
     measures or more: plugin/record.py); parse the admitted ones into their place, and return
     the others as (position, `Type/id`, fullUrl, text) per key."""
-    context = body.get("context") if isinstance(body.get("context"), dict) else {}
+    context: dict[str, Any] = body["context"] if isinstance(body.get("context"), dict) else {}
     patient = context.get("patientId") if isinstance(context.get("patientId"), str) else None
     server = body.get("fhirServer") if isinstance(body.get("fhirServer"), str) else None
     prefetch = body["prefetch"]
@@ -175,7 +175,7 @@ def _hold(body: dict, found: dict[str, list]) -> dict[str, list]:
                           goal_measures(resource for resource, _ in parsed))
     shared = _shared_names(parsed, found)
     decided: dict[bytes, bool] = {}
-    held: dict[str, list] = {}
+    held: dict[str, list[Any]] = {}
     for key, observations in found.items():
         if not observations:
             continue
@@ -199,12 +199,12 @@ def _hold(body: dict, found: dict[str, list]) -> dict[str, list]:
     return {key: entries for key, entries in held.items() if entries}
 
 
-def _admits(prefilter: Prefilter, values: tuple) -> bool:
+def _admits(prefilter: Prefilter, values: tuple[Any, ...]) -> bool:
     raw = {name: _loads(text) for name, text in zip(OBSERVATION_FIELDS, values, strict=True) if text is not None}
     return prefilter.admits({"resourceType": "Observation", **raw})
 
 
-def _resources(value: Any) -> list[tuple[dict, Any]]:
+def _resources(value: Any) -> list[tuple[dict[str, Any], Any]]:
     """(resource, fullUrl) of the parsed resources of a context or prefetch value."""
     if not isinstance(value, dict):
         return []
@@ -214,7 +214,7 @@ def _resources(value: Any) -> list[tuple[dict, Any]]:
             if isinstance(e, dict) and isinstance(e.get("resource"), dict)]
 
 
-def _shared_names(parsed: list[tuple[dict, Any]], found: dict[str, list]) -> set[str]:
+def _shared_names(parsed: list[tuple[dict[str, Any], Any]], found: dict[str, list[Any]]) -> set[str]:
     """The `Type/id`s and fullUrls that more than one of the request's resources carry."""
     pairs = [(resource.get("resourceType"), resource.get("id"), url) for resource, url in parsed]
     pairs += [("Observation", head.resource.id, head.fullUrl) for observations in found.values()

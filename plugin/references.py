@@ -17,11 +17,23 @@ module only parses.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 # `Type/id` at the end of a path, optionally followed by `/_history/version`.
 _TAIL = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?/?$")
+
+
+def resource_key(raw: dict[str, Any]) -> str | None:
+    """`Type/id` of a resource as JSON; None when it has no type or no id."""
+    rtype, rid = raw.get("resourceType"), raw.get("id")
+    return f"{rtype}/{rid}" if isinstance(rtype, str) and isinstance(rid, str) and rid else None
+
+
+def id_part(key: str) -> str:
+    """The id of a `Type/id` key (as logical_key gives it)."""
+    return key.split("/", 1)[1]
 
 
 def reference_string(reference: Any) -> str | None:
@@ -60,7 +72,8 @@ def bases_of(full_urls: Iterable[str]) -> set[str]:
     id parsed once. When a URL's last segment is a valid id, its base depends on the path in
     front of it only (the `Type/id` tail and the `_history` form are both decided there); a
     search page's thousands of fullUrls share one such path."""
-    bases, by_path = set(), {}
+    bases: set[str] = set()
+    by_path: dict[str, str | None] = {}
     for url in full_urls:
         path, _, last = url.rpartition("/")
         if _ID.fullmatch(last):

@@ -7,8 +7,8 @@ import copy
 import pytest
 
 from cds_hooks import fhir_json, hook_body
-from plugin.prefilter import CATEGORY_SYSTEM, Prefilter
-from plugin.record import Record
+from cds_hooks.record_from_hook import record_from_hook
+from plugin.prefilter import OBSERVATION_CATEGORY, Prefilter
 from tests.builders import Visit
 
 LOINC = "http://loinc.org"
@@ -21,7 +21,7 @@ def every_body(monkeypatch):
 
 def vital(n: int, patient: str, code: str = "8867-4", **extra) -> dict:
     return {"resourceType": "Observation", "id": f"vs-{n}", "status": "final",
-            "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs"}]}],
+            "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "vital-signs"}]}],
             "code": {"coding": [{"system": LOINC, "code": code}]}, "subject": {"reference": f"Patient/{patient}"},
             "effectiveDateTime": f"20{10 + n % 15}-03-01", "valueQuantity": {"value": 60 + n % 40, "unit": "/min"},
             **extra}
@@ -118,7 +118,7 @@ def test_a_held_back_observation_is_validated_when_a_rule_follows_a_reference_to
     procedure["reasonReference"] = [{"reference": "https://ehr.example.org/fhir/Observation/vs-3"}]
     body = hook_body.read(fhir_json.dumps(request).encode())
     assert any(type_id == "Observation/vs-3" for _, type_id, _, _ in body.held.entries["observations"])
-    record = Record.build("claim-prepare", body.value["context"])
+    record = record_from_hook("claim-prepare", body.value["context"])
     record.add_prefetch(body.value["prefetch"], held=body.held)
     assert [o.id for o in record.all("Observation")] == ["vs-1000", "vs-1001"]
     proc = record.all("Procedure")[0]

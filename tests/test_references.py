@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cds_hooks.record_from_hook import record_from_hook
 from plugin.facts import ref_key
 from plugin.record import Record
 from plugin.references import base_of, bases_of, logical_key, split
@@ -48,7 +49,7 @@ def _record(fhir_server=None) -> Record:
         {"fullUrl": f"{BASE}/Goal/g2",
          "resource": {"resourceType": "Goal", "id": "g2", "lifecycleStatus": "active",
                       "description": {"text": "lift"}, "subject": {"reference": "Patient/p"}}}]}
-    return Record.build("claim-prepare", {"patientId": "p", "claim": claim}, {"goals": goals},
+    return record_from_hook("claim-prepare", {"patientId": "p", "claim": claim}, {"goals": goals},
                         fhir_server=fhir_server)
 
 
