@@ -94,7 +94,7 @@ def stages(workdir: Path, count: int, first: int) -> tuple[float, dict[str, floa
         Record.build = classmethod(timed("context: validation", saved_build.__func__))
         client = _client(workdir)
         state = client.application.extensions["cpt97124"]
-        state.on_cards = timed("issued cards to SQLite", state.on_cards)
+        state.issued_cards.record = timed("issued cards to SQLite", state.issued_cards.record)
         for n in range(first, first + 20):
             _timed_post(client, "claim-prepare", body("claim-prepare", n))
         spent.clear()

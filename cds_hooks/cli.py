@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -15,7 +16,7 @@ def _serve(args: argparse.Namespace) -> int:
     from cds_hooks import gunicorn_conf
     from cds_hooks.config import Config
 
-    overrides = {"dev": True} if args.dev else {}
+    overrides: dict[str, Any] = {"dev": True} if args.dev else {}
     Config.from_env(**overrides).check()  # refuse an unsafe configuration before any worker starts
     if args.dev:
         print("\n" + "!" * 78 + "\n  DEV MODE: EHR JWT verification is OFF, any CORS origin is allowed and\n"
@@ -46,11 +47,11 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from cds_hooks.config import Config
-    from cds_hooks.database import upgrade
+    from cds_hooks.database import new_engine, upgrade
 
     config = Config.from_env()
     try:
-        revision = upgrade(config.database_url, config.database_timeout)
+        revision = upgrade(new_engine(config.database_url, config.database_timeout))
     except SQLAlchemyError as error:
         print(f"error: the database could not be upgraded ({type(error).__name__})", file=sys.stderr)
         return 1
@@ -74,7 +75,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"error: {args.request}: hook must be one of "
               f"{sorted(s.hook for s in SERVICES.values())}", file=sys.stderr)
         return 2
-    overrides = {"dev": True, "database_url": "sqlite://"}
+    overrides: dict[str, Any] = {"dev": True, "database_url": "sqlite://"}
     if args.payer_profiles:
         overrides["payer_profiles"] = args.payer_profiles
     app = create_app(Config.from_env(**overrides))
@@ -106,15 +107,17 @@ def _missing_extra(what: str, extra: str, error: ImportError) -> int:
 
 def _feedback_report(args: argparse.Namespace) -> int:
     from cds_hooks.config import Config
+    from cds_hooks.database import connect
     from cds_hooks.feedback import report
     config = Config.from_env()
-    print(report(config))
+    engine = connect(config.database_url, config.database_timeout)
+    print(report(engine))
     if args.html:
         try:
             from cds_hooks.feedback_report import html_report
         except ImportError as error:
             return _missing_extra("--html", "report", error)
-        Path(args.html).write_text(html_report(config))
+        Path(args.html).write_text(html_report(engine))
         print(f"\nHTML report written to {args.html}", file=sys.stderr)
     return 0
 

@@ -11,16 +11,16 @@ import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import Any
 
 from jinja2 import Environment
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from cds_hooks.cards import OVERRIDE_REASONS
-from cds_hooks.config import Config
-from cds_hooks.database import engine_for, feedback_items, issued_cards
+from cds_hooks.database import feedback_items, issued_cards
+from cds_hooks.feedback import UNKNOWN
 
-UNKNOWN = "unknown"
 REASON_TEXT = dict(OVERRIDE_REASONS)
 TREND_RULES = 6          # rules drawn in the override-rate chart, the most issued first
 COMMENTS_SHOWN = 5
@@ -52,9 +52,8 @@ def _monday(moment: datetime) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def gather(config: Config) -> tuple[dict[str, Rule], dict[date, Week], dict[tuple[str, date], Week]]:
+def gather(engine: Engine) -> tuple[dict[str, Rule], dict[date, Week], dict[tuple[str, date], Week]]:
     """Per rule, per week, and per (rule, week) counts from the service database."""
-    engine = engine_for(config.database_url)
     with engine.connect() as connection:
         cards = select(issued_cards.c.card_uuid, issued_cards.c.rule_code, issued_cards.c.issued_at)
         issued = {row.card_uuid: (row.rule_code or UNKNOWN, _monday(row.issued_at))
@@ -98,7 +97,8 @@ def charts(rules: dict[str, Rule], weeks: dict[date, Week], by_rule_week: dict) 
     from matplotlib.figure import Figure
 
     plt.rcParams.update({"svg.fonttype": "none", "font.size": 9})
-    days = list(weeks)
+    # Dates go through matplotlib's unit converters; its type stubs only know numbers.
+    days: list[Any] = list(weeks)
 
     def dated(ax) -> None:
         ax.set_xlabel("week starting (UTC)")
@@ -169,8 +169,8 @@ review with the clinic's billers.</p>
 """
 
 
-def html_report(config: Config) -> str:
-    rules, weeks, by_rule_week = gather(config)
+def html_report(engine: Engine) -> str:
+    rules, weeks, by_rule_week = gather(engine)
     ordered = sorted(rules.values(), key=lambda r: (r.code == UNKNOWN, r.code))
     page = Environment(autoescape=True).from_string(PAGE)
     return page.render(rules=ordered, charts=charts(rules, weeks, by_rule_week) if rules else [],

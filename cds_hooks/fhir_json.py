@@ -21,7 +21,8 @@ MAX_EXPONENT = 400
 
 def _decimal(text: str) -> Decimal:
     value = Decimal(text)
-    if abs(value.adjusted()) > MAX_EXPONENT or abs(value.as_tuple().exponent) > MAX_EXPONENT:
+    exponent = value.as_tuple().exponent  # a letter for NaN and Infinity, which have none
+    if abs(value.adjusted()) > MAX_EXPONENT or isinstance(exponent, int) and abs(exponent) > MAX_EXPONENT:
         raise ValueError(f"a JSON number beyond 1E±{MAX_EXPONENT}")
     return value
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 _PARTIAL = re.compile(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
@@ -75,9 +75,9 @@ def instant(value: Any) -> datetime | None:
     """An aware datetime to order and subtract times by; a date (or partial date) counts from the
     start of its first day in UTC, a time without a zone (invalid R4) as UTC."""
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     first = first_day(value)
-    return datetime(first.year, first.month, first.day, tzinfo=timezone.utc) if first else None
+    return datetime(first.year, first.month, first.day, tzinfo=UTC) if first else None
 
 
 def has_time(value: Any) -> bool:

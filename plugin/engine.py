@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from plugin.facts import has_subject
 from plugin.findings import Finding, Severity

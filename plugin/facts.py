@@ -4,8 +4,9 @@ Each function is pure over the record; expensive ones are memoised per request.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
-from typing import Any, Iterable
+from typing import Any
 
 from plugin.dates import first_day, has_time, instant
 from plugin.policy import PayerFacts, PayerProfile, Policy

@@ -25,9 +25,10 @@ Anything the checks cannot read (odd shapes, missing fields) is admitted and val
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from plugin.policy import load_policy
 from plugin.references import normal_base, split

@@ -17,9 +17,10 @@ import pickle
 import threading
 import typing
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
@@ -284,7 +285,7 @@ class Record:
     def from_resources(cls, hook: str, patient: str | None, visit: str | None = None, *,
                        claim: dict | None = None, orders: dict | None = None,
                        resources: Iterable[dict] = (), label: str = "subject",
-                       fhir_server: str | None = None) -> "Record":
+                       fhir_server: str | None = None) -> Record:
         """The record of one evaluation, from domain inputs rather than a hook's context.
 
         `hook` names the check ("claim-prepare" for a Claim, "order-sign" for orders); the subject
@@ -311,7 +312,7 @@ class Record:
 
     @classmethod
     def build(cls, hook: str, context: dict, prefetch: dict | None = None,
-              unavailable: Iterable[str] = (), fhir_server: str | None = None) -> "Record":
+              unavailable: Iterable[str] = (), fhir_server: str | None = None) -> Record:
         """A hook's record: its context names the subject, patient and visit; the prefetch's
         resources come after the context's own."""
         def text(key: str) -> str | None:

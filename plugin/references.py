@@ -17,7 +17,8 @@ module only parses.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 # `Type/id` at the end of a path, optionally followed by `/_history/version`.

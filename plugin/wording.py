@@ -6,8 +6,9 @@
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import Any
 
 from plugin.facts import codings, cpt_codes, day_of, item_cpt, observation_day, procedure_day, texts
 from plugin.record import Record

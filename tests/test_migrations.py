@@ -41,8 +41,9 @@ def old_schema(url: str) -> None:
 def test_a_sqlite_file_from_before_migrations_upgrades_in_place(tmp_path):
     url = f"sqlite:///{tmp_path}/old.db"
     old_schema(url)
-    assert database.upgrade(url) == database.head_revision()
-    with database.engine(url).connect() as connection:
+    engine = database.new_engine(url)
+    assert database.upgrade(engine) == database.head_revision()
+    with engine.connect() as connection:
         columns = {c["name"] for c in inspect(connection).get_columns("feedback_items")}
         assert {"issuer", "dedup_key"} <= columns
         assert connection.execute(text("SELECT rule_code FROM issued_cards")).scalars().all() == ["units"]
@@ -50,8 +51,9 @@ def test_a_sqlite_file_from_before_migrations_upgrades_in_place(tmp_path):
 
 
 def test_migrations_build_exactly_the_tables_the_code_uses(database_url):
-    database.upgrade(database_url)
-    with database.engine(database_url).connect() as connection:
+    engine = database.new_engine(database_url)
+    database.upgrade(engine)
+    with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), database.metadata)
     assert differences == []
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 HERE = Path(__file__).parent
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"

@@ -6,17 +6,33 @@ that none of the other modifier rules objects to.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 
-from plugin.facts import (CPT, codings, cpt_codes, day_of, item_cpt, item_day, item_modifiers, lines_on,
-                          massage_procedures, patient_procedures, payer_profile, procedure_day, texts,
-                          visit_day)
 from plugin.dates import period_days
-from plugin.facts import for_patient, ref_key
-from plugin.facts import item_quantity as quantity, line_ref  # noqa: F401 (the billing rules import them here)
 from plugin.documents import visit_notes
+from plugin.facts import (
+    CPT,
+    codings,
+    cpt_codes,
+    day_of,
+    for_patient,
+    item_cpt,
+    item_day,
+    item_modifiers,
+    line_ref,  # noqa: F401 (the billing rules import it from here)
+    lines_on,
+    massage_procedures,
+    patient_procedures,
+    payer_profile,
+    procedure_day,
+    ref_key,
+    texts,
+    visit_day,
+)
+from plugin.facts import item_quantity as quantity  # noqa: F401 (the billing rules import them here)
 from plugin.policy import Policy
 from plugin.record import Record
 from plugin.wording import day_label, label

@@ -7,12 +7,29 @@ name the place as evidence.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from plugin.facts import (CPT, codings, cpt_codes, for_patient, in_valueset, is_massage, about_patient,
-                          line_ref, lines_on, massage_lines, massage_orders, massage_procedures, notes_text,
-                          ref_key, texts, visit_day, visit_procedures)
+from plugin.facts import (
+    CPT,
+    about_patient,
+    codings,
+    cpt_codes,
+    for_patient,
+    in_valueset,
+    is_massage,
+    line_ref,
+    lines_on,
+    massage_lines,
+    massage_orders,
+    massage_procedures,
+    notes_text,
+    ref_key,
+    texts,
+    visit_day,
+    visit_procedures,
+)
 from plugin.policy import Lexicon, Policy
 from plugin.prefilter import goal_measures, observation_read
 from plugin.record import Record

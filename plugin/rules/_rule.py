@@ -2,10 +2,17 @@
 citation, the hooks it serves, and a pure check(record, policy) -> findings."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
-from plugin.findings import DOCUMENTATION_OVERRIDES, OVERRIDE_REASONS, Citation, Finding, Fix, Severity
+from plugin.findings import (
+    DOCUMENTATION_OVERRIDES,
+    OVERRIDE_REASONS,
+    Citation,
+    Finding,
+    Fix,
+    Severity,
+)
 from plugin.policy import Policy
 from plugin.record import Record
 

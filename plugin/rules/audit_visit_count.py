@@ -1,5 +1,12 @@
 """audit-visit-count: more than three 97124 visits in the episode draws payer review."""
-from plugin.facts import MASSAGE, cpt_codes, patient_procedures, payer_profile, procedure_day, visit_day
+from plugin.facts import (
+    MASSAGE,
+    cpt_codes,
+    patient_procedures,
+    payer_profile,
+    procedure_day,
+    visit_day,
+)
 from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._billing import episode_window

@@ -1,8 +1,17 @@
 """countersignature: the doctor who supervises or delegates the massage countersigns the note."""
 from plugin.facts import codings, massage_procedures, payer_profile
 from plugin.findings import Citation, Severity
-from plugin.rules._billing import (SIGNING_DATA, agent_types, credentials, note_name, note_targets, performer_keys,
-                                   performer_refs, person_keys, signing_evidence)
+from plugin.rules._billing import (
+    SIGNING_DATA,
+    agent_types,
+    credentials,
+    note_name,
+    note_targets,
+    performer_keys,
+    performer_refs,
+    person_keys,
+    signing_evidence,
+)
 from plugin.rules._rule import CP, Rule
 from plugin.wording import sentence
 

@@ -1,7 +1,16 @@
 """exam-findings: the exam must show a reason for massage (pain, spasm, swelling, lost motion...)."""
 from plugin.findings import Citation, Severity
-from plugin.rules._clinical import (Source, code_hits, current_conditions, massage_service_sources, qualifying_hits,
-                                    recorded_observations, source_of, subject_refs, term_hits)
+from plugin.rules._clinical import (
+    Source,
+    code_hits,
+    current_conditions,
+    massage_service_sources,
+    qualifying_hits,
+    recorded_observations,
+    source_of,
+    subject_refs,
+    term_hits,
+)
 from plugin.rules._rule import BOTH, Rule
 
 RULE = Rule(

@@ -1,8 +1,15 @@
 """intent-suggests-97140: when the documented goals are manual-therapy goals, the code is 97140."""
 from plugin.facts import item_cpt, lines_on, massage_orders, visit_day, visit_massage_lines
 from plugin.findings import Citation, ClaimLineFix, OrderFix, Severity
-from plugin.rules._clinical import (careplan_activity_sources, goal_sources, summarise,
-                                    massage_service_sources, refs, subject_refs, term_hits)
+from plugin.rules._clinical import (
+    careplan_activity_sources,
+    goal_sources,
+    massage_service_sources,
+    refs,
+    subject_refs,
+    summarise,
+    term_hits,
+)
 from plugin.rules._rule import BOTH, ORDER_SIGN, Rule
 
 RULE = Rule(

@@ -9,12 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugin.facts import (day_of, for_patient, is_massage, item_modifiers, massage_procedures, payer_profile,
-                          visit_day, visit_massage_lines)
+from plugin.facts import (
+    day_of,
+    for_patient,
+    is_massage,
+    item_modifiers,
+    massage_procedures,
+    payer_profile,
+    visit_day,
+    visit_massage_lines,
+)
 from plugin.findings import Citation, ClaimLineFix, Severity
 from plugin.record import Record
-from plugin.rules._billing import (NOT_COVERED, credential_names, credentials, holds, line_ref, performer_refs,
-                                   target_modifiers)
+from plugin.rules._billing import (
+    NOT_COVERED,
+    credential_names,
+    credentials,
+    holds,
+    line_ref,
+    performer_refs,
+    target_modifiers,
+)
 from plugin.rules._rule import CP, Rule
 
 RULE = Rule(

@@ -1,5 +1,13 @@
 """modality-count: in the initial phase of care, more than two therapies in one visit is beyond usual."""
-from plugin.facts import day_of, item_day, lines_on, massage_lines, payer_profile, visit_day, visit_procedures
+from plugin.facts import (
+    day_of,
+    item_day,
+    lines_on,
+    massage_lines,
+    payer_profile,
+    visit_day,
+    visit_procedures,
+)
 from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._billing import active_care_plan, line_ref, therapy_codes, therapy_days

@@ -1,7 +1,13 @@
 """modifier-59-gp-order: payers on Zelis edits want 97124 with CMT coded 59 first, then GP."""
 from plugin.facts import item_modifiers, massage_lines, payer_profile
 from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
-from plugin.rules._billing import discipline, line_ref, target_modifiers, zelis_applies, zelis_order_ok
+from plugin.rules._billing import (
+    discipline,
+    line_ref,
+    target_modifiers,
+    zelis_applies,
+    zelis_order_ok,
+)
 from plugin.rules._rule import CP, Rule
 
 RULE = Rule(

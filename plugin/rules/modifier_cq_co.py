@@ -3,7 +3,13 @@ and the line says so: CQ for a physical therapy assistant, CO for an occupationa
 from plugin.facts import item_modifiers, massage_lines, massage_procedures, payer_profile
 from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
 from plugin.record import Record
-from plugin.rules._billing import assistant_modifier, holds, line_ref, performer_refs, target_modifiers
+from plugin.rules._billing import (
+    assistant_modifier,
+    holds,
+    line_ref,
+    performer_refs,
+    target_modifiers,
+)
 from plugin.rules._rule import CP, Rule
 
 RULE = Rule(

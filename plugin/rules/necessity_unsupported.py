@@ -2,9 +2,17 @@
 from plugin.facts import massage_orders, massage_procedures, ref_key
 from plugin.findings import Citation, OrderFix, Severity
 from plugin.record import Record
-from plugin.rules._clinical import (claim_diagnosis_sources, describe, patient_qualifying_conditions,
-                                    pre_exercise_hits, qualifying_hits, reason_sources, refs, set_aside,
-                                    subject_refs)
+from plugin.rules._clinical import (
+    claim_diagnosis_sources,
+    describe,
+    patient_qualifying_conditions,
+    pre_exercise_hits,
+    qualifying_hits,
+    reason_sources,
+    refs,
+    set_aside,
+    subject_refs,
+)
 from plugin.rules._rule import BOTH, ORDER_SIGN, Rule
 from plugin.wording import label, sentence
 

@@ -3,9 +3,19 @@ wellness or comfort is not billable to the payer (patient-pay at most)."""
 from plugin.facts import massage_lines, massage_orders, notes_text
 from plugin.findings import Citation, ClaimLineFix, OrderFix, Severity
 from plugin.fixes import PATIENT_PAY_NOTE
-from plugin.rules._clinical import (claim_diagnosis_sources, code_hits, goal_sources, summarise,
-                                    massage_service_sources, patient_qualifying_conditions,
-                                    pre_exercise_hits, qualifying_hits, refs, subject_refs, term_hits)
+from plugin.rules._clinical import (
+    claim_diagnosis_sources,
+    code_hits,
+    goal_sources,
+    massage_service_sources,
+    patient_qualifying_conditions,
+    pre_exercise_hits,
+    qualifying_hits,
+    refs,
+    subject_refs,
+    summarise,
+    term_hits,
+)
 from plugin.rules._rule import BOTH, ORDER_SIGN, Rule
 
 RULE = Rule(

@@ -9,7 +9,14 @@ from plugin.facts import codings, day_of, for_patient, payer_profile, visit_day
 from plugin.findings import Citation, Severity
 from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._billing import PLAN_EVIDENCE, active_care_plan, agent_types, credentials, holds, therapy_days
+from plugin.rules._billing import (
+    PLAN_EVIDENCE,
+    active_care_plan,
+    agent_types,
+    credentials,
+    holds,
+    therapy_days,
+)
 from plugin.rules._rule import CP, Rule
 
 RULE = Rule(

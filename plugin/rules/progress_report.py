@@ -5,8 +5,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from plugin.facts import (CPT, codings, cpt_codes, day_of, for_patient, patient_procedures, payer_profile,
-                          procedure_day, visit_day)
+from plugin.facts import (
+    CPT,
+    codings,
+    cpt_codes,
+    day_of,
+    for_patient,
+    patient_procedures,
+    payer_profile,
+    procedure_day,
+    visit_day,
+)
 from plugin.findings import Citation, Severity
 from plugin.policy import Policy
 from plugin.record import Record

@@ -1,7 +1,16 @@
 """same-region-97140: 97124 and 97140 (or 97140 and the manipulation) must not share a body region."""
 from collections import defaultdict
 
-from plugin.facts import CPT, MASSAGE, cpt_codes, item_cpt, item_day, lines_on, massage_lines, visit_procedures
+from plugin.facts import (
+    CPT,
+    MASSAGE,
+    cpt_codes,
+    item_cpt,
+    item_day,
+    lines_on,
+    massage_lines,
+    visit_procedures,
+)
 from plugin.findings import Citation, Severity
 from plugin.policy import Policy
 from plugin.record import Record

@@ -1,8 +1,16 @@
 """signature: the day's 97124 note is signed and dated by the person who did the massage."""
 from plugin.facts import massage_procedures
 from plugin.findings import Citation, Severity
-from plugin.rules._billing import (SIGNING_DATA, agent_types, note_name, note_targets, performer_keys, performer_refs,
-                                   person_keys, signing_evidence)
+from plugin.rules._billing import (
+    SIGNING_DATA,
+    agent_types,
+    note_name,
+    note_targets,
+    performer_keys,
+    performer_refs,
+    person_keys,
+    signing_evidence,
+)
 from plugin.rules._rule import CP, Rule
 from plugin.wording import person, sentence
 

@@ -1,5 +1,12 @@
 """time-in-out: units come from the clock, so the 97124 service needs a documented time in and out."""
-from plugin.facts import clock_minutes, cpt_codes, line_ref, massage_lines, massage_procedures, untimed_services
+from plugin.facts import (
+    clock_minutes,
+    cpt_codes,
+    line_ref,
+    massage_lines,
+    massage_procedures,
+    untimed_services,
+)
 from plugin.findings import Citation, Severity
 from plugin.record import Record
 from plugin.rules._rule import CP, Rule

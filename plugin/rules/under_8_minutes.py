@@ -1,5 +1,12 @@
 """under-8-minutes: 97124 time that no permitted allocation gives a unit must not be billed."""
-from plugin.facts import MASSAGE, line_ref, massage_procedures, visit_billed_units, visit_massage_lines, visit_units
+from plugin.facts import (
+    MASSAGE,
+    line_ref,
+    massage_procedures,
+    visit_billed_units,
+    visit_massage_lines,
+    visit_units,
+)
 from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
 from plugin.record import Record
 from plugin.rules._rule import CP, Rule

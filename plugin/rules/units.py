@@ -1,5 +1,12 @@
 """units: the 97124 line's quantity must be one the 8-minute rule permits under the payer's method."""
-from plugin.facts import MASSAGE, line_ref, massage_procedures, visit_billed_units, visit_massage_lines, visit_units
+from plugin.facts import (
+    MASSAGE,
+    line_ref,
+    massage_procedures,
+    visit_billed_units,
+    visit_massage_lines,
+    visit_units,
+)
 from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
 from plugin.record import Record
 from plugin.rules._rule import CP, Rule
