@@ -12,8 +12,16 @@ from typing import Any
 
 from audit.store import PatientGroup, massage_item
 from plugin.engine import evaluate
-from plugin.facts import MASSAGE, item_quantity, payer_profile, ref_key, visit_billed_units, visit_day, \
-    visit_massage_lines, visit_units
+from plugin.facts import (
+    MASSAGE,
+    item_quantity,
+    payer_profile,
+    ref_key,
+    visit_billed_units,
+    visit_day,
+    visit_massage_lines,
+    visit_units,
+)
 from plugin.findings import Severity
 from plugin.policy import Policy
 from plugin.record import Record

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from jinja2 import Environment
@@ -47,8 +47,8 @@ class Week:
 
 
 def _monday(moment: datetime) -> date:
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    day = moment.astimezone(timezone.utc).date()
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    day = moment.astimezone(UTC).date()
     return day - timedelta(days=day.weekday())
 
 
@@ -174,4 +174,4 @@ def html_report(engine: Engine) -> str:
     ordered = sorted(rules.values(), key=lambda r: (r.code == UNKNOWN, r.code))
     page = Environment(autoescape=True).from_string(PAGE)
     return page.render(rules=ordered, charts=charts(rules, weeks, by_rule_week) if rules else [],
-                       generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), shown=COMMENTS_SHOWN)
+                       generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), shown=COMMENTS_SHOWN)

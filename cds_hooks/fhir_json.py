@@ -13,7 +13,6 @@ from typing import Any
 import simplejson
 from flask.json.provider import JSONProvider
 
-
 # FHIR's decimal grammar puts no bound on an exponent, but `1E+10000000` (a dozen bytes) costs
 # minutes to turn into an int or to quantize; no quantity, price or measure comes near 1E±400.
 MAX_EXPONENT = 400

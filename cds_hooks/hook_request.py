@@ -105,7 +105,7 @@ def parse(body: Any, hook: str, wire_name: str | None = None) -> HookRequest:
         try:
             parts = urlsplit(server)
             valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-            parts.port  # raises for a port that is not a number
+            _ = parts.port  # raises for a port that is not a number
         except ValueError:
             valid = False
         if not valid:

@@ -68,7 +68,7 @@ def render(template: str, context: dict) -> str | None:
     """Fill {{context.x}} tokens (URL-quoted); None when a token has no value (that query cannot run)."""
     out = template
     for key, value in context.items():
-        token = "{{context.%s}}" % key
+        token = "{{context." + key + "}}"
         if token in out:
             if not isinstance(value, str) or not value:
                 return None

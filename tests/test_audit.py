@@ -22,7 +22,14 @@ from cds_hooks.cli import main
 from cds_hooks.config import Config
 from plugin.policy import load_policy
 from plugin.record import Record
-from tests.bulk_export import CLAIM_FIXTURES, FIXTURES, REQUESTS, all_claim_fixtures, resources_of, write_export
+from tests.bulk_export import (
+    CLAIM_FIXTURES,
+    FIXTURES,
+    REQUESTS,
+    all_claim_fixtures,
+    resources_of,
+    write_export,
+)
 
 CLINIC_PROFILES = FIXTURES / "payer-profiles.toml"
 CLAIM_SERVICE = "massage-97124-claim-check"

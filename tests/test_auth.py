@@ -9,8 +9,16 @@ import pytest
 from cds_hooks.app import create_app
 from cds_hooks.config import Config, Issuer
 from tests.builders import Visit
-from tests.ehr_signer import (BASE, ISS, JwksServer, Signer, b64, bearer, hs256_with_public_key,
-                              unsigned)
+from tests.ehr_signer import (
+    BASE,
+    ISS,
+    JwksServer,
+    Signer,
+    b64,
+    bearer,
+    hs256_with_public_key,
+    unsigned,
+)
 
 CLAIM_SERVICE = "/cds-services/massage-97124-claim-check"
 DISCOVERY_AUD = f"{BASE}/cds-services"

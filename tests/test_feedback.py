@@ -6,9 +6,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from cds_hooks import database
 from cds_hooks.app import create_app
 from cds_hooks.config import Config, Issuer
-from cds_hooks import database
 from cds_hooks.database import feedback_items, issued_cards
 from cds_hooks.feedback import report, tallies
 from tests.builders import Visit
@@ -134,6 +134,25 @@ BAD_ITEMS = [
     ({k: v for k, v in GOOD.items() if k != "outcomeTimestamp"}, "feedback[1].outcomeTimestamp"),
     ("not an object", "feedback[1]"),
 ]
+# Each field given a JSON value of the wrong type: refused, naming the field.
+WRONG_TYPES = [
+    ({**GOOD, "card": 42}, "feedback[1].card", "must be a string"),
+    ({**GOOD, "card": ["c-1"]}, "feedback[1].card", "must be a string"),
+    ({**GOOD, "outcome": True}, "feedback[1].outcome", "must be one of accepted, overridden"),
+    ({**GOOD, "outcome": "accepted", "acceptedSuggestions": {"id": "s"}},
+     "feedback[1].acceptedSuggestions", "must be an array"),
+    ({**GOOD, "outcome": "accepted", "acceptedSuggestions": ["s"]},
+     "feedback[1].acceptedSuggestions[0]", "must be an object"),
+    ({**GOOD, "outcome": "accepted", "acceptedSuggestions": [{"id": 7}]},
+     "feedback[1].acceptedSuggestions[0].id", "must be a string"),
+    ({**GOOD, "overrideReason": {"reason": "too busy"}}, "feedback[1].overrideReason.reason", "must be an object"),
+    ({**GOOD, "overrideReason": {"reason": {"system": "http://x.org", "code": 1.5}}},
+     "feedback[1].overrideReason.reason.code", "must be a string"),
+    ({**GOOD, "overrideReason": {"userComment": {"text": "x"}}},
+     "feedback[1].overrideReason.userComment", "must be a string"),
+    ({**GOOD, "outcomeTimestamp": 1772474400}, "feedback[1].outcomeTimestamp", "date-time"),
+    (None, "feedback[1]", "must be an object"),
+]
 
 
 @pytest.mark.parametrize("bad, field", BAD_ITEMS)
@@ -145,6 +164,23 @@ def test_one_bad_item_refuses_the_whole_request_and_stores_nothing(client, bad, 
     assert outcome["resourceType"] == "OperationOutcome"
     assert outcome["issue"][0]["expression"] == [field]
     assert feedback_rows(engine) == before
+
+
+@pytest.mark.parametrize("bad, field, says", WRONG_TYPES)
+def test_a_value_of_the_wrong_type_is_a_400_naming_its_field(client, bad, field, says, engine):
+    response = client.post(FEEDBACK, json={"feedback": [GOOD, bad]})
+    assert response.status_code == 400
+    issue = response.get_json()["issue"][0]
+    assert issue["expression"] == [field] and issue["code"] == "invalid"
+    assert issue["diagnostics"].startswith(field + " ") and says in issue["diagnostics"]
+    assert feedback_rows(engine) == 0
+
+
+def test_too_many_items_are_refused_whole(client, engine):
+    response = client.post(FEEDBACK, json={"feedback": [GOOD] * 501})
+    assert response.status_code == 400
+    assert response.get_json()["issue"][0]["diagnostics"] == "feedback has more than 500 items"
+    assert feedback_rows(engine) == 0
 
 
 @pytest.mark.parametrize("body, field", [({}, "feedback"), ({"feedback": []}, "feedback"),

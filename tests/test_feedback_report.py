@@ -3,7 +3,7 @@ override reasons and weekly trend charts, from what the service database holds."
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert
@@ -11,7 +11,7 @@ from sqlalchemy import insert
 from cds_hooks.cli import main
 from cds_hooks.database import connect, feedback_items, issued_cards
 
-MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
+MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
 def card(n: int, code: str, week: int) -> dict:

@@ -2,11 +2,23 @@
 newest revision, with the rows kept; the migrations build exactly the tables the code uses."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, insert, inspect, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    insert,
+    inspect,
+    text,
+)
 
 from cds_hooks import database
 from cds_hooks.cli import main
@@ -29,7 +41,7 @@ def old_schema(url: str) -> None:
           Column("jti", String(255), primary_key=True), Column("expires_at", Integer, nullable=False))
     engine = create_engine(url)
     old.create_all(engine)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with engine.begin() as connection:
         connection.execute(insert(old.tables["issued_cards"]).values(
             card_uuid="c-1", service_id="s", hook_instance="h", rule_code="units", issued_at=now))

@@ -2,11 +2,19 @@ from datetime import timedelta
 
 import pytest
 
-from plugin.policy import load_policy
 from plugin.engine import evaluate
+from plugin.policy import load_policy
 from tests.builders import concept, ref
 from tests.rules.billing_support import run
-from tests.rules.medicare_support import LOINC, NURSE_PRACTITIONER, PHYSICIAN, PLAN_START, PT, MedicareVisit, days_before
+from tests.rules.medicare_support import (
+    LOINC,
+    NURSE_PRACTITIONER,
+    PHYSICIAN,
+    PLAN_START,
+    PT,
+    MedicareVisit,
+    days_before,
+)
 from tests.rules.signing_support import AGENT_TYPES
 
 CODE = "plan-certification"

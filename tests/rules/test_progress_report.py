@@ -1,7 +1,7 @@
 import pytest
 
-from plugin.policy import load_policy
 from plugin.engine import evaluate
+from plugin.policy import load_policy
 from tests.rules.billing_support import run
 from tests.rules.medicare_support import PHYSICIAN, PLAN_START, PTA, MedicareVisit
 

@@ -1,6 +1,7 @@
 """Property: a bill that is one of the allocations the 8-minute rule permits never gets a `units`
 or `under-8-minutes` card, and a bill outside the set gets a fix that lands inside it."""
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from plugin.engine import evaluate
 from plugin.fixes import apply
