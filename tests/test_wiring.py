@@ -1,14 +1,57 @@
-"""cds_hooks has no import cycle, counting the imports made inside functions too (a cycle hidden
-in a function is still a cycle: app.py and feedback.py once reached each other that way)."""
+"""How the service is put together: one database engine per app, shared by every part that
+needs the database; no import cycle in cds_hooks, counting the imports made inside functions too
+(a cycle hidden in a function is still a cycle: app.py and feedback.py once reached each other
+that way)."""
 from __future__ import annotations
 
 import ast
+import json
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
+
+from cds_hooks import database
+from cds_hooks.app import create_app
+from cds_hooks.config import Config, Issuer
+from tests.ehr_signer import BASE, ISS, Signer, bearer
+from tests.test_feedback import FEEDBACK, accepted, issue_cards
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_one_database_engine_serves_the_replay_guard_the_cards_and_the_feedback(tmp_path, policy, monkeypatch):
+    made = []
+    real_new_engine = database.new_engine
+
+    def counted(*args, **kwargs):
+        made.append(real_new_engine(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(database, "new_engine", counted)
+    ehr = Signer.ec()
+    (tmp_path / "jwks.json").write_text(json.dumps(ehr.jwks()))
+    config = Config(dev=False, database_url=f"sqlite:///{tmp_path}/s.db", public_base_url=BASE,
+                    issuers=(Issuer(iss=ISS, jwks_file=str(tmp_path / "jwks.json")),))
+    app = create_app(config, policy)
+    assert len(made) == 1 and app.extensions["cpt97124"].engine is made[0]
+
+    class Signed:  # signs each call, as the EHR does in production
+        application = app
+
+        def post(self, path, **kwargs):
+            return app.test_client().post(path, headers=bearer(ehr.token(BASE + path)), **kwargs)
+
+    cards = issue_cards(Signed())  # the jti goes to the replay table, the cards to issued_cards
+    assert Signed().post(FEEDBACK, json={"feedback": [accepted(cards["units"])]}).status_code == 200
+    assert app.test_client().get("/readyz").status_code == 200
+    assert len(made) == 1
+    with made[0].connect() as connection:
+        for table in (database.seen_tokens, database.issued_cards, database.feedback_items):
+            assert connection.execute(select(func.count()).select_from(table)).scalar_one() > 0
+    create_app(config, policy)
+    assert len(made) == 2  # a second app has an engine of its own
 
 
 def import_graph(package: Path) -> dict[str, set[str]]:
