@@ -109,16 +109,16 @@ def _missing_extra(what: str, extra: str, error: ImportError) -> int:
 def _feedback_report(args: argparse.Namespace) -> int:
     from cds_hooks.config import Config
     from cds_hooks.database import connect
-    from cds_hooks.feedback import report
+    from cds_hooks.feedback_report import html_report, report
     config = Config.from_env()
     engine = connect(config.database_url, config.database_timeout)
     print(report(engine))
     if args.html:
         try:
-            from cds_hooks.feedback_report import html_report
-        except ImportError as error:
+            page = html_report(engine)
+        except ImportError as error:  # matplotlib draws the charts
             return _missing_extra("--html", "report", error)
-        Path(args.html).write_text(html_report(engine))
+        Path(args.html).write_text(page)
         print(f"\nHTML report written to {args.html}", file=sys.stderr)
     return 0
 

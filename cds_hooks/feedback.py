@@ -1,5 +1,5 @@
-"""CDS Hooks 2.0 feedback: the record of issued cards, the endpoint, and the per-rule
-acceptance report (the body's validation: cds_hooks/feedback_request.py).
+"""CDS Hooks 2.0 feedback: the record of issued cards and the feedback endpoint (the body's
+validation: cds_hooks/feedback_request.py; the reports: cds_hooks/feedback_report.py).
 
 Feedback names only the card's uuid, while the report groups by rule code, so every card we
 answer with is recorded (uuid -> rule code, service, hookInstance, time) as it leaves.
@@ -9,8 +9,9 @@ Decisions:
 - Feedback for a card uuid we have no record of is stored all the same and reported under
   "unknown" (the card may predate this database or come from another instance); the EHR has no
   way to act on a rejection, and the clinician's answer is still worth counting.
-- A card may get several feedback posts (the spec allows it): the report counts each card once,
-  by its latest outcome. An identical item posted again (an EHR retrying) is stored once.
+- A card may get several feedback posts (the spec allows it): all are stored, and the reports
+  count each card once, by its latest outcome. An identical item posted again (an EHR
+  retrying) is stored once.
 - Cards and feedback record the JWT issuer; feedback on a card issued to another issuer is
   refused (403). Text no backend can store as it is (NUL, lone surrogates, over the limits) is a
   400; a database that cannot be reached is a 503 with Retry-After.
@@ -19,8 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,8 +37,6 @@ from cds_hooks.request_body import read_json
 from cds_hooks.services import SERVICES
 
 log = logging.getLogger("cpt97124.feedback")
-
-UNKNOWN = "unknown"
 
 
 # ---- recording issued cards -------------------------------------------------------------
@@ -121,53 +118,3 @@ def init_app(app: Flask, engine: Engine) -> None:
         return jsonify({"stored": len(rows)})
 
     app.register_blueprint(blueprint)
-
-
-# ---- the report -------------------------------------------------------------------------
-
-@dataclass
-class RuleTally:
-    issued: int = 0
-    accepted: int = 0
-    overridden: int = 0
-
-    def rate(self, count: int) -> str:
-        return f"{100 * count / self.issued:.1f}%" if self.issued else "-"
-
-
-def tallies(engine: Engine) -> dict[str, RuleTally]:
-    """Per rule code: cards issued, and cards whose latest feedback accepted / overrode them."""
-    with engine.connect() as connection:
-        rule_of = {uuid: code or UNKNOWN for uuid, code in
-                   connection.execute(select(issued_cards.c.card_uuid, issued_cards.c.rule_code))}
-        latest: dict[str, str] = {}
-        ordered = select(feedback_items.c.card_uuid, feedback_items.c.outcome).order_by(
-            feedback_items.c.outcome_at, feedback_items.c.id)
-        for card_uuid, outcome in connection.execute(ordered):
-            latest[card_uuid] = outcome
-    out: dict[str, RuleTally] = defaultdict(RuleTally)
-    for code in rule_of.values():
-        out[code].issued += 1
-    for card_uuid, outcome in latest.items():
-        tally = out[rule_of.get(card_uuid, UNKNOWN)]
-        if outcome == "accepted":
-            tally.accepted += 1
-        else:
-            tally.overridden += 1
-    return dict(out)
-
-
-def report(engine: Engine) -> str:
-    """A plain table of acceptance and override rates per rule code (`cpt97124 feedback report`)."""
-    rows = tallies(engine)
-    if not rows:
-        return "No cards issued and no feedback received yet."
-    header = ("rule code", "issued", "accepted", "overridden", "accept rate", "override rate")
-    lines = [(code, str(t.issued), str(t.accepted), str(t.overridden), t.rate(t.accepted), t.rate(t.overridden))
-             for code, t in sorted(rows.items(), key=lambda kv: (kv[0] == UNKNOWN, kv[0]))]
-    widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
-
-    def fmt(row: tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
-
-    return "\n".join([fmt(header), fmt(tuple("-" * w for w in widths)), *map(fmt, lines)])

@@ -1,7 +1,9 @@
-"""`cpt97124 feedback report --html FILE`: the feedback as one self-contained page.
+"""`cpt97124 feedback report [--html FILE]`: the feedback as a terminal table and as one
+self-contained page.
 
 Per rule code: cards issued, accepted and overridden (each card counted once, by its latest
-feedback, as the terminal table does), the rates, and the override reasons given. The weekly
+feedback; feedback on a card this database never issued counts under "unknown"), the rates,
+and on the page the override reasons given. The weekly
 trend is drawn by matplotlib as inline SVG, so the page needs no network and no files beside it.
 A card's week is the ISO week (UTC) it was issued in: each week's rates are about that week's cards.
 """
@@ -19,8 +21,8 @@ from sqlalchemy import Engine, select
 
 from cds_hooks.cards import OVERRIDE_REASONS
 from cds_hooks.database import feedback_items, issued_cards
-from cds_hooks.feedback import UNKNOWN
 
+UNKNOWN = "unknown"
 REASON_TEXT = dict(OVERRIDE_REASONS)
 TREND_RULES = 6          # rules drawn in the override-rate chart, the most issued first
 COMMENTS_SHOWN = 5
@@ -35,8 +37,8 @@ class Rule:
     reasons: Counter = field(default_factory=Counter)
     comments: list[str] = field(default_factory=list)
 
-    def rate(self, count: int) -> str:
-        return f"{100 * count / self.issued:.1f}%" if self.issued else "–"
+    def rate(self, count: int, none: str = "–") -> str:
+        return f"{100 * count / self.issued:.1f}%" if self.issued else none
 
 
 @dataclass
@@ -79,6 +81,31 @@ def gather(engine: Engine) -> tuple[dict[str, Rule], dict[date, Week], dict[tupl
             if row.user_comment:
                 rule.comments.append(row.user_comment)
     return rules, dict(sorted(weeks.items())), by_rule_week
+
+
+def tallies(engine: Engine) -> dict[str, Rule]:
+    """Per rule code: cards issued, and cards whose latest feedback accepted / overrode them."""
+    return gather(engine)[0]
+
+
+def _ordered(rules: dict[str, Rule]) -> list[Rule]:
+    return sorted(rules.values(), key=lambda r: (r.code == UNKNOWN, r.code))
+
+
+def report(engine: Engine) -> str:
+    """A plain table of acceptance and override rates per rule code (`cpt97124 feedback report`)."""
+    rules = _ordered(tallies(engine))
+    if not rules:
+        return "No cards issued and no feedback received yet."
+    header = ("rule code", "issued", "accepted", "overridden", "accept rate", "override rate")
+    lines = [(r.code, str(r.issued), str(r.accepted), str(r.overridden), r.rate(r.accepted, "-"),
+              r.rate(r.overridden, "-")) for r in rules]
+    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
+
+    def fmt(line: tuple[str, ...]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True)))
+
+    return "\n".join([fmt(header), fmt(tuple("-" * w for w in widths)), *map(fmt, lines)])
 
 
 def _svg(figure) -> Markup:
@@ -171,7 +198,6 @@ review with the clinic's billers.</p>
 
 def html_report(engine: Engine) -> str:
     rules, weeks, by_rule_week = gather(engine)
-    ordered = sorted(rules.values(), key=lambda r: (r.code == UNKNOWN, r.code))
     page = Environment(autoescape=True).from_string(PAGE)
-    return page.render(rules=ordered, charts=charts(rules, weeks, by_rule_week) if rules else [],
+    return page.render(rules=_ordered(rules), charts=charts(rules, weeks, by_rule_week) if rules else [],
                        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), shown=COMMENTS_SHOWN)

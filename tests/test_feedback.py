@@ -10,7 +10,7 @@ from cds_hooks import database
 from cds_hooks.app import create_app
 from cds_hooks.config import Config, Issuer
 from cds_hooks.database import feedback_items, issued_cards
-from cds_hooks.feedback import report, tallies
+from cds_hooks.feedback_report import report, tallies
 from tests.builders import Visit
 from tests.ehr_signer import BASE, ISS, Signer, bearer
 

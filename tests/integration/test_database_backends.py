@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from cds_hooks.app import create_app
 from cds_hooks.config import Config, Issuer
 from cds_hooks.database import connect, feedback_items, issued_cards
-from cds_hooks.feedback import tallies
+from cds_hooks.feedback_report import tallies
 from tests.ehr_signer import ISS, Signer, bearer
 from tests.integration.served import CLAIM_SERVICE, claim_request, serve
 from tests.integration.support import free_port
