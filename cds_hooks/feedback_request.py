@@ -118,9 +118,7 @@ class FeedbackRequest(BaseModel):
 PHRASES = {
     "missing": "is required",
     "string_type": "must be a string",
-    "string_unicode": "is not valid Unicode text",
     "model_type": "must be an object",
-    "model_attributes_type": "must be an object",
     "list_type": "must be an array",
     "too_short": "must be a non-empty array",
     "too_long": f"has more than {MAX_ITEMS} items",
