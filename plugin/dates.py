@@ -39,9 +39,11 @@ def days(value: Any) -> Days | None:
         match = _PARTIAL.match(value.strip())
         if match is None:
             return None
-        year, month, day = (int(g) if g else None for g in match.groups())
+        year_text, month_text, day_text = match.groups()
+        year = int(year_text)
+        month, day = (int(month_text) if month_text else None), (int(day_text) if day_text else None)
         try:
-            if day is not None:
+            if month is not None and day is not None:
                 return days(date(year, month, day))
             if month is not None:
                 return Days(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
