@@ -20,7 +20,8 @@ MAX_EXPONENT = 400
 
 def _decimal(text: str) -> Decimal:
     value = Decimal(text)
-    if abs(value.adjusted()) > MAX_EXPONENT or abs(value.as_tuple().exponent) > MAX_EXPONENT:
+    exponent = value.as_tuple().exponent  # a letter for NaN and Infinity, which have none
+    if abs(value.adjusted()) > MAX_EXPONENT or isinstance(exponent, int) and abs(exponent) > MAX_EXPONENT:
         raise ValueError(f"a JSON number beyond 1E±{MAX_EXPONENT}")
     return value
 
@@ -33,7 +34,7 @@ _DECODER = simplejson.JSONDecoder(parse_float=_decimal)
 def loads(data: str | bytes) -> Any:
     """Parse JSON; numbers with a fraction or exponent become Decimal. Raises ValueError, also
     for a number whose magnitude or precision lies beyond 1E±400."""
-    return _DECODER.decode(data)
+    return _DECODER.decode(str(data, "utf-8") if isinstance(data, bytes) else data)  # as simplejson.loads does
 
 
 def dumps(value: Any, **kwargs: Any) -> str:
