@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Iterable
 
-from plugin.facts import has_subject
+from plugin.facts import has_subject, payer_profile, payer_unknown
 from plugin.findings import Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
@@ -24,19 +24,36 @@ def evaluate(record: Record, policy: Policy, rules: Iterable[Rule] | None = None
     applicable.sort(key=lambda r: r.runs_last)
     found: dict[str, list[Finding]] = {}
     for rule in applicable:
-        missing = record.incomplete(*rule.needs_complete)
-        if missing:  # an absence in partial data is no absence: say so instead (data-unavailable)
-            record.quiet_rules[rule.code] = missing
-            found[rule.code] = []
-            continue
+        found[rule.code] = []
         try:
-            found[rule.code] = list(rule.check(record, policy))
+            missing = _missing(rule, record, policy)
+            if missing is None:
+                continue  # not a rule of this payer
+            if not set(missing) <= set(rule.silenced_by):
+                # an absence in partial data is no absence: say so instead (data-unavailable)
+                record.quiet_rules[rule.code] = missing
+                continue
+            findings = list(rule.check(record, policy))
         except Exception as error:  # one broken rule must not take the others down; a card says so
             # The type only: an exception message may quote patient data.
             log.error("rule %s failed: %s", rule.code, type(error).__name__)
             record.failed_rules.append(rule.code)
-            found[rule.code] = []
+            continue
+        if findings and missing:  # what is missing might have kept it quiet
+            record.quiet_rules[rule.code] = missing
+        else:
+            found[rule.code] = findings
     fired = {code for code, findings in found.items() if findings}
     kept = [f for rule in applicable if not fired.intersection(rule.superseded_by)
             for f in found[rule.code]]
     return sorted(kept, key=lambda f: _ORDER[f.severity])
+
+
+def _missing(rule: Rule, record: Record, policy: Policy) -> list[str] | None:
+    """The keys the rule needs that arrived incomplete, or None when the payer turns the rule off.
+    A payer that cannot be told is not taken for one that turns it off: its keys are missing."""
+    missing = record.incomplete(*rule.needs_complete)
+    if not rule.payer_settings or rule.applies_to(payer_profile(record, policy)):
+        return missing
+    unknown = payer_unknown(record, policy)
+    return [*unknown, *missing] if unknown else None

@@ -19,6 +19,7 @@ import typing
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -162,16 +163,18 @@ class Skipped:
     reason: str
     path: str = ""  # its place in the request, e.g. "context.claim" or "prefetch.goals[2]"
     why: str = "is not valid FHIR R4"
+    kind: str = ""  # its resource type when `where` does not begin with it (a contained resource)
 
 
 def _modifier_extension(raw: dict, rtype: str) -> str | None:
     """Where a resource carries a modifierExtension, else None. A modifier extension may negate or
     qualify what it sits on (FHIR R4 §2.4 Extensibility: a reader that does not know it must not
-    process the element as if it were absent); this service knows none."""
+    process the element as if it were absent); this service knows none. Its contained resources
+    are left out: one that carries a modifierExtension changes itself, not its container."""
     # The serialised form is C-fast and nearly always free of the name: walk only when it is not.
     if b"modifierExtension" not in ValidatedElements.key(dict, raw)[1]:
         return None
-    return _find_modifier(raw, rtype)
+    return _find_modifier({k: v for k, v in raw.items() if k != "contained"}, rtype)
 
 
 def _find_modifier(value: Any, path: str) -> str | None:
@@ -187,6 +190,26 @@ def _find_modifier(value: Any, path: str) -> str | None:
         found = _find_modifier(item, f"{path}.{key}" if key else path)
         if found:
             return found
+    return None
+
+
+# An X12 837 service unit count (837P SV104, 837I SV205) is a number of at most 15 digits.
+MAX_UNIT_DIGITS = 15
+
+
+def _unbillable_units(raw: dict) -> str | None:
+    """The first claim line whose quantity no claim can carry (more digits than a unit count holds,
+    1E+400 written out included), else None. Such a Claim cannot be read as a bill at all."""
+    items = raw.get("item") if isinstance(raw.get("item"), list) else []
+    for i, item in enumerate(items):
+        quantity = item.get("quantity") if isinstance(item, dict) else None
+        value = quantity.get("value") if isinstance(quantity, dict) else None
+        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+            digits = Decimal(value).as_tuple()
+            whole = max(len(digits.digits) + digits.exponent, 0)   # digits before the point
+            places = max(-digits.exponent, 0)                     # digits after it
+            if whole + places > MAX_UNIT_DIGITS:
+                return f"item[{i}].quantity.value: out of range for a unit count (at most {MAX_UNIT_DIGITS} digits)"
     return None
 
 
@@ -299,6 +322,11 @@ class Record:
         if fhir_server:
             record._bases.add(normal_base(fhir_server))
         record.claim = record._add(claim, f"{label}.claim")
+        unbillable = _unbillable_units(claim) if record.claim is not None else None
+        if unbillable:
+            record.skipped.append(Skipped(where=record.key_of(record.claim), path=f"{label}.claim",
+                                          reason=unbillable, why="bills a unit count no claim can carry"))
+            record.claim = None
         for i, (resource, url) in enumerate(iter_entries(orders)):
             order = record._add(resource, f"{label}.draftOrders[{i}]", url)
             if order is not None and order.get_resource_type() == "ServiceRequest":
@@ -420,7 +448,7 @@ class Record:
         if ref:
             self._by_ref[ref] = model
         self._index_url(full_url, model)
-        self._index_contained(raw, model)
+        self._index_contained(raw, model, where)
         return model
 
     def _index_url(self, full_url: str | None, model: Any) -> None:
@@ -434,15 +462,23 @@ class Record:
             self._bases.add(normal_base(base))
             self._memo.clear()
 
-    def _index_contained(self, raw: dict, model: Any) -> None:
+    def _index_contained(self, raw: dict, model: Any, where: str) -> None:
         """Contained resources are referenced only as `#id` from inside their container, but are
-        the record's resources like any other (a Procedure may contain its own Provenance)."""
+        the record's resources like any other (a Procedure may contain its own Provenance). One
+        carrying a modifierExtension is skipped alone (a `#id` to it names nothing readable);
+        of a type no rule reads, it is not even reported."""
         contained = raw.get("contained")
         # getattr: a Binary is a Resource, not a DomainResource, and has no `contained`.
-        for craw, cmodel in zip(contained if isinstance(contained, list) else [],
-                                getattr(model, "contained", None) or []):
+        for i, (craw, cmodel) in enumerate(zip(contained if isinstance(contained, list) else [],
+                                               getattr(model, "contained", None) or [])):
             cid = craw.get("id") if isinstance(craw, dict) else None
-            if isinstance(cid, str) and cid:
+            ctype = cmodel.get_resource_type()
+            modifier = _modifier_extension(craw, ctype) if ctype in KNOWN_TYPES else None
+            if modifier:
+                self.skipped.append(Skipped(where=f"{self.key_of(model)}#{cid}", path=f"{where}.contained[{i}]",
+                                            reason=modifier, kind=ctype,
+                                            why="carries a modifierExtension this service does not understand"))
+            elif isinstance(cid, str) and cid:
                 self._contained[(id(model), cid)] = cmodel
                 self._container[id(cmodel)] = model
                 self._raw[id(cmodel)] = craw

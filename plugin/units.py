@@ -10,7 +10,9 @@ Source: CMS Claims Processing Manual ch. 5 §20.2.
 """
 from __future__ import annotations
 
+from decimal import Decimal
 from itertools import combinations
+from typing import Mapping
 
 UNIT_MINUTES = 15
 MIDPOINT = 8  # a unit needs at least 8 minutes beyond the whole units
@@ -59,11 +61,11 @@ def permitted_allocations(method: str, minutes_by_code: dict[str, int]) -> list[
     raise ValueError(f"unknown units method {method!r}")
 
 
-def nearest_allocation(allocations: list[dict[str, int]], billed: dict[str, int],
+def nearest_allocation(allocations: list[dict[str, int]], billed: Mapping[str, int | Decimal],
                        code: str) -> dict[str, int]:
-    """The permitted allocation closest to the bill: fewest units changed over all codes, then
-    the smallest change to `code`'s units, then the most units for `code`."""
-    def distance(allocation: dict[str, int]) -> tuple[int, int, int]:
+    """The permitted allocation closest to the bill (units as billed, fractions included): fewest
+    units changed over all codes, then the smallest change to `code`'s units, then the most units for `code`."""
+    def distance(allocation: dict[str, int]) -> tuple[int | Decimal, int | Decimal, int]:
         codes = set(allocation) | set(billed)
         moved = sum(abs(allocation.get(c, 0) - billed.get(c, 0)) for c in codes)
         return moved, abs(allocation.get(code, 0) - billed.get(code, 0)), -allocation.get(code, 0)

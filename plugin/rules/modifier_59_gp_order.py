@@ -16,6 +16,7 @@ RULE = Rule(
     hooks=CP,
     severity=Severity.WARNING,
     overrides=BILLING_OVERRIDES,
+    payer_settings=("zelis_59_gp",),
 )
 
 

@@ -20,6 +20,7 @@ RULE = Rule(
     hooks=CP,
     overrides=BILLING_OVERRIDES,
     severity=Severity.WARNING,
+    payer_settings=("medicare_coverage",),
 )
 
 

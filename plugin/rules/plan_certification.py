@@ -28,6 +28,8 @@ RULE = Rule(
     hooks=CP,
     severity=Severity.WARNING,
     needs_complete=PLAN_EVIDENCE,
+    silenced_by=("reports",),  # a signed plan document only adds a certification
+    payer_settings=("certification_days", "recertification_days"),
 )
 
 CERTIFIERS = "certifying-practitioners"

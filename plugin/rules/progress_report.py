@@ -28,6 +28,8 @@ RULE = Rule(
     hooks=CP,
     severity=Severity.WARNING,
     needs_complete=PLAN_EVIDENCE,
+    silenced_by=("reports",),  # a report only restarts the count
+    payer_settings=("progress_report_days",),
 )
 
 AUTHORS = "progress-report-authors"
