@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from plugin.completeness import Status, classify
 from plugin.prefilter import Prefilter, goal_measures
-from plugin.references import base_of, logical_key, normal_base, reference_string
+from plugin.references import against, base_of, canonical, logical_key, normal_base, reference_string
 
 # The resource types the rules read. Anything else is ignored, not reported:
 # an EHR may legitimately send more than we ask for.
@@ -266,12 +266,19 @@ def _newer(a: dict, b: dict) -> bool:
     return va is not None and vb is not None and va > vb
 
 
-def _latest_versions(resources: Iterable[dict]) -> dict[str, int]:
-    """For each `Type/id`, the position of its latest version among `resources` (a Bundle may hold
-    one resource in several versions, FHIR R4 bdl-7); the first copy when none is later."""
+def _entry_identity(raw: dict, full_url: str | None) -> str | None:
+    """`Type/id`, prefixed by the server base of an absolute fullUrl (one Type/id on two servers is two resources)."""
+    ident = _identity(raw)
+    base = base_of(full_url) if ident and full_url else None
+    return f"{normal_base(base)}/{ident}" if base else ident
+
+
+def _latest_versions(entries: Iterable[tuple[dict, str | None]]) -> dict[str, int]:
+    """For each resource (_entry_identity), the position of its latest version among `entries` (a
+    Bundle may hold one resource in several versions, FHIR R4 bdl-7); the first copy when none is later."""
     latest: dict[str, tuple[int, dict]] = {}
-    for n, raw in enumerate(resources):
-        ident = _identity(raw) if isinstance(raw, dict) else None
+    for n, (raw, url) in enumerate(entries):
+        ident = _entry_identity(raw, url) if isinstance(raw, dict) else None
         if ident and (ident not in latest or _newer(raw, latest[ident][1])):
             latest[ident] = (n, raw)
     return {ident: n for ident, (n, _) in latest.items()}
@@ -290,6 +297,8 @@ class Record:
     _by_type: dict[str, list[Any]] = field(default_factory=dict)
     _by_ref: dict[str, Any] = field(default_factory=dict)
     _by_url: dict[str, Any] = field(default_factory=dict)        # Bundle entry fullUrl -> resource
+    _by_abs: dict[str, Any] = field(default_factory=dict)        # canonical absolute fullUrl -> resource
+    _entry_base: dict[int, str] = field(default_factory=dict)    # model -> the server base of its entry's fullUrl
     _contained: dict[tuple[int, str], Any] = field(default_factory=dict)  # (container, #id)
     _container: dict[int, Any] = field(default_factory=dict)     # contained model -> its container
     _keys: dict[int, str] = field(default_factory=dict)          # model -> its identity in this record
@@ -359,9 +368,9 @@ class Record:
             self._learn_measures(prefetch)
         found = [(f"prefetch.{key}[{i}]", resource, url) for key, value in prefetch.items()
                  for i, (resource, url) in enumerate(iter_entries(value))]
-        latest = _latest_versions(resource for _, resource, _ in found)
+        latest = _latest_versions((resource, url) for _, resource, url in found)
         for n, (where, resource, url) in enumerate(found):
-            if latest.get(_identity(resource), n) == n:
+            if latest.get(_entry_identity(resource, url), n) == n:
                 self._add(resource, where, url)
         for key, value in prefetch.items():
             self.states[key] = (states or {}).get(key) or classify(value)
@@ -413,7 +422,7 @@ class Record:
             return None
         rid = raw.get("id")
         ref = f"{rtype}/{rid}" if isinstance(rid, str) and rid else None
-        if ref and ref in self._by_ref:
+        if ref and ref in self._by_ref and not self._other_server(self._by_ref[ref], full_url):
             model = self._by_ref[ref]
             self._index_url(full_url, model)
             return model
@@ -444,6 +453,8 @@ class Record:
         if listed:
             self._by_type.setdefault(rtype, []).append(model)
         self._raw[id(model)] = raw
+        if ref and ref in self._by_ref:
+            ref = None  # the same Type/id on another server: known by its fullUrl
         self._keys[id(model)] = ref or full_url or f"{where}"
         if ref:
             self._by_ref[ref] = model
@@ -454,7 +465,17 @@ class Record:
     def _index_url(self, full_url: str | None, model: Any) -> None:
         if full_url and full_url not in self._by_url:
             self._by_url[full_url] = model
+            absolute, base = canonical(full_url), base_of(full_url)
+            if absolute and base:
+                self._by_abs.setdefault(absolute, model)
+                self._entry_base.setdefault(id(model), base)
             self._index_base(full_url)
+
+    def _other_server(self, model: Any, full_url: str | None) -> bool:
+        """Whether `full_url` puts a resource on another server than `model`'s entry did (the same
+        `Type/id` on two servers is two resources); False when either names no server."""
+        here, there = base_of(full_url) if full_url else None, self._entry_base.get(id(model))
+        return bool(here and there) and normal_base(here) != normal_base(there)
 
     def _index_base(self, full_url: str | None) -> None:
         base = base_of(full_url) if full_url else None
@@ -499,15 +520,19 @@ class Record:
         ref = reference_string(reference)
         if ref is None:
             return None
+        container = self._container.get(id(within), within)
         if ref.startswith("#"):
-            container = self._container.get(id(within), within)
             if ref == "#":
                 return container if id(within) in self._container else None
             return self._contained.get((id(container), ref[1:])) if container is not None else None
-        return self.memo(("resolve", ref), lambda: self._lookup(ref))
+        # A relative reference inside a Bundle entry names a resource on that entry's server.
+        base = self._entry_base.get(id(container)) if container is not None else None
+        return self.memo(("resolve", ref, base), lambda: self._lookup(against(ref, base) or ref))
 
     def _lookup(self, ref: str) -> Any | None:
         found = self._by_url.get(ref)
+        if found is None and "://" in ref:
+            found = self._by_abs.get(canonical(ref) or "")
         if found is not None:
             return found
         key = logical_key(ref, self._bases or None)
