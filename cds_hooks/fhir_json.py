@@ -20,10 +20,10 @@ MAX_EXPONENT = 400
 
 
 class NumberOutOfRange(ValueError):
-    """A JSON number beyond 1E±MAX_EXPONENT; `path` is where it stands (`context.claim.item[0]...`)."""
+    """A JSON number out of range (see loads); `path` is where it stands (`context.claim.item[0]...`)."""
 
     def __init__(self, path: str):
-        super().__init__(f"{path or 'the body'}: a number out of range (JSON numbers are read up to 1E±{MAX_EXPONENT})")
+        super().__init__(f"{path or 'the body'}: a number out of range (numbers are read up to 1E±{MAX_EXPONENT})")
         self.path = path
 
 
@@ -49,7 +49,8 @@ def _place(value: Any, path: str = "") -> str | None:
 
 def loads(data: str | bytes) -> Any:
     """Parse JSON; numbers with a fraction or exponent become Decimal. Raises ValueError, and
-    NumberOutOfRange (naming its place) for a number whose magnitude or precision lies beyond 1E±400."""
+    NumberOutOfRange naming its place for a number out of range: a fraction or exponent whose
+    magnitude or precision lies beyond 1E±400, or an integer too long to read (4,300 digits)."""
     beyond, seen = _Beyond(), []
 
     def decimal(text: str) -> Decimal | _Beyond:
@@ -59,13 +60,19 @@ def loads(data: str | bytes) -> Any:
         seen.append(text)
         return beyond
 
-    def integer(text: str) -> int | _Beyond:  # JSON has no leading zeros: the digits are the magnitude
-        if len(text.lstrip("-")) <= MAX_EXPONENT + 1:
+    def integer(text: str) -> int | _Beyond:
+        try:
             return int(text)
-        seen.append(text)
-        return beyond
+        except ValueError:  # longer than int() reads (CPython: 4,300 digits)
+            seen.append(text)
+            return beyond
 
-    value = simplejson.loads(data, parse_float=decimal, parse_int=integer)
+    try:
+        value = simplejson.loads(data, parse_float=decimal)
+    except simplejson.JSONDecodeError:
+        raise
+    except ValueError:  # an integer too long to read: parse again, slower, to find where it stands
+        value = simplejson.loads(data, parse_float=decimal, parse_int=integer)
     if seen:  # found after parsing, where the place is known
         raise NumberOutOfRange(_place(value) or "")
     return value
