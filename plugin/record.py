@@ -496,7 +496,7 @@ class Record:
             ctype = cmodel.get_resource_type()
             modifier = _modifier_extension(craw, ctype) if ctype in KNOWN_TYPES else None
             if modifier:
-                self.skipped.append(Skipped(where=f"{self.key_of(model)}#{cid}", path=f"{where}.contained[{i}]",
+                self.skipped.append(Skipped(where=f"{self.key_of(model)}#{cid or ''}", path=f"{where}.contained[{i}]",
                                             reason=modifier, kind=ctype,
                                             why="carries a modifierExtension this service does not understand"))
             elif isinstance(cid, str) and cid:
