@@ -9,8 +9,8 @@ import re
 import pytest
 
 from cds_hooks import fhir_json
+from cds_hooks.record_from_hook import record_from_hook
 from plugin.facts import massage_procedures
-from plugin.record import Record
 from plugin.rules import rule
 from tests.field.conftest import SCENARIOS, codes, fixture_request
 from tests.field.hostile_transforms import (
@@ -187,7 +187,7 @@ def test_a_marked_contained_provenance_is_skipped_alone(send):
     assert marked
     for provenance in marked:
         provenance["modifierExtension"] = VOID
-    record = Record.build(body["hook"], body["context"], body["prefetch"])
+    record = record_from_hook(body["hook"], body["context"], body["prefetch"])
     assert massage_procedures(record) and [s.kind for s in record.skipped] == ["Provenance"] * len(marked)
     status, answer = send(body)
     assert status == 200 and codes(answer) == {"data-unavailable"}

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from cds_hooks.record_from_hook import SUBJECT_OF_HOOK, record_from_hook
 from plugin.facts import has_subject, payer_profile
-from plugin.record import Record
 from plugin.rules import all_rules
 from tests.field.conftest import SCENARIOS, codes, fixture_request
 
@@ -18,7 +18,7 @@ KEYS = sorted(set().union(*ABSENCE_RULES.values()))
 
 def _about_97124(request: dict) -> bool:
     """Whether the hook carries a 97124 order or line (else nothing is read at all)."""
-    return has_subject(Record.build(request["hook"], request["context"]))
+    return has_subject(record_from_hook(request["hook"], request["context"]))
 
 
 CASES = [(folder, key) for folder in SCENARIOS if _about_97124(fixture_request(folder)) for key in KEYS
@@ -50,9 +50,9 @@ def test_no_absence_reported_from_a_partial_key(folder, key, send, policy):
 
 
 def _needed_whole(body: dict, key: str, policy) -> bool:
-    profile = payer_profile(Record.build(body["hook"], body["context"], body["prefetch"]), policy)
+    profile = payer_profile(record_from_hook(body["hook"], body["context"], body["prefetch"]), policy)
     return any(key in r.needs_complete and key not in r.silenced_by and r.applies_to(profile)
-               for r in all_rules() if body["hook"] in r.hooks)
+               for r in all_rules() if SUBJECT_OF_HOOK[body["hook"]] in r.subjects)
 
 
 # -- a key is reported only where a rule that applies to this payer needs it --------------------
@@ -60,9 +60,9 @@ def _evaluate(visit, policy, *, unavailable=(), drop=()):
     """Findings by code for `visit` whose `drop` prefetch keys were not sent and could not be fetched."""
     from plugin.engine import evaluate
     prefetch = {k: v for k, v in visit.prefetch().items() if k not in drop}
-    record = Record.build("claim-prepare", visit.context("claim-prepare"), prefetch,
+    record = record_from_hook("claim-prepare", visit.context("claim-prepare"), prefetch,
                           unavailable=[*unavailable, *drop])
-    return {f.code: f for f in evaluate(record, policy)}
+    return {f.code: f for f in evaluate(record, policy).findings}
 
 
 def _medicare_visit(treatment_days: int, payer: str = "Medicare"):
