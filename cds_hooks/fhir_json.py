@@ -13,7 +13,6 @@ from typing import Any
 import simplejson
 from flask.json.provider import JSONProvider
 
-
 # FHIR's decimal grammar puts no bound on an exponent, but `1E+10000000` (a dozen bytes) costs
 # minutes to turn into an int or to quantize; no quantity, price or measure comes near 1E±400.
 MAX_EXPONENT = 400
@@ -32,7 +31,8 @@ class _Beyond:
 
 
 def _in_range(value: Decimal) -> bool:
-    return abs(value.adjusted()) <= MAX_EXPONENT and abs(value.as_tuple().exponent) <= MAX_EXPONENT
+    exponent = value.as_tuple().exponent  # a letter for NaN and Infinity, which have none
+    return abs(value.adjusted()) <= MAX_EXPONENT and (not isinstance(exponent, int) or abs(exponent) <= MAX_EXPONENT)
 
 
 def _place(value: Any, path: str = "") -> str | None:

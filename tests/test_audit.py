@@ -231,6 +231,7 @@ def test_units_billed_are_kept_as_written_and_an_unbillable_claim_is_named(tmp_p
     """2.5 units is stored as 2.5, not cut to 2 (the units card says it is no whole count); a claim
     billing 1E+400 units is not audited (the hook answers 400) and its problem names the field."""
     from decimal import Decimal
+
     from audit.evaluate import audit_claim
     request = REQUESTS["s06-cms-mixed-remainder-underbilled"]
     policy = load_policy(CLINIC_PROFILES)
