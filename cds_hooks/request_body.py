@@ -36,5 +36,7 @@ def read_body(parse: Callable[[bytes], Any]) -> Any:
         raw = request.get_data(cache=True)
     try:
         return parse(raw)
+    except fhir_json.NumberOutOfRange as error:
+        raise RequestError(str(error), error.path or None) from None
     except (ValueError, RecursionError):
         raise RequestError("the request body is not valid JSON") from None
