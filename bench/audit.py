@@ -27,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from audit.run import PHASES
 from bench.bodies import body, token
 from bench.run import machine
 
@@ -193,7 +194,7 @@ def report(baseline: float, rows: dict, small: tuple[int, dict], big: tuple[int,
         lines.append(_row(f"all cores, {n:,} claims", r, cores))
     for n, r in (dask_small, dask_big):
         lines.append(_row(f"LocalCluster, {n:,} claims", r, 2))
-    phases = list(big[1]["rss_phases"])
+    phases = ("start", *PHASES)
     lines += ["", "peak RSS of the main process by phase (MB; LocalCluster: the scheduler included)",
               f"{'run':<30}" + "".join(f"{p:>8}" for p in phases)]
     for label, (n, r) in (("all cores", small), ("all cores", big), ("LocalCluster", dask_small),
