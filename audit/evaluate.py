@@ -11,15 +11,24 @@ from decimal import Decimal
 from typing import Any
 
 from audit.store import PatientGroup, massage_item
-from plugin.engine import evaluate
-from plugin.facts import MASSAGE, item_quantity, payer_profile, ref_key, visit_billed_units, visit_day, \
-    visit_massage_lines, visit_units
-from plugin.findings import Severity
-from plugin.policy import Policy
-from plugin.record import Record
-from plugin.units import nearest_allocation
+from plugin import (
+    MASSAGE,
+    Policy,
+    Record,
+    Severity,
+    Subject,
+    evaluate,
+    id_part,
+    item_quantity,
+    nearest_allocation,
+    payer_profile,
+    ref_key,
+    visit_billed_units,
+    visit_day,
+    visit_massage_lines,
+    visit_units,
+)
 
-CLAIM_PREPARE = "claim-prepare"
 WORST_FIRST = (Severity.CRITICAL, Severity.WARNING, Severity.INFO)
 
 
@@ -31,7 +40,7 @@ def visit_of(claim: dict) -> str | None:
         for encounter in encounters if isinstance(encounters, list) else []:
             key = ref_key(encounter.get("reference")) if isinstance(encounter, dict) else None
             if key and key.startswith("Encounter/"):
-                return key.split("/", 1)[1]
+                return id_part(key)
     return None
 
 
@@ -47,11 +56,11 @@ def audit_claim(claim: dict, patient: str, resources: list[dict], policy: Policy
     """{"claim": audited row or None, "findings": rows, "problems": [(where, reason)]}; `places`
     (file:line of each resource) name a skipped resource that has no id."""
     claim_id = claim.get("id")
-    record = Record.from_resources(CLAIM_PREPARE, patient, visit_of(claim), claim=claim, resources=resources)
+    record = Record.from_resources(Subject.CLAIM, patient, visit_of(claim), claim=claim, resources=resources)
     problems = [(_place(s.where, places), f"not valid FHIR R4: {s.reason}") for s in record.skipped]
     if record.claim is None:   # the hook answers 400 for such a claim: nothing to audit
         return {"claim": None, "findings": [], "problems": problems}
-    findings = evaluate(record, policy)
+    findings = evaluate(record, policy).findings
     day = visit_day(record)
     service_date = day.isoformat() if day else ""
     payer = payer_profile(record, policy).id

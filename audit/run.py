@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Iterator
 from audit.evaluate import audit_batch
 from audit.source import SourceError, read_export
 from audit.store import PatientGroup, Store
-from plugin.policy import Policy, load_policy
+from plugin import Policy, load_policy
 
 FINDINGS_HEADER = ("claim_id", "patient_id", "service_date", "payer_profile", "rule", "indicator", "summary")
 CLAIMS_HEADER = ("claim_id", "patient_id", "service_date", "payer_profile", "findings", "worst_indicator")

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from audit.source import Line, Problem
-from plugin.facts import CPT, MASSAGE, ref_key
-from plugin.record import KNOWN_TYPES
+from plugin import CPT, KNOWN_TYPES, MASSAGE, id_part, ref_key
 
 # Resources that belong to no single patient: a patient's record takes those it references.
 SHARED = frozenset({"Practitioner", "PractitionerRole", "Organization", "Binary"})
@@ -62,7 +61,7 @@ def _patient_of(resource: dict) -> str | None:
     field = PATIENT_FIELDS.get(rtype)
     who = resource.get(field) if field else resource.get("subject") or resource.get("patient")
     key = ref_key(who.get("reference")) if isinstance(who, dict) else None
-    return key.split("/", 1)[1] if key and key.startswith("Patient/") else None
+    return id_part(key) if key and key.startswith("Patient/") else None
 
 
 def massage_item(item: Any) -> bool:
@@ -166,7 +165,7 @@ class Store:
         try:
             patients = reader.execute("SELECT DISTINCT patient FROM claims ORDER BY patient")
             for (patient,) in patients:
-                claims = tuple(r[0].split("/", 1)[1] for r in reader.execute(
+                claims = tuple(id_part(r[0]) for r in reader.execute(
                     "SELECT ref FROM claims WHERE patient = ? ORDER BY ref", (patient,)))
                 rows = reader.execute("SELECT body, place FROM resources WHERE patient = ? ORDER BY rowid",
                                       (patient,)).fetchall()

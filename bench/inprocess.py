@@ -70,7 +70,6 @@ def stages(workdir: Path, count: int, first: int) -> tuple[float, dict[str, floa
     a stage the handler no longer calls by that name is simply absent.
     """
     import cds_hooks.app as handler
-    from plugin.record import Record
 
     spent: dict[str, float] = {}
 
@@ -83,15 +82,14 @@ def stages(workdir: Path, count: int, first: int) -> tuple[float, dict[str, floa
                 spent[name] = spent.get(name, 0.0) + time.thread_time() - t0
         return wrapper
 
-    names = {"read_json": "JSON parse", "parse": "request checks", "gather": "prefetch: validation",
+    names = {"read_json": "JSON parse", "parse": "request checks", "record_from_hook": "context: validation",
+             "gather": "prefetch: validation",
              "evaluate": "rules", "cards": "cards and fixes"}
     saved = {attr: getattr(handler, attr) for attr in names if hasattr(handler, attr)}
-    saved_build = Record.__dict__["build"]
     try:
         for attr, name in names.items():
             if attr in saved:
                 setattr(handler, attr, timed(name, saved[attr]))
-        Record.build = classmethod(timed("context: validation", saved_build.__func__))
         client = _client(workdir)
         state = client.application.extensions["cpt97124"]
         state.on_cards = timed("issued cards to SQLite", state.on_cards)
@@ -103,7 +101,6 @@ def stages(workdir: Path, count: int, first: int) -> tuple[float, dict[str, floa
     finally:
         for attr, fn in saved.items():
             setattr(handler, attr, fn)
-        Record.build = saved_build
     return total, {name: seconds / count for name, seconds in spent.items()}
 
 

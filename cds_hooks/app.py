@@ -18,11 +18,9 @@ from cds_hooks.config import Config
 from cds_hooks.errors import RETRY_AFTER_SECONDS, RequestError, operation_outcome
 from cds_hooks.hook_request import parse, subject_error
 from cds_hooks.prefetch import gather
+from cds_hooks.record_from_hook import record_from_hook
 from cds_hooks.services import SERVICES
-from plugin.engine import evaluate
-from plugin.facts import has_subject
-from plugin.policy import Policy, load_policy
-from plugin.record import Record
+from plugin import Policy, evaluate, has_subject, load_policy
 
 log = logging.getLogger("cpt97124")
 
@@ -78,15 +76,15 @@ def call_service(service_id: str):
     st = state()
     hook_request = parse(read_json(), service.hook, st.config.hook_name(service.hook))
     g.hook = service.hook
-    record = Record.build(service.hook, hook_request.context, fhir_server=hook_request.fhir_server)
-    error = subject_error(record)  # the claim or 97124 order we are asked about must be valid FHIR
+    record = record_from_hook(service.hook, hook_request.context, fhir_server=hook_request.fhir_server)
+    error = subject_error(record, hook_request.context)  # the claim or 97124 order we are asked about must be valid FHIR
     if error is not None:
         raise error
     if not has_subject(record):  # no 97124 order or line: nothing to say, nothing to fetch
         g.rule_codes = []
         return jsonify({"cards": []})
     gather(service, hook_request, st.config, record)  # notes what is unavailable or partial
-    findings = evaluate(record, st.policy)
+    findings = evaluate(record, st.policy).findings
     out = cards(findings, record, st.config)
     g.rule_codes = [f.code for f in findings]
     st.on_cards(service.id, hook_request.hook_instance, out, g.get("client_iss"))

@@ -6,9 +6,16 @@ import uuid
 from typing import Any, Iterable
 
 from cds_hooks.config import Config
-from plugin.findings import OVERRIDE_REASONS, ClaimLineFix, Finding, Fix, OrderFix, Severity
-from plugin.fixes import apply
-from plugin.record import Record
+from plugin import (
+    OVERRIDE_REASONS,
+    ClaimLineFix,
+    Finding,
+    Fix,
+    OrderFix,
+    Record,
+    Severity,
+    apply_fix,
+)
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +35,7 @@ def _suggestion(fix: Fix, record: Record, recommended: bool) -> dict | None:
     if target is None:
         return None
     try:
-        resource = apply(fix, record.raw(target))
+        resource = apply_fix(fix, record.raw(target))
     except ValueError as error:  # a fix that would produce invalid FHIR is dropped, not sent
         log.warning("suggestion dropped: %s", type(error).__name__)
         return None

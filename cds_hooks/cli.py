@@ -155,7 +155,7 @@ def _fhir_server(args: argparse.Namespace) -> int:
 
 
 def _docs_rules(args: argparse.Namespace) -> int:
-    from plugin.docs import rules_markdown
+    from cds_hooks.rule_catalog import rules_markdown
     sys.stdout.write(rules_markdown())
     return 0
 

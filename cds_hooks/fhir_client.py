@@ -19,7 +19,7 @@ from requests.adapters import HTTPAdapter
 
 from cds_hooks import fhir_json
 from cds_hooks.config import Config
-from plugin.completeness import Status, classify, next_link
+from plugin import Status, classify, next_link
 
 log = logging.getLogger("cpt97124.fhir")
 

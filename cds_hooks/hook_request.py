@@ -9,8 +9,7 @@ from urllib.parse import urlsplit
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 
 from cds_hooks.errors import RequestError
-from plugin.facts import is_massage
-from plugin.record import Record, iter_resources
+from plugin import Record, is_massage, iter_resources
 
 # Context fields each hook requires, and the JSON type each must have.
 # order-sign is the CDS Hooks 2.0 hook; claim-prepare is ours (docs/hooks/claim-prepare.md).
@@ -137,12 +136,12 @@ def _is_massage_order(raw: Any) -> bool:
         return False
 
 
-def subject_error(record: Record) -> RequestError | None:
+def subject_error(record: Record, context: dict) -> RequestError | None:
     """A 400 when what the hook asks about cannot be read: the Claim, or a 97124 draft order, is
     not valid FHIR R4 or carries a modifierExtension the service does not understand. Any other
     such resource (an unrelated order signed with it, a prefetch resource) is only skipped and
     named on the data-unavailable card."""
-    orders = list(iter_resources(record.context.get("draftOrders")))
+    orders = list(iter_resources(context.get("draftOrders")))
     for bad in record.skipped:
         subject = bad.path == "context.claim"
         if bad.path.startswith("context.draftOrders["):

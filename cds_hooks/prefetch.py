@@ -25,12 +25,20 @@ from cds_hooks.config import Config
 from cds_hooks.errors import RequestError
 from cds_hooks.fhir_client import FhirClient, allowed_server, merge_bundles, origin
 from cds_hooks.hook_request import HookRequest
+from cds_hooks.record_from_hook import record_from_hook
 from cds_hooks.services import Service
-from plugin.completeness import Status, classify, next_link
-from plugin.documents import visit_notes
-from plugin.facts import massage_orders, massage_procedures
-from plugin.record import Record
-from plugin.references import logical_key, normal_base, reference_string
+from plugin import (
+    Record,
+    Status,
+    classify,
+    logical_key,
+    massage_orders,
+    massage_procedures,
+    next_link,
+    normal_base,
+    reference_string,
+    visit_notes,
+)
 
 log = logging.getLogger("cpt97124.fhir")
 
@@ -185,8 +193,8 @@ def gather(service: Service, request: HookRequest, config: Config,
     and ServerNotAllowed when such a key needs a fhirServer that is not on the allowlist (it is
     never contacted).
     """
-    record = record if record is not None else Record.build(service.hook, request.context,
-                                                            fhir_server=request.fhir_server)
+    record = record if record is not None else record_from_hook(service.hook, request.context,
+                                                                fhir_server=request.fhir_server)
     sent = {k: v for k, v in request.prefetch.items() if k in service.prefetch}
     states = {k: classify(v) for k, v in sent.items()}
     data = {k: v for k, v in sent.items() if states[k] is not Status.FAILED}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from plugin.policy import load_policy
+from plugin import LOINC, load_policy
 
 # How prefetch is read, told in each service's discovery description (docs/fhir-mapping.md).
 PREFETCH_READING = (" Prefetch: a null key means no data (never a 412); an OperationOutcome means the "
@@ -21,7 +21,6 @@ PREFETCH_READING = (" Prefetch: a null key means no data (never a 412); an Opera
 PATIENT = "{{context.patientId}}"
 ENCOUNTER = "{{context.encounterId}}"
 OBSERVATION_STATUSES = "registered,preliminary,final,amended,corrected,unknown"
-LOINC = "http://loinc.org"
 
 
 def _report_types() -> str:

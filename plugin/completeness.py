@@ -11,11 +11,11 @@ A rule that concludes something is absent reads only data that is COMPLETE or EM
 """
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     COMPLETE = "complete"
     EMPTY = "empty"
     PARTIAL = "partial"
@@ -44,8 +44,9 @@ def next_link(bundle: Any) -> str | None:
     """The `next` page URL of a Bundle, if any."""
     links = bundle.get("link") if isinstance(bundle, dict) else None
     for link in links if isinstance(links, list) else []:
-        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
-            return link["url"]
+        url = link.get("url") if isinstance(link, dict) and link.get("relation") == "next" else None
+        if isinstance(url, str):
+            return url
     return None
 
 

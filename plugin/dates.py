@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 _PARTIAL = re.compile(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
@@ -39,9 +39,11 @@ def days(value: Any) -> Days | None:
         match = _PARTIAL.match(value.strip())
         if match is None:
             return None
-        year, month, day = (int(g) if g else None for g in match.groups())
+        year_text, month_text, day_text = match.groups()
+        year = int(year_text)
+        month, day = (int(month_text) if month_text else None), (int(day_text) if day_text else None)
         try:
-            if day is not None:
+            if month is not None and day is not None:
                 return days(date(year, month, day))
             if month is not None:
                 return Days(date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]))
@@ -75,9 +77,9 @@ def instant(value: Any) -> datetime | None:
     """An aware datetime to order and subtract times by; a date (or partial date) counts from the
     start of its first day in UTC, a time without a zone (invalid R4) as UTC."""
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     first = first_day(value)
-    return datetime(first.year, first.month, first.day, tzinfo=timezone.utc) if first else None
+    return datetime(first.year, first.month, first.day, tzinfo=UTC) if first else None
 
 
 def has_time(value: Any) -> bool:

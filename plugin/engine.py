@@ -1,11 +1,12 @@
-"""Run the rules a hook calls for over one record and collect their findings."""
+"""Run the rules that check a record's subject and collect their findings."""
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
+from types import MappingProxyType
 
 from plugin.facts import has_subject
-from plugin.findings import Finding, Severity
+from plugin.findings import Evaluation, Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules import all_rules
@@ -15,28 +16,38 @@ log = logging.getLogger(__name__)
 _ORDER = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
-def evaluate(record: Record, policy: Policy, rules: Iterable[Rule] | None = None) -> list[Finding]:
-    """Findings for the record, most severe first. A hook with no 97124 order or line gets none."""
+def evaluate(record: Record, policy: Policy, rules: Iterable[Rule] | None = None) -> Evaluation:
+    """The record's findings (most severe first), the rules kept quiet by partial data and the rules
+    that failed. A record with no 97124 order or line gets an empty evaluation. `rules` defaults to
+    the catalog (plugin/rules)."""
     if not has_subject(record):
-        return []
-    applicable = [r for r in (rules if rules is not None else all_rules()) if record.hook in r.hooks]
+        return Evaluation()
+    applicable = [r for r in (rules if rules is not None else all_rules()) if record.subject in r.subjects]
     # Rules that report on the evaluation itself (data-unavailable) run after the others.
     applicable.sort(key=lambda r: r.runs_last)
     found: dict[str, list[Finding]] = {}
+    unchecked: dict[str, tuple[str, ...]] = {}
+    failed: list[str] = []
     for rule in applicable:
         missing = record.incomplete(*rule.needs_complete)
         if missing:  # an absence in partial data is no absence: say so instead (data-unavailable)
-            record.quiet_rules[rule.code] = missing
+            unchecked[rule.code] = tuple(missing)
             found[rule.code] = []
             continue
         try:
-            found[rule.code] = list(rule.check(record, policy))
+            found[rule.code] = []
+            if rule.report is not None:  # what the others could not check, without their findings
+                so_far = Evaluation(unchecked=MappingProxyType(dict(unchecked)), failed=tuple(failed))
+                found[rule.code] = list(rule.report(record, policy, so_far))
+            elif rule.check is not None:
+                found[rule.code] = list(rule.check(record, policy))
         except Exception as error:  # one broken rule must not take the others down; a card says so
             # The type only: an exception message may quote patient data.
             log.error("rule %s failed: %s", rule.code, type(error).__name__)
-            record.failed_rules.append(rule.code)
+            failed.append(rule.code)
             found[rule.code] = []
     fired = {code for code, findings in found.items() if findings}
     kept = [f for rule in applicable if not fired.intersection(rule.superseded_by)
             for f in found[rule.code]]
-    return sorted(kept, key=lambda f: _ORDER[f.severity])
+    return Evaluation(findings=tuple(sorted(kept, key=lambda f: _ORDER[f.severity])),
+                      unchecked=MappingProxyType(unchecked), failed=tuple(failed))

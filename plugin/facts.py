@@ -4,19 +4,17 @@ Each function is pure over the record; expensive ones are memoised per request.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
-from typing import Any, Iterable
+from typing import Any
 
 from plugin.dates import first_day, has_time, instant
 from plugin.policy import PayerFacts, PayerProfile, Policy
-from plugin.record import Record
+from plugin.record import Record, Subject
 from plugin.references import logical_key, reference_string
 from plugin.units import permitted_allocations
+from plugin.vocabulary import CPT, MASSAGE
 
-CPT = "http://www.ama-assn.org/go/cpt"
-ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
-SNOMED = "http://snomed.info/sct"
-MASSAGE = "97124"
 MASSAGE_TEXT = ("massage therapy", "therapeutic massage")
 
 
@@ -67,11 +65,6 @@ def notes_text(annotations: Any) -> str:
 
 
 # -- time ------------------------------------------------------------------------------
-def day_of(value: Any) -> date | None:
-    """The (first) calendar day of a FHIR date, partial date or dateTime (see plugin.dates)."""
-    return first_day(value)
-
-
 def encounter_day(record: Record, reference: Any, within: Any = None) -> date | None:
     """The day of the Encounter a reference names: the date of service for the hook's own
     encounter, else the day its start was recorded on, in the offset it was recorded in."""
@@ -84,7 +77,7 @@ def _recorded_encounter_day(record: Record, reference: Any, within: Any = None) 
     enc = record.resolve(reference, within) if reference is not None else None
     if enc is None or enc.get_resource_type() != "Encounter" or enc.period is None:
         return None
-    return day_of(enc.period.start) or day_of(enc.period.end)
+    return first_day(enc.period.start) or first_day(enc.period.end)
 
 
 def procedure_day(proc: Any, record: Record | None = None) -> date | None:
@@ -94,10 +87,10 @@ def procedure_day(proc: Any, record: Record | None = None) -> date | None:
     if record is not None and (day := encounter_day(record, proc.encounter, proc)) is not None:
         return day
     if proc.performedDateTime is not None:
-        return day_of(proc.performedDateTime)
+        return first_day(proc.performedDateTime)
     if proc.performedPeriod is not None:
-        return day_of(proc.performedPeriod.start) or day_of(proc.performedPeriod.end)
-    return day_of(proc.performedString) if getattr(proc, "performedString", None) else None
+        return first_day(proc.performedPeriod.start) or first_day(proc.performedPeriod.end)
+    return first_day(proc.performedString) if getattr(proc, "performedString", None) else None
 
 
 def clock_minutes(proc: Any) -> int | None:
@@ -106,7 +99,10 @@ def clock_minutes(proc: Any) -> int | None:
     period = proc.performedPeriod
     if period is None or not has_time(period.start) or not has_time(period.end):
         return None
-    seconds = (instant(period.end) - instant(period.start)).total_seconds()
+    start, end = instant(period.start), instant(period.end)
+    if start is None or end is None:
+        return None
+    seconds = (end - start).total_seconds()
     return int(seconds // 60) if seconds >= 0 else None
 
 
@@ -134,9 +130,9 @@ def item_modifiers(item: Any) -> list[str]:
 def item_day(item: Any) -> date | None:
     """A claim line's date of service: servicedDate, else the start of servicedPeriod."""
     if item.servicedDate is not None:
-        return day_of(item.servicedDate)
+        return first_day(item.servicedDate)
     if item.servicedPeriod is not None:
-        return day_of(item.servicedPeriod.start) or day_of(item.servicedPeriod.end)
+        return first_day(item.servicedPeriod.start) or first_day(item.servicedPeriod.end)
     return None
 
 
@@ -157,9 +153,9 @@ def massage_orders(record: Record) -> list[Any]:
 
 def has_subject(record: Record) -> bool:
     """Whether the hook carries something for us: a 97124 order or a 97124 claim line."""
-    if record.hook == "order-sign":
+    if record.subject is Subject.ORDER:
         return bool(massage_orders(record))
-    if record.hook == "claim-prepare":
+    if record.subject is Subject.CLAIM:
         return bool(massage_lines(record))
     return False
 
@@ -193,13 +189,13 @@ def visit_day(record: Record) -> date | None:
         if enc_day is not None:
             return enc_day
         claim = record.claim
-        if claim is not None and claim.billablePeriod is not None and day_of(claim.billablePeriod.start):
-            return day_of(claim.billablePeriod.start)
+        if claim is not None and claim.billablePeriod is not None and first_day(claim.billablePeriod.start):
+            return first_day(claim.billablePeriod.start)
         for order in massage_orders(record):
-            if order.occurrencePeriod is not None and day_of(order.occurrencePeriod.start):
-                return day_of(order.occurrencePeriod.start)
-            if day_of(order.occurrenceDateTime) or day_of(order.authoredOn):
-                return day_of(order.occurrenceDateTime) or day_of(order.authoredOn)
+            if order.occurrencePeriod is not None and first_day(order.occurrencePeriod.start):
+                return first_day(order.occurrencePeriod.start)
+            if first_day(order.occurrenceDateTime) or first_day(order.authoredOn):
+                return first_day(order.occurrenceDateTime) or first_day(order.authoredOn)
         return None
     return record.memo("visit_day", compute)
 
@@ -212,12 +208,6 @@ def ref_key(reference: Any, record: Record | None = None, within: Any = None) ->
         return record.key(reference, within)
     ref = reference_string(reference)
     return logical_key(ref) if ref else None
-
-
-def _ref_id(reference: Any) -> str | None:
-    """The id a reference names (any form ref_key reads); kept for callers of the old helper."""
-    key = ref_key(reference)
-    return key.split("/", 1)[1] if key else None
 
 
 def about_patient(record: Record, resource: Any) -> bool:
@@ -243,10 +233,10 @@ def observation_day(obs: Any, record: Record | None = None) -> date | None:
     if record is not None and (day := encounter_day(record, obs.encounter, obs)) is not None:
         return day
     if obs.effectiveDateTime is not None:
-        return day_of(obs.effectiveDateTime)
+        return first_day(obs.effectiveDateTime)
     if obs.effectivePeriod is not None:
-        return day_of(obs.effectivePeriod.start) or day_of(obs.effectivePeriod.end)
-    return day_of(obs.effectiveInstant) or day_of(obs.issued)
+        return first_day(obs.effectivePeriod.start) or first_day(obs.effectivePeriod.end)
+    return first_day(obs.effectiveInstant) or first_day(obs.issued)
 
 
 def patient_procedures(record: Record) -> list[Any]:
@@ -280,7 +270,8 @@ def _during_visit(record: Record, proc: Any) -> bool:
     start = proc.performedPeriod.start if proc.performedPeriod is not None else proc.performedDateTime
     if period is None or not has_time(start) or not has_time(period.start) or not has_time(period.end):
         return False
-    return instant(period.start) <= instant(start) <= instant(period.end)
+    begins, at, ends = instant(period.start), instant(start), instant(period.end)
+    return begins is not None and at is not None and ends is not None and begins <= at <= ends
 
 
 def massage_procedures(record: Record) -> list[Any]:
@@ -344,7 +335,7 @@ def payer_profile(record: Record, policy: Policy) -> PayerProfile:
         claim = record.claim
         if claim is not None:
             named = [(ins.coverage, claim) for ins in claim.insurance or []]
-        else:  # order-sign: the 97124 order's own insurance
+        else:  # draft orders: the 97124 order's own insurance
             named = [(ref, order) for order in massage_orders(record) for ref in order.insurance or []]
         for reference, holder in named:
             cov = record.resolve(reference, holder)

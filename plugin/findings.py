@@ -4,11 +4,13 @@ Findings are protocol-neutral. Only `cds_hooks.cards` turns them into CDS Hooks 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
+from types import MappingProxyType
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
@@ -85,3 +87,17 @@ class Finding:
     def __post_init__(self) -> None:
         if len(self.summary) >= 140:
             raise ValueError(f"{self.code}: summary must be under 140 characters")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What evaluating one record found, and what it could not check.
+
+    `findings` most severe first; `unchecked` maps the code of each rule that stayed quiet because
+    data it needs arrived partial or not at all to those prefetch keys; `failed` the codes of rules
+    that raised (their findings are lost, the others stand).
+    """
+
+    findings: tuple[Finding, ...] = ()
+    unchecked: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    failed: tuple[str, ...] = ()

@@ -12,9 +12,8 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from plugin.findings import ClaimLineFix, Fix, OrderFix
 from plugin.record import VALIDATED
+from plugin.vocabulary import CPT, HCPCS
 
-CPT = "http://www.ama-assn.org/go/cpt"
-HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 CPT_DISPLAY = {"97124": "Therapeutic massage, each 15 minutes",
                "97140": "Manual therapy techniques, each 15 minutes",
                "97110": "Therapeutic exercise, each 15 minutes",
@@ -24,7 +23,7 @@ PATIENT_PAY_NOTE = ("Patient pay: the documented purpose is not medically necess
                     "do not bill the payer for this service.")
 
 
-def _cpt_coding(code: str) -> dict:
+def _cpt_coding(code: str) -> dict[str, Any]:
     display = CPT_DISPLAY.get(code)
     return {"system": CPT, "code": code, **({"display": display} if display else {})}
 
@@ -34,8 +33,8 @@ def _modifier_system(code: str) -> str:
     return CPT if code.isdigit() else HCPCS
 
 
-def _modifier_concepts(existing: list[dict], wanted: tuple[str, ...]) -> list[dict]:
-    by_code = {}
+def _modifier_concepts(existing: list[dict[str, Any]], wanted: tuple[str, ...]) -> list[dict[str, Any]]:
+    by_code: dict[str, dict[str, Any]] = {}
     for concept in existing:
         for coding in concept.get("coding") or []:
             if coding.get("code"):
@@ -58,22 +57,23 @@ def _money(value: Any) -> Decimal | None:
 def _amount(value: Decimal, like: Any) -> Decimal:
     """`value` written with the precision of the amount it replaces (38.00 × 2 is 76.00)."""
     old = _money(like or {})
-    if old is not None and old.as_tuple().exponent < 0:
-        return value.quantize(Decimal(1).scaleb(old.as_tuple().exponent))
+    exponent = old.as_tuple().exponent if old is not None else 0
+    if isinstance(exponent, int) and exponent < 0:   # an int unless the amount is NaN or infinite
+        return value.quantize(Decimal(1).scaleb(exponent))
     return value
 
 
-def _net(item: dict) -> Decimal | None:
+def _net(item: dict[str, Any]) -> Decimal | None:
     """What a line adds to the total: its net, else unitPrice × quantity × factor; None if unpriced."""
     net = _money(item.get("net") or {})
     if net is not None:
         return net
     unit, qty = _money(item.get("unitPrice") or {}), _money(item.get("quantity") or {})
     factor = _money({"value": item.get("factor", 1)})
-    return unit * qty * factor if None not in (unit, qty, factor) else None
+    return unit * qty * factor if unit is not None and qty is not None and factor is not None else None
 
 
-def _reprice(item: dict) -> None:
+def _reprice(item: dict[str, Any]) -> None:
     """Keep item.net = unitPrice × quantity × factor when the line carries prices."""
     unit = _money(item.get("unitPrice") or {})
     qty = _money(item.get("quantity") or {})
@@ -85,15 +85,16 @@ def _reprice(item: dict) -> None:
     item["net"] = {**item["net"], "value": _amount(unit * qty * factor, item["net"])}
 
 
-def _retotal(claim: dict, changed_from: Decimal | None, changed_to: Decimal | None) -> None:
+def _retotal(claim: dict[str, Any], changed_from: Decimal | None, changed_to: Decimal | None) -> None:
     """Keep Claim.total consistent with the lines: the sum of the lines' values when every line
     has one, else the old total moved by the changed line's difference."""
     if not isinstance(claim.get("total"), dict):
         return
     nets = [_net(i) for i in claim.get("item") or []]
+    priced = [n for n in nets if n is not None]
     old_total = _money(claim["total"])
-    if None not in nets:
-        total = sum(nets, Decimal(0))
+    if len(priced) == len(nets):
+        total = sum(priced, Decimal(0))
     elif old_total is not None and changed_from is not None:
         total = old_total - changed_from + (changed_to or Decimal(0))
     else:
@@ -101,7 +102,7 @@ def _retotal(claim: dict, changed_from: Decimal | None, changed_to: Decimal | No
     claim["total"] = {**claim["total"], "value": _amount(total, claim["total"])}
 
 
-def _apply_claim(claim: dict, fix: ClaimLineFix) -> dict:
+def _apply_claim(claim: dict[str, Any], fix: ClaimLineFix) -> dict[str, Any]:
     items = claim.get("item") or []
     index = next((i for i, item in enumerate(items) if item.get("sequence") == fix.sequence), None)
     if index is None:
@@ -127,7 +128,7 @@ def _apply_claim(claim: dict, fix: ClaimLineFix) -> dict:
     return claim
 
 
-def _apply_order(order: dict, fix: OrderFix) -> dict:
+def _apply_order(order: dict[str, Any], fix: OrderFix) -> dict[str, Any]:
     if fix.drop_reason_references:
         order["reasonReference"] = [r for r in order.get("reasonReference") or []
                                     if r.get("reference") not in fix.drop_reason_references]
@@ -145,7 +146,7 @@ def _apply_order(order: dict, fix: OrderFix) -> dict:
     return order
 
 
-def apply(fix: Fix, resource: dict) -> dict:
+def apply(fix: Fix, resource: dict[str, Any]) -> dict[str, Any]:
     """The updated copy of `resource`, validated with its fhir.resources R4B model.
 
     Raises ValueError if the fix does not fit the resource or the result is not valid FHIR.

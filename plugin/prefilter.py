@@ -25,14 +25,15 @@ Anything the checks cannot read (odd shapes, missing fields) is admitted and val
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from plugin.policy import load_policy
 from plugin.references import normal_base, split
+from plugin.vocabulary import OBSERVATION_CATEGORY
 
-CATEGORY_SYSTEM = "http://terminology.hl7.org/CodeSystem/observation-category"
 UNREAD_CATEGORIES = frozenset({"vital-signs", "laboratory"})
 UNREAD_STATUS = frozenset({"cancelled", "entered-in-error"})
 FOR_PATIENT_TYPES = frozenset({"Condition", "Observation", "Procedure", "Goal", "CarePlan"})
@@ -66,9 +67,9 @@ def _codings(concept: Any) -> Iterator[tuple[str | None, str]]:
                         yield system, code
 
 
-def goal_measures(resources: Iterable[dict]) -> set[tuple[Any, Any]]:
+def goal_measures(resources: Iterable[dict[str, Any]]) -> set[tuple[Any, Any]]:
     """(system, code) of every Goal's target.measure among raw resources (any status: over-admits)."""
-    out = set()
+    out: set[tuple[Any, Any]] = set()
     for raw in resources:
         if raw.get("resourceType") != "Goal" or not isinstance(raw.get("target"), list):
             continue
@@ -87,7 +88,7 @@ class Prefilter:
     measures: set[tuple[Any, Any]] = field(default_factory=set)   # goals' target measures seen so far
     _whose: dict[str, bool] = field(default_factory=dict)   # reference -> names another patient
 
-    def admits(self, raw: dict) -> bool:
+    def admits(self, raw: dict[str, Any]) -> bool:
         rtype = raw.get("resourceType")
         if rtype not in FOR_PATIENT_TYPES:
             return True
@@ -95,7 +96,7 @@ class Prefilter:
             return False
         return rtype != "Observation" or observation_read(raw, self.measures)
 
-    def _other_patient(self, raw: dict) -> bool:
+    def _other_patient(self, raw: dict[str, Any]) -> bool:
         if not isinstance(self.patient_id, str):
             return False
         who = raw.get("subject") or raw.get("patient")
@@ -117,7 +118,7 @@ class Prefilter:
         return key.startswith("Patient/") and key != f"Patient/{self.patient_id}"
 
 
-def observation_read(raw: dict, measures: set[tuple[Any, Any]]) -> bool:
+def observation_read(raw: dict[str, Any], measures: set[tuple[Any, Any]]) -> bool:
     """Whether the rules read this Observation (JSON), given the goals' target measures: not
     cancelled or entered in error, and of a category other than vital-signs/laboratory or
     carrying a code the rules read (module docstring). plugin.rules._clinical applies the same
@@ -149,6 +150,6 @@ def _unread_category(concept: Any) -> bool:
     for coding in codings if type(codings) is list else ():
         if type(coding) is dict:
             code = coding.get("code")
-            if type(code) is str and code in UNREAD_CATEGORIES and coding.get("system") == CATEGORY_SYSTEM:
+            if type(code) is str and code in UNREAD_CATEGORIES and coding.get("system") == OBSERVATION_CATEGORY:
                 return True
     return False

@@ -1,4 +1,5 @@
-"""A validated, indexed view of the FHIR resources one hook request brought.
+"""A validated, indexed view of the FHIR resources one evaluation reads: its subject (a draft
+Claim or draft orders), the patient and visit, and what the rules may read about them.
 
 Every resource is validated on its own with the fhir.resources R4B model of its type.
 One bad resource is skipped and reported; it never sinks the request.
@@ -17,16 +18,18 @@ import pickle
 import threading
 import typing
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from plugin.completeness import Status, classify
 from plugin.prefilter import Prefilter, goal_measures
-from plugin.references import base_of, logical_key, normal_base, reference_string
+from plugin.references import base_of, logical_key, normal_base, reference_string, resource_key
 
 # The resource types the rules read. Anything else is ignored, not reported:
 # an EHR may legitimately send more than we ask for.
@@ -36,11 +39,12 @@ KNOWN_TYPES = frozenset({
     "Provenance", "DocumentReference", "Binary",
 })
 _MODELS = {name: get_fhir_model_class(name) for name in KNOWN_TYPES}
+T = TypeVar("T")
 CACHE_ENTRIES = 10_000   # validated elements kept per process (about 25 MB at most, measured)
 
 
 # -- validation, remembered by content ----------------------------------------------------------
-def _element_fields(model_cls: type) -> dict[str, tuple[str, type, bool]]:
+def _element_fields(model_cls: type[Any]) -> dict[str, tuple[str, type, bool]]:
     """JSON key -> (attribute, element model class, is a list) for the complex-typed fields.
 
     Polymorphic fields (contained resources) are left out: their declared class is abstract,
@@ -68,7 +72,7 @@ class ValidatedElements:
         self._lock = threading.Lock()
 
     @staticmethod
-    def key(model_cls: type, value: dict) -> tuple[type, bytes]:
+    def key(model_cls: type[Any], value: dict[str, Any]) -> tuple[type, bytes]:
         # marshal format 2 has no back-references, so equal JSON values in the same key order give
         # equal bytes, and equal bytes decode to equal values: a hit is always the same content.
         # Another key order is only a miss. Several times faster than json.dumps. JSON decimals
@@ -91,12 +95,12 @@ class ValidatedElements:
             if len(self._models) > self.max_entries:
                 self._models.popitem(last=False)
 
-    def fields(self, model_cls: type) -> dict[str, tuple[str, type, bool]]:
+    def fields(self, model_cls: type[Any]) -> dict[str, tuple[str, type, bool]]:
         if model_cls not in self._fields:
             self._fields[model_cls] = _element_fields(model_cls)
         return self._fields[model_cls]
 
-    def validate(self, model_cls: type, raw: dict) -> Any:
+    def validate(self, model_cls: type[Any], raw: dict[str, Any]) -> Any:
         """model_cls.model_validate(raw), reusing any element validated before; raises the same errors."""
         key = self.key(model_cls, raw)
         model = self._lookup(key)
@@ -111,9 +115,10 @@ class ValidatedElements:
                 self._store(sub_key, sub)
         return model
 
-    def _substitute(self, model_cls: type, raw: dict, path: tuple) -> tuple[dict, list]:
+    def _substitute(self, model_cls: type[Any], raw: dict[str, Any], path: tuple[Any, ...]) -> tuple[dict[str, Any], list[Any]]:
         """A copy of raw with remembered elements replaced by their models, and the new elements' paths."""
-        prepared, fresh, fields = dict(raw), [], self.fields(model_cls)
+        prepared, fields = dict(raw), self.fields(model_cls)
+        fresh: list[Any] = []
         for json_key, value in raw.items():  # the few keys present, not the model's many fields
             spec = fields.get(json_key)
             if spec is None:
@@ -128,7 +133,7 @@ class ValidatedElements:
                 prepared[json_key] = self._element(klass, value, path + ((attr, None),), fresh)
         return prepared, fresh
 
-    def _element(self, klass: type, value: Any, path: tuple, fresh: list) -> Any:
+    def _element(self, klass: type, value: Any, path: tuple[Any, ...], fresh: list[Any]) -> Any:
         if not isinstance(value, dict):
             return value  # left for validation to refuse
         key = self.key(klass, value)
@@ -141,7 +146,7 @@ class ValidatedElements:
         return prepared
 
 
-def _follow(model: Any, path: tuple) -> Any:
+def _follow(model: Any, path: tuple[Any, ...]) -> Any:
     for attr, index in path:
         model = getattr(model, attr, None)
         if index is not None:
@@ -164,7 +169,7 @@ class Skipped:
     why: str = "is not valid FHIR R4"
 
 
-def _modifier_extension(raw: dict, rtype: str) -> str | None:
+def _modifier_extension(raw: dict[str, Any], rtype: str) -> str | None:
     """Where a resource carries a modifierExtension, else None. A modifier extension may negate or
     qualify what it sits on (FHIR R4 §2.4 Extensibility: a reader that does not know it must not
     process the element as if it were absent); this service knows none."""
@@ -178,7 +183,7 @@ def _find_modifier(value: Any, path: str) -> str | None:
     if isinstance(value, dict):
         if value.get("modifierExtension"):
             return f"{path}.modifierExtension"
-        items = value.items()
+        items: Iterable[tuple[Any, Any]] = value.items()
     elif isinstance(value, list):
         items = ((None, item) for item in value)
     else:
@@ -198,7 +203,7 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def iter_entries(value: Any) -> Iterator[tuple[dict, str | None]]:
+def iter_entries(value: Any) -> Iterator[tuple[dict[str, Any], str | None]]:
     """(resource, fullUrl) inside a prefetch value: a single resource or a Bundle's entries."""
     if not isinstance(value, dict):
         return
@@ -212,19 +217,14 @@ def iter_entries(value: Any) -> Iterator[tuple[dict, str | None]]:
         yield value, None
 
 
-def iter_resources(value: Any) -> Iterator[dict]:
+def iter_resources(value: Any) -> Iterator[dict[str, Any]]:
     """Resources inside a prefetch value: a single resource or a Bundle's entries."""
     return (resource for resource, _ in iter_entries(value))
 
 
-def _identity(raw: dict) -> str | None:
-    rtype, rid = raw.get("resourceType"), raw.get("id")
-    return f"{rtype}/{rid}" if isinstance(rtype, str) and isinstance(rid, str) and rid else None
-
-
-def _version(raw: dict) -> tuple[datetime | None, int | None]:
+def _version(raw: dict[str, Any]) -> tuple[datetime | None, int | None]:
     """(meta.lastUpdated as an instant, meta.versionId when it is a number) of a raw resource."""
-    meta = raw.get("meta") if isinstance(raw.get("meta"), dict) else {}
+    meta = raw["meta"] if isinstance(raw.get("meta"), dict) else {}
     updated, vid = meta.get("lastUpdated"), meta.get("versionId")
     try:
         updated = datetime.fromisoformat(updated) if isinstance(updated, str) else None
@@ -235,7 +235,7 @@ def _version(raw: dict) -> tuple[datetime | None, int | None]:
     return updated, int(vid) if isinstance(vid, str) and vid.isdigit() else None
 
 
-def _newer(a: dict, b: dict) -> bool:
+def _newer(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether raw resource `a` is a later version than `b`: by lastUpdated, else by versionId."""
     (ua, va), (ub, vb) = _version(a), _version(b)
     if ua is not None and ub is not None and ua != ub:
@@ -243,25 +243,29 @@ def _newer(a: dict, b: dict) -> bool:
     return va is not None and vb is not None and va > vb
 
 
-def _latest_versions(resources: Iterable[dict]) -> dict[str, int]:
+def _latest_versions(resources: Iterable[dict[str, Any]]) -> dict[str, int]:
     """For each `Type/id`, the position of its latest version among `resources` (a Bundle may hold
     one resource in several versions, FHIR R4 bdl-7); the first copy when none is later."""
-    latest: dict[str, tuple[int, dict]] = {}
+    latest: dict[str, tuple[int, dict[str, Any]]] = {}
     for n, raw in enumerate(resources):
-        ident = _identity(raw) if isinstance(raw, dict) else None
+        ident = resource_key(raw) if isinstance(raw, dict) else None
         if ident and (ident not in latest or _newer(raw, latest[ident][1])):
             latest[ident] = (n, raw)
     return {ident: n for ident, (n, _) in latest.items()}
 
 
+class Subject(StrEnum):
+    """What an evaluation is asked about; each rule declares the subjects it checks."""
+
+    CLAIM = "claim"   # a draft Claim with a 97124 line (its charges about to be billed)
+    ORDER = "order"   # draft ServiceRequests, one for 97124 (about to be signed)
+
+
 @dataclass
 class Record:
-    hook: str
-    context: dict = field(default_factory=dict)  # the CDS Hooks context, when a hook built it
+    subject: Subject
     skipped: list[Skipped] = field(default_factory=list)
     unavailable: list[str] = field(default_factory=list)   # data that could not be fetched
-    failed_rules: list[str] = field(default_factory=list)  # rules that raised; filled by the engine
-    quiet_rules: dict[str, list[str]] = field(default_factory=dict)  # rule -> incomplete keys it needs
     fhir_server: str | None = None      # the request's fhirServer: its absolute references are ours
     states: dict[str, Status] = field(default_factory=dict)  # completeness of each prefetch key
     _by_type: dict[str, list[Any]] = field(default_factory=dict)
@@ -271,31 +275,32 @@ class Record:
     _container: dict[int, Any] = field(default_factory=dict)     # contained model -> its container
     _keys: dict[int, str] = field(default_factory=dict)          # model -> its identity in this record
     _bases: set[str] = field(default_factory=set)
-    _raw: dict[int, dict] = field(default_factory=dict)
+    _raw: dict[int, dict[str, Any]] = field(default_factory=dict)
     _memo: dict[Any, Any] = field(default_factory=dict)  # derived facts, cleared as data arrives
     prefilter: Prefilter | None = None  # what no rule reads is held back unvalidated (plugin/prefilter.py)
-    _held: dict[str, tuple[dict, str, str | None]] = field(default_factory=dict)  # Type/id or fullUrl -> held
-    claim: Any | None = None            # context.claim (claim-prepare), once validated
-    draft_orders: list[Any] = field(default_factory=list)  # context.draftOrders (order-sign)
+    _held: dict[str, tuple[dict[str, Any], str, str | None]] = field(default_factory=dict)  # Type/id or fullUrl -> held
+    claim: Any | None = None            # the draft Claim (subject CLAIM), once validated
+    draft_orders: list[Any] = field(default_factory=list)  # the draft ServiceRequests (subject ORDER)
     patient_id: str | None = None       # the patient's id (Patient/<id>)
     encounter_id: str | None = None     # the visit's Encounter id
 
     @classmethod
-    def from_resources(cls, hook: str, patient: str | None, visit: str | None = None, *,
-                       claim: dict | None = None, orders: dict | None = None,
-                       resources: Iterable[dict] = (), label: str = "subject",
-                       fhir_server: str | None = None) -> "Record":
-        """The record of one evaluation, from domain inputs rather than a hook's context.
+    def from_resources(cls, subject: Subject, patient: str | None, visit: str | None = None, *,
+                       claim: dict[str, Any] | None = None, orders: dict[str, Any] | None = None,
+                       resources: Iterable[dict[str, Any]] = (), label: str = "subject",
+                       fhir_server: str | None = None) -> Record:
+        """The record of one evaluation, from domain inputs.
 
-        `hook` names the check ("claim-prepare" for a Claim, "order-sign" for orders); the subject
-        is `claim` (a Claim) or `orders` (a Bundle of draft ServiceRequests); `patient` and
-        `visit` are Patient and Encounter ids; `resources` is what the rules may read about
-        them; `fhir_server` the base URL they came from, if any (its absolute references are
-        ours). The subject is indexed first (first copy of a `Type/id` wins); a resource that
+        `subject` says what is checked: Subject.CLAIM, the draft Claim `claim` (JSON), or
+        Subject.ORDER, the draft ServiceRequests in `orders` (a Bundle, or one resource);
+        `patient` and `visit` are Patient and Encounter ids; `resources` is what the rules may
+        read about them; `fhir_server` the base URL they came from, if any (its absolute
+        references are ours). The subject is indexed first (first copy of a `Type/id` wins); a resource that
         fails validation is in `skipped`, its path under `label` (e.g. "subject.claim").
         """
-        record = cls(hook=hook, patient_id=patient, encounter_id=visit, fhir_server=fhir_server,
-                     prefilter=Prefilter(patient, fhir_server))
+        prefilter = Prefilter(patient, fhir_server)
+        record = cls(subject=Subject(subject), patient_id=patient, encounter_id=visit, fhir_server=fhir_server,
+                     prefilter=prefilter)
         if fhir_server:
             record._bases.add(normal_base(fhir_server))
         record.claim = record._add(claim, f"{label}.claim")
@@ -304,36 +309,23 @@ class Record:
             if order is not None and order.get_resource_type() == "ServiceRequest":
                 record.draft_orders.append(order)
         resources = list(resources)
-        record.prefilter.measures |= goal_measures(resources)  # Goals' measures are read: admit them
+        prefilter.measures |= goal_measures(resources)  # Goals' measures are read: admit them
         for i, resource in enumerate(resources):
             record._add(resource, f"resources[{i}]")
         return record
 
-    @classmethod
-    def build(cls, hook: str, context: dict, prefetch: dict | None = None,
-              unavailable: Iterable[str] = (), fhir_server: str | None = None) -> "Record":
-        """A hook's record: its context names the subject, patient and visit; the prefetch's
-        resources come after the context's own."""
-        def text(key: str) -> str | None:
-            return context[key] if isinstance(context.get(key), str) else None
-
-        record = cls.from_resources(hook, text("patientId"), text("encounterId"), claim=context.get("claim"),
-                                    orders=context.get("draftOrders"), label="context", fhir_server=fhir_server)
-        record.context = context
-        record.add_prefetch(prefetch or {}, unavailable)
-        return record
-
-    def add_prefetch(self, prefetch: dict, unavailable: Iterable[str] = (),
+    def add_prefetch(self, prefetch: dict[str, Any], unavailable: Iterable[str] = (),
                      states: dict[str, Status] | None = None) -> None:
-        """Index the resources gathered for the prefetch keys (after the context's own), and note
+        """Index the resources gathered for the prefetch keys (after the subject's own), and note
         how complete each key is (as given in `states`, else as its value shows)."""
         if self.prefilter is not None:
-            self._learn_measures(prefetch)
+            self._learn_measures(self.prefilter, prefetch)
         found = [(f"prefetch.{key}[{i}]", resource, url) for key, value in prefetch.items()
                  for i, (resource, url) in enumerate(iter_entries(value))]
         latest = _latest_versions(resource for _, resource, _ in found)
         for n, (where, resource, url) in enumerate(found):
-            if latest.get(_identity(resource), n) == n:
+            ident = resource_key(resource)
+            if ident is None or latest.get(ident, n) == n:
                 self._add(resource, where, url)
         for key, value in prefetch.items():
             self.states[key] = (states or {}).get(key) or classify(value)
@@ -343,27 +335,22 @@ class Record:
             self.states[key] = Status.UNAVAILABLE
         self._memo.clear()
 
-    def _learn_measures(self, prefetch: dict) -> None:
+    def _learn_measures(self, prefilter: Prefilter, prefetch: dict[str, Any]) -> None:
         """Goals' target measures make their Observations read: learn them before admitting any,
         and admit those held back before a Goal naming their measure arrived."""
-        new = goal_measures(r for value in prefetch.values() for r in iter_resources(value)) - self.prefilter.measures
+        new = goal_measures(r for value in prefetch.values() for r in iter_resources(value)) - prefilter.measures
         if not new:
             return
-        self.prefilter.measures |= new
+        prefilter.measures |= new
         for name, (raw, where, url) in list(self._held.items()):
-            if self._held.get(name) is not None and self.prefilter.admits(raw):
+            if self._held.get(name) is not None and prefilter.admits(raw):
                 self._unhold(raw, url)
                 self._add(raw, where, url)
 
-    def _unhold(self, raw: dict, url: str | None) -> None:
-        for name in (Record._type_id(raw), url):
+    def _unhold(self, raw: dict[str, Any], url: str | None) -> None:
+        for name in (resource_key(raw), url):
             if name and self._held.get(name, (None,))[0] is raw:
                 del self._held[name]
-
-    @staticmethod
-    def _type_id(raw: dict) -> str | None:
-        rid = raw.get("id")
-        return f"{raw.get('resourceType')}/{rid}" if isinstance(rid, str) and rid else None
 
     def incomplete(self, *keys: str) -> list[str]:
         """Those of the prefetch keys whose data is partial or could not be had, or holds a resource
@@ -380,11 +367,10 @@ class Record:
         if not isinstance(raw, dict):
             return None
         rtype = raw.get("resourceType")
-        model_cls = _MODELS.get(rtype) if isinstance(rtype, str) else None
-        if model_cls is None:
+        if not isinstance(rtype, str) or rtype not in _MODELS:
             return None
-        rid = raw.get("id")
-        ref = f"{rtype}/{rid}" if isinstance(rid, str) and rid else None
+        model_cls = _MODELS[rtype]
+        ref = resource_key(raw)
         if ref and ref in self._by_ref:
             model = self._by_ref[ref]
             self._index_url(full_url, model)
@@ -434,13 +420,13 @@ class Record:
             self._bases.add(normal_base(base))
             self._memo.clear()
 
-    def _index_contained(self, raw: dict, model: Any) -> None:
+    def _index_contained(self, raw: dict[str, Any], model: Any) -> None:
         """Contained resources are referenced only as `#id` from inside their container, but are
         the record's resources like any other (a Procedure may contain its own Provenance)."""
         contained = raw.get("contained")
         # getattr: a Binary is a Resource, not a DomainResource, and has no `contained`.
         for craw, cmodel in zip(contained if isinstance(contained, list) else [],
-                                getattr(model, "contained", None) or []):
+                                getattr(model, "contained", None) or [], strict=False):
             cid = craw.get("id") if isinstance(craw, dict) else None
             if isinstance(cid, str) and cid:
                 self._contained[(id(model), cid)] = cmodel
@@ -479,7 +465,7 @@ class Record:
         held = self._held.get(ref) or (self._held.get(key) if key else None)
         return found if found is not None or held is None else self._admit_held(*held)
 
-    def _admit_held(self, raw: dict, where: str, full_url: str | None) -> Any | None:
+    def _admit_held(self, raw: dict[str, Any], where: str, full_url: str | None) -> Any | None:
         """A held-back resource a rule reached by reference: validated now, resolvable, not listed."""
         self._unhold(raw, full_url)
         prefilter, self.prefilter = self.prefilter, None
@@ -514,15 +500,15 @@ class Record:
         """Whether the reference names the resource `rtype/rid`."""
         return bool(rid) and self.key(reference, within) == f"{rtype}/{rid}"
 
-    def raw(self, model: Any) -> dict:
+    def raw(self, model: Any) -> dict[str, Any]:
         """The JSON the resource arrived as, to build updates that keep every field intact."""
         return self._raw[id(model)]
 
-    def memo(self, key: Any, compute: Callable[[], Any]) -> Any:
+    def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """Compute a derived fact once per request."""
         if key not in self._memo:
             self._memo[key] = compute()
-        return self._memo[key]
+        return typing.cast(T, self._memo[key])
 
     @staticmethod
     def ref_of(model: Any) -> str:

@@ -17,11 +17,23 @@ module only parses.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 # `Type/id` at the end of a path, optionally followed by `/_history/version`.
 _TAIL = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?/?$")
+
+
+def resource_key(raw: dict[str, Any]) -> str | None:
+    """`Type/id` of a resource as JSON; None when it has no type or no id."""
+    rtype, rid = raw.get("resourceType"), raw.get("id")
+    return f"{rtype}/{rid}" if isinstance(rtype, str) and isinstance(rid, str) and rid else None
+
+
+def id_part(key: str) -> str:
+    """The id of a `Type/id` key (as logical_key gives it)."""
+    return key.split("/", 1)[1]
 
 
 def reference_string(reference: Any) -> str | None:

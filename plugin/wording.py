@@ -6,10 +6,12 @@
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import Any
 
-from plugin.facts import codings, cpt_codes, day_of, item_cpt, observation_day, procedure_day, texts
+from plugin.dates import first_day
+from plugin.facts import codings, cpt_codes, item_cpt, observation_day, procedure_day, texts
 from plugin.record import Record
 
 MAX_QUOTE = 48
@@ -19,7 +21,7 @@ CPT_WORDS = {"97124": "massage", "97140": "manual therapy", "97110": "therapeuti
 
 def day_label(value: date | datetime | None) -> str:
     """`3 Feb 2026`; empty when there is no date."""
-    day = day_of(value)
+    day = first_day(value)
     return f"{day.day} {day:%b %Y}" if day else ""
 
 
@@ -80,8 +82,8 @@ def label(record: Record, model: Any) -> str:
         words = CPT_WORDS.get(codes[0]) if codes else None
         return f"the {words or service_name(model.code)} order" + (f" of {when}" if when else "")
     if kind == "Goal":
-        words = texts(model.description)
-        return f"the goal {quote(words[0])}" if words else "the goal"
+        descriptions = texts(model.description)
+        return f"the goal {quote(descriptions[0])}" if descriptions else "the goal"
     if kind == "CarePlan":
         start = day_label(model.period.start) if model.period else ""
         return "the plan of care" + (f" from {start}" if start else "")

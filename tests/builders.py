@@ -12,6 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from cds_hooks.record_from_hook import record_from_hook
 from plugin.record import Record
 
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -176,7 +177,8 @@ class Visit:
                 "prefetch": self.prefetch()}
 
     def record(self, hook: str = "claim-prepare") -> Record:
-        return Record.build(hook, self.context(hook), self.prefetch())
+        """The record the hook's request would give the rules (cds_hooks/record_from_hook.py)."""
+        return record_from_hook(hook, self.context(hook), self.prefetch())
 
     # -- clinical documentation (appended for the medical-necessity and documentation rules) -----
     def goal(self, description: str, *, due: str | None = None, measure: str | None = None,

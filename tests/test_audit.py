@@ -21,9 +21,17 @@ from audit.store import PatientGroup, bills_massage
 from cds_hooks.app import create_app
 from cds_hooks.cli import main
 from cds_hooks.config import Config
+from cds_hooks.record_from_hook import record_from_hook
 from plugin.policy import load_policy
-from plugin.record import Record
-from tests.bulk_export import CLAIM_FIXTURES, FIXTURES, REQUESTS, all_claim_fixtures, resources_of, write_export
+from plugin.record import Record, Subject
+from tests.bulk_export import (
+    CLAIM_FIXTURES,
+    FIXTURES,
+    REQUESTS,
+    all_claim_fixtures,
+    resources_of,
+    write_export,
+)
 
 CLINIC_PROFILES = FIXTURES / "payer-profiles.toml"
 CLAIM_SERVICE = "massage-97124-claim-check"
@@ -213,12 +221,12 @@ def test_the_progress_bar_counts_claims_per_second(tmp_path, capsys):
 def test_the_record_is_built_from_domain_inputs_alone():
     request = REQUESTS["s06-cms-mixed-remainder-underbilled"]
     context = request["context"]
-    record = Record.from_resources("claim-prepare", context["patientId"], context["encounterId"],
+    record = Record.from_resources(Subject.CLAIM, context["patientId"], context["encounterId"],
                                    claim=context["claim"], resources=resources_of(request)[1:])
-    hook_record = Record.build("claim-prepare", context, request["prefetch"])
-    assert record.context == {} and record.claim is not None
+    hook_record = record_from_hook("claim-prepare", context, request["prefetch"])
+    assert record.claim is not None
     assert (record.patient_id, record.encounter_id) == (hook_record.patient_id, hook_record.encounter_id)
     for rtype in ("Procedure", "Observation", "Provenance", "Coverage"):
         assert [m.id for m in record.all(rtype)] == [m.id for m in hook_record.all(rtype)]
-    invalid = Record.from_resources("claim-prepare", "p", claim={**context["claim"], "status": 7})
+    invalid = Record.from_resources(Subject.CLAIM, "p", claim={**context["claim"], "status": 7})
     assert invalid.claim is None and invalid.skipped[0].path == "subject.claim"

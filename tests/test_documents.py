@@ -86,7 +86,7 @@ def test_a_pdfs_text_layer_is_read(policy):
     document(visit, {"contentType": "application/pdf", "data": data})
     record = visit.record()
     assert "lumbar paraspinals" in note_text(record, visit_notes(record)[0])
-    found = {f.code for f in evaluate(record, policy)}
+    found = {f.code for f in evaluate(record, policy).findings}
     assert not {"techniques", "regions", "progress", "data-unavailable"} & found
 
 
@@ -99,7 +99,7 @@ def test_unreadable_notes_keep_the_word_rules_quiet_and_are_reported(policy, att
     visit = Visit()
     bare_massage(visit)
     document(visit, attachment)
-    found = {f.code: f for f in evaluate(visit.record(), policy)}
+    found = {f.code: f for f in evaluate(visit.record(), policy).findings}
     assert not {"techniques", "regions", "progress"} & set(found)
     unavailable = found["data-unavailable"]
     assert "Could not read the 2 Mar 2026 note" in unavailable.detail
@@ -109,10 +109,10 @@ def test_unreadable_notes_keep_the_word_rules_quiet_and_are_reported(policy, att
 def test_techniques_regions_and_progress_come_from_the_document(policy):
     visit = Visit()
     bare_massage(visit)
-    found = {f.code for f in evaluate(visit.record(), policy)}
+    found = {f.code for f in evaluate(visit.record(), policy).findings}
     assert {"techniques", "regions", "progress"} <= found       # nothing written anywhere
     document(visit, {"contentType": "text/plain", "data": b64(TEXT)})
-    found = {f.code for f in evaluate(visit.record(), policy)}
+    found = {f.code for f in evaluate(visit.record(), policy).findings}
     assert not {"techniques", "regions", "progress", "data-unavailable"} & found
 
 
@@ -141,10 +141,10 @@ def test_signed_by_provenance_on_the_document_and_countersigned_as_its_authentic
     visit, proc, therapist = massage_visit()
     doc = document(visit, {"contentType": "text/plain", "data": b64(TEXT)},
                    authenticator={"reference": ref(physician(visit, "111N00000X"))})
-    found = {f.code for f in evaluate(visit.record(), policy)}
+    found = {f.code for f in evaluate(visit.record(), policy).findings}
     assert "countersignature" not in found and "signature" in found
     provenance(visit, doc, (therapist, "author"))
-    found = {f.code for f in evaluate(visit.record(), policy)}
+    found = {f.code for f in evaluate(visit.record(), policy).findings}
     assert not {"signature", "countersignature"} & found
 
 
@@ -153,5 +153,5 @@ def test_the_therapist_as_authenticator_signs_and_the_doctor_countersigns_by_pro
     doc = document(visit, {"contentType": "text/plain", "data": b64(TEXT)},
                    authenticator={"reference": ref(therapist)})
     provenance(visit, doc, (physician(visit), "verifier"))
-    found = {f.code for f in evaluate(visit.record(), policy)}
+    found = {f.code for f in evaluate(visit.record(), policy).findings}
     assert not {"signature", "countersignature"} & found

@@ -1,15 +1,15 @@
-"""Engine: hooks select rules, superseded findings drop, a failing rule is reported, not fatal."""
+"""Engine: subjects select rules, superseded findings drop, a failing rule is reported, not fatal."""
 from plugin.engine import evaluate
 from plugin.findings import Citation, Severity
 from plugin.rules import all_rules
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
 from tests.builders import Visit
 
 CITE = Citation("Test", "", "https://example.org/test")
 
 
 def make_rule(code, fires=True, superseded_by=(), severity=Severity.WARNING, raises=False):
-    rule = Rule(code=code, title=code, description=code, citation=CITE, hooks=CP, severity=severity,
+    rule = Rule(code=code, title=code, description=code, citation=CITE, subjects=CLAIM_ONLY, severity=severity,
                 superseded_by=superseded_by)
 
     @rule.checks
@@ -31,26 +31,28 @@ def visit():
 def test_superseded_findings_are_dropped_and_order_is_by_severity(policy):
     rules = [make_rule("a", superseded_by=("b",)), make_rule("b", severity=Severity.INFO),
              make_rule("c", severity=Severity.CRITICAL), make_rule("d", fires=False)]
-    found = evaluate(visit().record(), policy, rules)
+    found = evaluate(visit().record(), policy, rules).findings
     assert [f.code for f in found] == ["c", "b"]
 
 
-def test_rules_of_the_other_hook_do_not_run(policy):
+def test_rules_of_the_other_subject_do_not_run(policy):
     v = Visit()
     v.order("97124")
-    assert evaluate(v.record("order-sign"), policy, [make_rule("a")]) == []
+    assert evaluate(v.record("order-sign"), policy, [make_rule("a")]).findings == ()
 
 
 def test_no_97124_subject_means_no_findings(policy):
     v = Visit()
     v.claim_line("97110")
-    assert evaluate(v.record(), policy, [make_rule("a")]) == []
+    assert evaluate(v.record(), policy, [make_rule("a")]).findings == ()
 
 
 def test_a_failing_rule_is_reported_by_data_unavailable(policy, caplog):
     data_unavailable = next(r for r in all_rules() if r.code == "data-unavailable")
-    found = evaluate(visit().record(), policy, [data_unavailable, make_rule("boom", raises=True),
-                                                 make_rule("ok")])
+    result = evaluate(visit().record(), policy, [data_unavailable, make_rule("boom", raises=True),
+                                                  make_rule("ok")])
+    assert result.failed == ("boom",)
+    found = result.findings
     codes = [f.code for f in found]
     assert codes == ["ok", "data-unavailable"]
     assert "“boom” could not be run" in found[1].detail
@@ -59,7 +61,7 @@ def test_a_failing_rule_is_reported_by_data_unavailable(policy, caplog):
 
 def test_every_shipped_rule_is_complete():
     for rule in all_rules():
-        assert rule.title and rule.description and rule.hooks and rule.check
+        assert rule.title and rule.description and rule.subjects and (rule.check or rule.report)
         assert rule.citation.url.startswith("https://"), rule.code
 
 
@@ -79,5 +81,5 @@ def test_relaxation_only_with_nothing_documented_gets_one_card(policy):
     visit.procedure("97124", minutes=20, note="Effleurage for relaxation and stress relief; sleep improved.",
                     reasonCode=[{"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "Z73.3"}]}])
     visit.claim_line("97124")
-    found = {f.code for f in evaluate(visit.record(), policy)}
+    found = {f.code for f in evaluate(visit.record(), policy).findings}
     assert "not-medically-necessary" in found and not found & set(PAYER_DEFENCE)

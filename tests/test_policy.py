@@ -160,3 +160,32 @@ def test_medicare_advantage_follows_medicare_coverage_rules(policy):
     assert advantage.medicare_coverage and advantage.paid_performers == medicare.paid_performers
     assert (advantage.certification_days, advantage.recertification_days, advantage.progress_report_days) == \
         (medicare.certification_days, medicare.recertification_days, medicare.progress_report_days)
+
+
+@pytest.mark.parametrize("setting,field", [
+    ('audit_units_over = "2"', "profiles.acme.audit_units_over"),   # a number written as text
+    ("gp_required = 1", "profiles.acme.gp_required"),
+    ('aliases = "Acme Health"', "profiles.acme.aliases"),            # one name, not a list of them
+    ("audit_visits_over = 2.5", "profiles.acme.audit_visits_over"),
+    ("initial_phase_days = -3", "profiles.acme.initial_phase_days"),
+])
+def test_profile_type_errors_are_refused_at_load_naming_file_and_field(tmp_path, setting, field):
+    extra = tmp_path / "clinic.toml"
+    extra.write_text(f"[profiles.acme]\n{setting}\n")
+    with pytest.raises(ValueError) as refused:
+        load_policy(extra)
+    assert str(extra) in str(refused.value) and field in str(refused.value)
+
+
+def test_a_table_outside_profiles_is_refused(tmp_path):
+    extra = tmp_path / "clinic.toml"
+    extra.write_text('[profile.acme]\nunits_method = "per-code"\n')   # `profile`, not `profiles`
+    with pytest.raises(ValueError, match="profile: Extra inputs"):
+        load_policy(extra)
+
+
+def test_well_typed_settings_still_load(tmp_path):
+    extra = tmp_path / "clinic.toml"
+    extra.write_text('[profiles.acme]\naudit_units_over = 2\naliases = ["Acme Health"]\n')
+    acme = load_policy(extra).profiles["acme"]
+    assert acme.audit_units_over == 2 and acme.aliases == ("Acme Health",)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.prefilter import CATEGORY_SYSTEM, Prefilter
-from plugin.record import Record
+from cds_hooks.record_from_hook import record_from_hook
+from plugin.prefilter import OBSERVATION_CATEGORY, Prefilter
 
 SERVER = "https://ehr.example.org/fhir"
 LOINC = "http://loinc.org"
@@ -12,7 +12,7 @@ LOINC = "http://loinc.org"
 
 def vital(rid: str, code: str = "8867-4", subject: str = "Patient/p1", **extra) -> dict:
     return {"resourceType": "Observation", "id": rid, "status": "final",
-            "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs"}]}],
+            "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "vital-signs"}]}],
             "code": {"coding": [{"system": LOINC, "code": code}]}, "subject": {"reference": subject},
             "effectiveDateTime": "2019-03", "valueQuantity": {"value": 72, "unit": "/min"}, **extra}
 
@@ -50,14 +50,14 @@ def test_identifier_only_subject_and_unknown_patient_are_admitted():
     ({}, False),
     ({"code": {"coding": [{"system": LOINC, "code": "72514-3"}]}}, True),          # a pain score
     ({"valueQuantity": {"value": 40, "unit": "deg", "code": "deg"}}, True),        # range of motion
-    ({"category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "exam"}]}]}, True),
-    ({"category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs"},
+    ({"category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "exam"}]}]}, True),
+    ({"category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "vital-signs"},
                                {"system": "urn:oid:1.2.3", "code": "VS"}]}]}, False),  # local coding beside it
-    ({"category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "vital-signs"}]},
-                   {"coding": [{"system": CATEGORY_SYSTEM, "code": "exam"}]}]}, True),
+    ({"category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "vital-signs"}]},
+                   {"coding": [{"system": OBSERVATION_CATEGORY, "code": "exam"}]}]}, True),
     ({"category": [{"text": "Vitals"}]}, True),          # nothing coded to go by: read as before
     ({"category": "vital-signs"}, True),                 # not even FHIR: validated (and refused) as before
-    ({"status": "entered-in-error", "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "exam"}]}]}, False),
+    ({"status": "entered-in-error", "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "exam"}]}]}, False),
 ])
 def test_observations_no_rule_reads(change, admitted):
     assert Prefilter("p1").admits({**vital("o1"), **change}) is admitted
@@ -66,7 +66,7 @@ def test_observations_no_rule_reads(change, admitted):
 def test_a_held_back_resource_resolves_by_reference_but_is_not_listed():
     procedure = {"resourceType": "Procedure", "id": "pr1", "status": "completed", "subject": {"reference": "Patient/p1"},
                  "code": {"text": "massage"}, "reasonReference": [{"reference": f"{SERVER}/Observation/o1/_history/2"}]}
-    record = Record.build("claim-prepare", {"patientId": "p1"}, {
+    record = record_from_hook("claim-prepare", {"patientId": "p1"}, {
         "observations": bundle(vital("o1"), vital("o2"), urls=("", "urn:uuid:6a1e0e6e-0000-4000-8000-000000000002")),
         "procedures": bundle(procedure)}, fhir_server=SERVER)
     assert record.all("Observation") == []
@@ -81,10 +81,10 @@ def test_a_goal_measuring_a_vital_sign_makes_it_read_whenever_the_goal_arrives()
             "subject": {"reference": "Patient/p1"},
             "target": [{"measure": {"coding": [{"system": LOINC, "code": "29463-7"}]}}]}
     weight, pulse = vital("w1", "29463-7"), vital("h1")
-    same_round = Record.build("claim-prepare", {"patientId": "p1"},
+    same_round = record_from_hook("claim-prepare", {"patientId": "p1"},
                               {"observations": bundle(weight, pulse), "goals": bundle(goal)})
     assert [o.id for o in same_round.all("Observation")] == ["w1"]
-    later = Record.build("claim-prepare", {"patientId": "p1"}, {"observations": bundle(weight, pulse)})
+    later = record_from_hook("claim-prepare", {"patientId": "p1"}, {"observations": bundle(weight, pulse)})
     assert later.all("Observation") == []
     later.add_prefetch({"goals": bundle(goal)})   # e.g. the goals' next page, fetched afterwards
     assert [o.id for o in later.all("Observation")] == ["w1"]
@@ -92,9 +92,9 @@ def test_a_goal_measuring_a_vital_sign_makes_it_read_whenever_the_goal_arrives()
 
 def test_a_held_back_resource_is_never_validated_nor_reported():
     broken = vital("bad", subject="Patient/p2", valueQuantity={"value": "seven"})
-    record = Record.build("claim-prepare", {"patientId": "p1"}, {"observations": bundle(broken)})
+    record = record_from_hook("claim-prepare", {"patientId": "p1"}, {"observations": bundle(broken)})
     assert record.skipped == [] and record.all("Observation") == []
-    mine = Record.build("claim-prepare", {"patientId": "p1"},
+    mine = record_from_hook("claim-prepare", {"patientId": "p1"},
                         {"observations": bundle({**broken, "subject": {"reference": "Patient/p1"},
-                                                 "category": [{"coding": [{"system": CATEGORY_SYSTEM, "code": "exam"}]}]})})
+                                                 "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": "exam"}]}]})})
     assert [s.where for s in mine.skipped] == ["Observation/bad"]

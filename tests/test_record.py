@@ -1,4 +1,5 @@
 """Record: each resource validated on its own; a bad one is skipped and reported, never fatal."""
+from cds_hooks.record_from_hook import record_from_hook
 from plugin.record import Record
 from tests.builders import Visit
 
@@ -19,7 +20,7 @@ def test_bad_resource_is_skipped_and_reported_without_its_values():
 
 
 def test_unknown_types_and_non_objects_are_ignored_not_reported():
-    record = Record.build("claim-prepare", {"patientId": "p"}, {
+    record = record_from_hook("claim-prepare", {"patientId": "p"}, {
         "x": {"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Basic", "id": "b"}},
                                                   {"resource": "nonsense"}, "junk", {"nothing": 1}]},
         "y": "not a resource", "z": None, "w": [1, 2]})
@@ -33,7 +34,7 @@ def test_first_copy_of_an_id_wins_and_context_comes_first():
     prefetch = visit.prefetch()
     other = {**visit.claim, "item": []}
     prefetch["procedures"]["entry"].append({"resource": other})
-    record = Record.build("claim-prepare", visit.context("claim-prepare"), prefetch)
+    record = record_from_hook("claim-prepare", visit.context("claim-prepare"), prefetch)
     assert len(record.all("Claim")) == 1
     assert record.claim.item[0].quantity.value == 3
 
@@ -43,7 +44,7 @@ def test_invalid_context_claim_is_reported_and_leaves_no_claim():
     visit.claim_line("97124")
     context = visit.context("claim-prepare")
     context["claim"]["item"][0]["sequence"] = "first"
-    record = Record.build("claim-prepare", context, {})
+    record = record_from_hook("claim-prepare", context, {})
     assert record.claim is None
     assert record.skipped[0].where == "Claim/claim-1"
 

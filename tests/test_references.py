@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from cds_hooks.record_from_hook import record_from_hook
 from plugin.facts import ref_key
 from plugin.record import Record
 from plugin.references import logical_key, split
@@ -46,7 +47,7 @@ def _record(fhir_server=None) -> Record:
         {"fullUrl": f"{BASE}/Goal/g2",
          "resource": {"resourceType": "Goal", "id": "g2", "lifecycleStatus": "active",
                       "description": {"text": "lift"}, "subject": {"reference": "Patient/p"}}}]}
-    return Record.build("claim-prepare", {"patientId": "p", "claim": claim}, {"goals": goals},
+    return record_from_hook("claim-prepare", {"patientId": "p", "claim": claim}, {"goals": goals},
                         fhir_server=fhir_server)
 
 

@@ -13,7 +13,8 @@ import json
 import uuid
 from datetime import date
 
-CPT = "http://www.ama-assn.org/go/cpt"
+from plugin import CPT
+
 MASSAGE = {"system": CPT, "code": "97124", "display": "Therapeutic massage, each 15 minutes"}
 
 

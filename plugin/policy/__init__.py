@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, NonNegativeInt, ValidationError
+
+from plugin.vocabulary import ICD10
 
 HERE = Path(__file__).parent
-ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
-UNITS_METHODS = frozenset({"cms", "per-code"})
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class ValueSet:
     ICD-10-CM codes compare without their dot, so "M79.1" and "M791" are the same code.
     """
 
-    def __init__(self, resource: dict):
+    def __init__(self, resource: dict[str, Any]):
         self.resource = resource
         self.name: str = resource.get("name") or resource.get("id", "")
         self.title: str = resource.get("title") or self.name
@@ -133,7 +136,7 @@ class Policy:
         profile lists; the Coverage.type (a profile's coverage_types value set); the payer
         Organization's name or alias; the plan name; `payor.display`; else `default`."""
         named = [p for p in self.profiles.values() if p.id != "default"]
-        steps = [
+        steps: list[Callable[[PayerProfile], bool]] = [
             lambda p: p.has_identifier(facts.identifiers),
             lambda p: bool(p.coverage_types) and any(
                 self.valueset(p.coverage_types).contains(system, code) for system, code in facts.coverage_types),
@@ -154,54 +157,94 @@ class Policy:
         return self.lexicons[name]
 
 
-_PROFILE_KEYS = {f.name for f in fields(PayerProfile)}
-_DAY_COUNTS = ("certification_days", "recertification_days", "progress_report_days")
+class ProfileSettings(BaseModel):
+    """One `[profiles.<id>]` table as a TOML file writes it: every setting optional (unset ones are
+    inherited), each of exactly its type (strict: `audit_units_over = "2"` is refused, not read
+    as 2), no unknown keys. The meaning of each is on PayerProfile."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    name: str | None = None
+    based_on: str | None = None       # start from this profile's billing settings, not `default`'s
+    units_method: Literal["cms", "per-code"] | None = None
+    gp_required: bool | None = None
+    zelis_59_gp: bool | None = None
+    audit_units_over: NonNegativeInt | None = None
+    audit_visits_over: NonNegativeInt | None = None
+    initial_phase_days: NonNegativeInt | None = None
+    max_modalities_initial: NonNegativeInt | None = None
+    countersigners: list[str] | None = None
+    medicare_coverage: bool | None = None
+    paid_performers: str | None = None
+    certification_days: NonNegativeInt | None = None    # 0 is off
+    recertification_days: NonNegativeInt | None = None
+    progress_report_days: NonNegativeInt | None = None
+    aliases: list[str] | None = None
+    identifiers: list[str] | None = None
+    coverage_types: str | None = None
+    name_contains: list[str] | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The settings the table states, as PayerProfile values (lists become tuples)."""
+        stated = self.model_dump(exclude_unset=True, exclude={"based_on"})
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in stated.items()}
+
+
+class PayerProfileFile(BaseModel):
+    """A payer-profile TOML file: payers.toml, or a clinic's own (config PAYER_PROFILES)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    profiles: dict[str, ProfileSettings] = {}
+
+    @classmethod
+    def read(cls, path: str | Path) -> PayerProfileFile:
+        """The file's profiles; ValueError naming the file and each bad field otherwise."""
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                                 for e in error.errors(include_url=False, include_input=False))
+            raise ValueError(f"{path}: invalid payer profiles: {problems}") from None
 
 
 # Settings that describe the payer itself, never inherited through `based_on`.
 _OWN_KEYS = ("id", "name", "aliases", "identifiers", "coverage_types", "name_contains")
-_TUPLE_KEYS = ("aliases", "identifiers", "name_contains", "countersigners")
 
 
-def _profiles_from(data: dict, base: dict[str, PayerProfile]) -> dict[str, PayerProfile]:
-    """Profiles from one TOML file over `base`. `based_on = "<id>"` starts a profile from another
+def _profiles_from(data: PayerProfileFile, base: dict[str, PayerProfile]) -> dict[str, PayerProfile]:
+    """Profiles from one file over `base`. `based_on = "<id>"` starts a profile from another
     one's billing settings (Medicare Advantage from Medicare) instead of from `default`."""
     profiles = dict(base)
-    defaults = data.get("profiles", {}).get("default", {})
-    for pid, values in data.get("profiles", {}).items():
-        values = dict(values)
-        parent = values.pop("based_on", None)
-        unknown = set(values) - _PROFILE_KEYS
-        if unknown:
-            raise ValueError(f"payer profile {pid!r}: unknown settings {sorted(unknown)}")
-        negative = [k for k in _DAY_COUNTS if values.get(k, 0) < 0]
-        if negative:
-            raise ValueError(f"payer profile {pid!r}: {negative} must be 0 (off) or a positive number of days")
-        if values.get("units_method", "cms") not in UNITS_METHODS:
-            raise ValueError(f"payer profile {pid!r}: units_method must be one of {sorted(UNITS_METHODS)}")
+    default = data.profiles.get("default")
+    defaults = default.settings() if default is not None else {}
+    for pid, table in data.profiles.items():
+        values = table.settings()
         merged: dict[str, Any] = {**defaults, **values} if pid != "default" else dict(values)
-        if parent is not None:
-            if parent not in profiles:
-                raise ValueError(f"payer profile {pid!r}: based_on {parent!r} is not defined before it")
-            inherited = {k: v for k, v in profiles[parent].__dict__.items() if k not in _OWN_KEYS}
+        if table.based_on is not None:
+            if table.based_on not in profiles:
+                raise ValueError(f"payer profile {pid!r}: based_on {table.based_on!r} is not defined before it")
+            inherited = {k: v for k, v in profiles[table.based_on].__dict__.items() if k not in _OWN_KEYS}
             merged = {**inherited, **values}
         if pid in profiles:  # an override keeps what it does not restate
             merged = {**profiles[pid].__dict__, **values}
         merged["id"] = pid
         merged.setdefault("name", pid)
-        for key in _TUPLE_KEYS:
-            if key in merged:
-                merged[key] = tuple(merged[key])
         profiles[pid] = PayerProfile(**merged)
     return profiles
 
 
 def load_policy(extra_profiles: str | Path | None = None) -> Policy:
-    with open(HERE / "payers.toml", "rb") as fh:
-        profiles = _profiles_from(tomllib.load(fh), {})
+    """The shipped policy, with a clinic's payer-profile file over payers.toml when given.
+
+    Raises ValueError naming the file and field for a profile setting of the wrong type or
+    unknown, and OSError when a file cannot be read.
+    """
+    profiles = _profiles_from(PayerProfileFile.read(HERE / "payers.toml"), {})
     if extra_profiles:
-        with open(extra_profiles, "rb") as fh:
-            profiles = _profiles_from(tomllib.load(fh), profiles)
+        profiles = _profiles_from(PayerProfileFile.read(extra_profiles), profiles)
     valuesets = {}
     for path in sorted((HERE / "valuesets").glob("*.json")):
         valuesets[path.stem] = ValueSet(json.loads(path.read_text()))

@@ -16,8 +16,8 @@ def all_rules() -> tuple[Rule, ...]:
             continue
         module = importlib.import_module(f"{__name__}.{info.name}")
         rule = getattr(module, "RULE", None)
-        if not isinstance(rule, Rule) or rule.check is None:
-            raise TypeError(f"{module.__name__} must define RULE with a check")
+        if not isinstance(rule, Rule) or (rule.check is None) == (rule.report is None):
+            raise TypeError(f"{module.__name__} must define RULE with a check or a report")
         rules.append(rule)
     codes = [r.code for r in rules]
     if len(codes) != len(set(codes)):

@@ -6,19 +6,33 @@ that none of the other modifier rules objects to.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 
-from plugin.facts import (CPT, codings, cpt_codes, day_of, item_cpt, item_day, item_modifiers, lines_on,
-                          massage_procedures, patient_procedures, payer_profile, procedure_day, texts,
-                          visit_day)
-from plugin.dates import period_days
-from plugin.facts import for_patient, ref_key
-from plugin.facts import item_quantity as quantity, line_ref  # noqa: F401 (the billing rules import them here)
+from plugin.dates import first_day, period_days
 from plugin.documents import visit_notes
+from plugin.facts import (
+    codings,
+    cpt_codes,
+    for_patient,
+    item_cpt,
+    item_day,
+    item_modifiers,
+    lines_on,
+    massage_procedures,
+    patient_procedures,
+    payer_profile,
+    procedure_day,
+    ref_key,
+    texts,
+    visit_day,
+)
+from plugin.findings import ClaimLineFix
 from plugin.policy import Policy
 from plugin.record import Record
+from plugin.vocabulary import CPT
 from plugin.wording import day_label, label
 
 DISTINCT = "59"
@@ -38,8 +52,8 @@ ASSISTANT_MODIFIERS = {"GP": "CQ", "GO": "CO"}
 def same_day_codes(record: Record, line: Any, policy: Policy, valueset: str) -> list[str]:
     """CPT codes of the other claim lines on `line`'s date that are in the value set."""
     members = policy.valueset(valueset)
-    return [item_cpt(other) for other in lines_on(record, item_day(line))
-            if other is not line and members.contains(CPT, item_cpt(other))]
+    return [code for other in lines_on(record, item_day(line))
+            if other is not line and (code := item_cpt(other)) is not None and members.contains(CPT, code)]
 
 
 def needs_distinct(record: Record, policy: Policy, line: Any) -> list[str]:
@@ -72,6 +86,13 @@ def _with_discipline(mods: list[str], right: str) -> list[str]:
         return kept[:at] + [right] + kept[at:]
     at = mods.index(DISTINCT) + 1 if DISTINCT in mods else len(mods)
     return mods[:at] + [right] + mods[at:]
+
+
+def modifiers_fix(record: Record, policy: Policy, line: Any) -> ClaimLineFix:
+    """The fix every modifier rule offers: the line's complete modifier list (target_modifiers)."""
+    wanted = target_modifiers(record, policy, line)
+    return ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}", sequence=line.sequence,
+                        modifiers=wanted)
 
 
 def target_modifiers(record: Record, policy: Policy, line: Any, not_covered: bool = False) -> tuple[str, ...]:
@@ -121,9 +142,10 @@ def active_care_plan(record: Record, day: date | None) -> Any | None:
     """The patient's active plan of care whose period covers the day (partial dates as the whole
     month or year, a missing end open)."""
     for plan in for_patient(record, "CarePlan"):
-        if plan.status != "active" or plan.period is None or day_of(plan.period.start) is None:
+        if plan.status != "active" or plan.period is None or first_day(plan.period.start) is None:
             continue
-        if day is None or day in period_days(plan.period):
+        covered = period_days(plan.period)
+        if day is None or (covered is not None and day in covered):
             return plan
     return None
 
@@ -131,8 +153,9 @@ def active_care_plan(record: Record, day: date | None) -> Any | None:
 def episode_window(record: Record, day: date) -> tuple[date, date, str]:
     """(first day, last day, how it was chosen): the plan-of-care period, else the past 12 months."""
     plan = active_care_plan(record, day)
-    if plan is not None:
-        return day_of(plan.period.start), day, "the plan of care"
+    start = first_day(plan.period.start) if plan is not None else None
+    if start is not None:   # an active plan always has one
+        return start, day, "the plan of care"
     return day - timedelta(days=365), day, "the 12 months before this visit"
 
 

@@ -7,15 +7,33 @@ name the place as evidence.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from plugin.facts import (CPT, codings, cpt_codes, for_patient, in_valueset, is_massage, about_patient,
-                          line_ref, lines_on, massage_lines, massage_orders, massage_procedures, notes_text,
-                          ref_key, texts, visit_day, visit_procedures)
+from plugin.documents import service_note, unreadable_notes
+from plugin.facts import (
+    about_patient,
+    codings,
+    cpt_codes,
+    for_patient,
+    in_valueset,
+    is_massage,
+    line_ref,
+    lines_on,
+    massage_lines,
+    massage_orders,
+    massage_procedures,
+    notes_text,
+    ref_key,
+    texts,
+    visit_day,
+    visit_procedures,
+)
 from plugin.policy import Lexicon, Policy
 from plugin.prefilter import goal_measures, observation_read
-from plugin.record import Record
+from plugin.record import Record, Subject
+from plugin.vocabulary import CPT
 from plugin.wording import label, line_label, quote, sentence
 
 QUALIFYING_PREFIX = "qualifying-"
@@ -152,7 +170,8 @@ def coded_sources(record: Record, own: str, concepts: list[Any], name: str) -> l
     """Codes written in place `own` (a reason code, a claim diagnosis); a code the patient's
     record shows only as resolved or entered in error is read but does not count."""
     withdrawn = withdrawn_codes(record)
-    kept, dropped = [], []
+    kept: list[Any] = []
+    dropped: list[Any] = []
     for concept in concepts:
         codes = [c.code for c in codings(concept) if c.code]
         (dropped if codes and all(c in withdrawn for c in codes) else kept).append(concept)
@@ -240,7 +259,7 @@ def careplan_activity_sources(record: Record) -> list[Source]:
 
 def massage_service_sources(record: Record, notes: bool = True) -> list[Source]:
     """Reasons (and notes) of the 97124 orders being signed, or of this visit's 97124 services."""
-    services = massage_orders(record) if record.hook == "order-sign" else massage_procedures(record)
+    services = massage_orders(record) if record.subject is Subject.ORDER else massage_procedures(record)
     read = purpose_sources if notes else reason_sources
     return [s for service in services for s in read(record, service)]
 
@@ -312,9 +331,17 @@ def lacking(record: Record, documented: Callable[[Any], bool]) -> list[Any]:
     return [p for p in massage_procedures(record) if not documented(p)]
 
 
+def lacking_in_notes(record: Record, coded: Callable[[Any], object], lexicon: Lexicon) -> list[Any]:
+    """This visit's 97124 services with neither the coded element (`coded(procedure)`) nor a term
+    of the lexicon in their note (service_note). Empty while a note document of the visit cannot
+    be read: it may hold the words, so no absence is concluded."""
+    bare = lacking(record, lambda p: bool(coded(p) or lexicon.hits(service_note(record, p))))
+    return bare if bare and not unreadable_notes(record) else []
+
+
 def subject_refs(record: Record) -> list[str]:
     """What a documentation card points at: the 97124 orders or the 97124 claim lines."""
-    if record.hook == "order-sign":
+    if record.subject is Subject.ORDER:
         return [Record.ref_of(o) for o in massage_orders(record)]
     return [line_ref(line) for line in massage_lines(record)]
 

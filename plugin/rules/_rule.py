@@ -1,21 +1,35 @@
 """What every rule module declares: its catalog code, title, plain-language description,
-citation, the hooks it serves, and a pure check(record, policy) -> findings."""
+citation, the subjects it checks, and a pure check(record, policy) -> findings."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
-from plugin.findings import DOCUMENTATION_OVERRIDES, OVERRIDE_REASONS, Citation, Finding, Fix, Severity
+from plugin.findings import (
+    DOCUMENTATION_OVERRIDES,
+    OVERRIDE_REASONS,
+    Citation,
+    Evaluation,
+    Finding,
+    Fix,
+    Severity,
+)
 from plugin.policy import Policy
-from plugin.record import Record
+from plugin.record import Record, Subject
 
-ORDER_SIGN = "order-sign"
-CLAIM_PREPARE = "claim-prepare"
-BOTH = frozenset({ORDER_SIGN, CLAIM_PREPARE})
-OS = frozenset({ORDER_SIGN})
-CP = frozenset({CLAIM_PREPARE})
+# The subjects a rule checks: a draft Claim, draft orders, or both.
+CLAIM_ONLY = frozenset({Subject.CLAIM})
+ORDER_ONLY = frozenset({Subject.ORDER})
+BOTH = frozenset(Subject)
+
+# `superseded_by` of the payer-defence rules (documentation that justifies billing the payer):
+# relaxation-only massage is not billed to the payer, so asking for that defence would invite upcoding.
+PAYER_DEFENCE = ("not-medically-necessary",)
 
 Check = Callable[[Record, Policy], Iterable[Finding]]
+# A check that reports on the evaluation itself, given what the other rules could not check
+# (Evaluation.unchecked and .failed; its findings are left empty).
+Report = Callable[[Record, Policy, Evaluation], Iterable[Finding]]
 
 
 @dataclass
@@ -24,30 +38,40 @@ class Rule:
     title: str
     description: str
     citation: Citation
-    hooks: frozenset[str]
+    subjects: frozenset[Subject]
     severity: Severity
     # Codes of rules that, when they fire, already cover what this rule would say.
     superseded_by: tuple[str, ...] = ()
-    # Reports on the evaluation itself (what could not be read or run): runs after all others.
-    runs_last: bool = False
     # Why its warning or critical cards may be set aside (keys of findings.OVERRIDE_REASONS).
     overrides: tuple[str, ...] = DOCUMENTATION_OVERRIDES
     # Prefetch keys in which this rule may find something absent: it stays quiet unless every one
     # is complete (a partial or unavailable key proves no absence; data-unavailable names it).
     needs_complete: tuple[str, ...] = ()
     check: Check | None = field(default=None, repr=False)
+    # Set instead of `check` by a rule that reports on the evaluation itself (what could not be
+    # read or run): it runs after all others and is given what they could not check.
+    report: Report | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         unknown = set(self.overrides) - set(OVERRIDE_REASONS)
         if unknown:
             raise ValueError(f"{self.code}: unknown override reasons {sorted(unknown)}")
 
+    @property
+    def runs_last(self) -> bool:
+        return self.report is not None
+
     def checks(self, fn: Check) -> Check:
         """Decorator: register fn as this rule's check."""
         self.check = fn
         return fn
 
-    def finding(self, summary: str, detail: str, evidence: Iterable[str] = (),
+    def reports(self, fn: Report) -> Report:
+        """Decorator: register fn as this rule's report on the evaluation (runs last)."""
+        self.report = fn
+        return fn
+
+    def finding(self, summary: str, detail: str, evidence: Iterable[str | None] = (),
                 fixes: Iterable[Fix] = (), severity: Severity | None = None) -> Finding:
         return Finding(code=self.code, title=self.title, severity=severity or self.severity,
                        summary=summary, detail=detail, citation=self.citation,

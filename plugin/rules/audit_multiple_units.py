@@ -1,10 +1,14 @@
 """audit-multiple-units: more than one unit of 97124 on a date draws payer review."""
 from collections import defaultdict
+from collections.abc import Iterator
 
-from plugin.facts import item_day, massage_lines, payer_profile
-from plugin.findings import Citation, Severity
-from plugin.rules._billing import line_ref, quantity
-from plugin.rules._rule import CP, Rule
+from plugin.facts import item_day, line_ref, massage_lines, payer_profile
+from plugin.facts import item_quantity as quantity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
+from plugin.record import Record
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import HNS_97124
 from plugin.wording import day_label
 
 RULE = Rule(
@@ -12,9 +16,8 @@ RULE = Rule(
     title="Several 97124 units on one date",
     description=("Payers scrutinise more than one unit of 97124 on the same date (threshold per payer "
                  "profile: audit_units_over). Not a denial: the note must make the time and the need plain."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (utilisation)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=CP,
+    citation=HNS_97124.at("Massage Therapy 97124 (utilisation)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.INFO,
 )
 
@@ -28,7 +31,7 @@ MUST_SHOW = (
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     limit = payer_profile(record, policy).audit_units_over
     by_day = defaultdict(list)
     for line in massage_lines(record):

@@ -1,9 +1,15 @@
 """audit-visit-count: more than three 97124 visits in the episode draws payer review."""
-from plugin.facts import MASSAGE, cpt_codes, patient_procedures, payer_profile, procedure_day, visit_day
-from plugin.findings import Citation, Severity
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+from plugin.facts import cpt_codes, patient_procedures, payer_profile, procedure_day, visit_day
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import episode_window
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import HNS_97124, MASSAGE
 from plugin.wording import day_label
 
 RULE = Rule(
@@ -13,20 +19,19 @@ RULE = Rule(
                  "payer profile: audit_visits_over). Visits are the distinct dates of completed 97124 "
                  "services within the active plan-of-care period, else the 12 months before this visit, "
                  "counting this visit."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (utilisation)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=CP,
+    citation=HNS_97124.at("Massage Therapy 97124 (utilisation)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.INFO,
 )
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     today = visit_day(record)
     if today is None:
         return
     first, last, basis = episode_window(record, today)
-    dated = {}
+    dated: dict[date, Any] = {}
     for proc in patient_procedures(record):
         day = procedure_day(proc, record)
         if proc.status == "completed" and MASSAGE in cpt_codes(proc.code) and day and first <= day <= last:

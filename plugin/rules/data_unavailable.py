@@ -1,9 +1,13 @@
 """data-unavailable: say plainly what could not be read or checked, instead of failing silently."""
+from collections.abc import Iterator
+
 from plugin.completeness import Status
 from plugin.documents import unreadable_notes
-from plugin.findings import Citation, Severity
-from plugin.record import Record
-from plugin.rules._rule import BOTH, CLAIM_PREPARE, Rule
+from plugin.findings import Evaluation, Finding, Severity
+from plugin.policy import Policy
+from plugin.record import Record, Subject
+from plugin.rules._rule import BOTH, Rule
+from plugin.vocabulary import CDS_HOOKS_2
 from plugin.wording import label
 
 RULE = Rule(
@@ -13,16 +17,14 @@ RULE = Rule(
                  "search page without the pages after it), a resource failed FHIR validation and was "
                  "skipped, or a rule could not run. The other cards still stand; this one lists what "
                  "they could not take into account, and the rules that stayed quiet because of it."),
-    citation=Citation("HL7 CDS Hooks 2.0", "Prefetch and FHIR resource access",
-                      "https://cds-hooks.hl7.org/2.0/"),
-    hooks=BOTH,
+    citation=CDS_HOOKS_2.at("Prefetch and FHIR resource access"),
+    subjects=BOTH,
     severity=Severity.INFO,
-    runs_last=True,
 )
 
 
-def _key_line(record, key: str) -> str:
-    quiet = sorted(code for code, keys in record.quiet_rules.items() if key in keys)
+def _key_line(record: Record, so_far: Evaluation, key: str) -> str:
+    quiet = sorted(code for code, keys in so_far.unchecked.items() if key in keys)
     if record.has_skipped(key) and record.states.get(key, Status.COMPLETE).usable:
         what = f"- Part of **{key}** could not be read (a resource skipped below)."
     elif record.states.get(key) is Status.PARTIAL:
@@ -34,15 +36,15 @@ def _key_line(record, key: str) -> str:
     return what + (f" Not checked: {', '.join(f'“{_title(c)}”' for c in quiet)}." if quiet else "")
 
 
-@RULE.checks
-def check(record, policy):
+@RULE.reports
+def report(record: Record, policy: Policy, so_far: Evaluation) -> Iterator[Finding]:
     keys = list(dict.fromkeys(record.unavailable + record.incomplete(*record.states)))
-    unread = unreadable_notes(record) if record.hook == CLAIM_PREPARE else []
-    lines = [_key_line(record, key) for key in keys]
+    unread = unreadable_notes(record) if record.subject is Subject.CLAIM else []
+    lines = [_key_line(record, so_far, key) for key in keys]
     lines += [f"- Skipped {_kind(s.where)} that {s.why} ({s.reason})." for s in record.skipped]
     lines += [f"- Could not read {label(record, d)} (not plain text, Markdown, HTML or a PDF with text, or not "
               "fetched): techniques, regions and progress were not checked against it." for d in unread]
-    lines += [f"- The check “{_title(code)}” could not be run." for code in record.failed_rules]
+    lines += [f"- The check “{_title(code)}” could not be run." for code in so_far.failed]
     if not lines:
         return
     yield RULE.finding(

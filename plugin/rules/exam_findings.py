@@ -1,8 +1,23 @@
 """exam-findings: the exam must show a reason for massage (pain, spasm, swelling, lost motion...)."""
-from plugin.findings import Citation, Severity
-from plugin.rules._clinical import (Source, code_hits, current_conditions, massage_service_sources, qualifying_hits,
-                                    recorded_observations, source_of, subject_refs, term_hits)
-from plugin.rules._rule import BOTH, Rule
+from collections.abc import Iterator
+from typing import Any
+
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
+from plugin.record import Record
+from plugin.rules._clinical import (
+    Source,
+    code_hits,
+    current_conditions,
+    massage_service_sources,
+    qualifying_hits,
+    recorded_observations,
+    source_of,
+    subject_refs,
+    term_hits,
+)
+from plugin.rules._rule import BOTH, PAYER_DEFENCE, Rule
+from plugin.vocabulary import HNS_97124
 
 RULE = Rule(
     code="exam-findings",
@@ -10,24 +25,22 @@ RULE = Rule(
     description=("The examination must document a reason for the massage: subjective loss of mobility, "
                  "loss of strength or joint motion, pain, spasm, soft-tissue swelling, inflammation "
                  "or restriction (as coded or written Conditions or exam Observations)."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (examination)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=BOTH,
+    citation=HNS_97124.at("Massage Therapy 97124 (examination)"),
+    subjects=BOTH,
     severity=Severity.WARNING,
-    # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
-    superseded_by=("not-medically-necessary",),
+    superseded_by=PAYER_DEFENCE,
     needs_complete=("conditions", "observations"),
 )
 
 
-def _observation_source(record, obs) -> Source:
+def _observation_source(record: Record, obs: Any) -> Source:
     concepts = [obs.code, obs.valueCodeableConcept, *(obs.interpretation or [])]
     concepts += [c.code for c in obs.component or []]
     notes = "\n".join(t for t in [obs.valueString, *(n.text for n in obs.note or [])] if t)
     return source_of(record, obs, concepts, notes)
 
 
-def exam_sources(record) -> list[Source]:
+def exam_sources(record: Record) -> list[Source]:
     """Conditions and Observations of the patient (any category), and the massage's own reasons."""
     sources = [source_of(record, c, [c.code, *(c.bodySite or [])], "\n".join(n.text for n in c.note or [] if n.text))
                for c in current_conditions(record)]
@@ -36,7 +49,7 @@ def exam_sources(record) -> list[Source]:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     sources = exam_sources(record)
     if (code_hits(sources, policy, "exam-findings") or qualifying_hits(sources, policy)
             or term_hits(sources, policy.lexicon("exam_findings"))):

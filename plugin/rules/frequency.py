@@ -1,8 +1,13 @@
 """frequency: a massage order should say how often and for how long (e.g. 2x/week for 4 weeks)."""
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.facts import massage_orders
-from plugin.findings import Citation, Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._rule import OS, Rule
+from plugin.rules._rule import ORDER_ONLY, Rule
+from plugin.vocabulary import HNS_97124
 from plugin.wording import label, sentence
 
 RULE = Rule(
@@ -11,14 +16,13 @@ RULE = Rule(
     description=("Every modality or therapy ordered should state its frequency: the order's "
                  "occurrenceTiming should carry how often (frequency per period) or how many sessions "
                  "or for how long (count, bounds), e.g. twice a week for four weeks."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (setting and frequency)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=OS,
+    citation=HNS_97124.at("Massage Therapy 97124 (setting and frequency)"),
+    subjects=ORDER_ONLY,
     severity=Severity.INFO,
 )
 
 
-def gives_frequency(timing) -> bool:
+def gives_frequency(timing: Any) -> bool:
     if timing is None:
         return False
     if timing.code is not None:  # a named schedule (BID, WK...) is a frequency
@@ -32,7 +36,7 @@ def gives_frequency(timing) -> bool:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     for order in massage_orders(record):
         if gives_frequency(order.occurrenceTiming):
             continue

@@ -1,9 +1,14 @@
 """functional-goal: the plan needs a direct functional goal with a time frame."""
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.facts import texts
-from plugin.findings import Citation, Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._clinical import current_goals, subject_refs
-from plugin.rules._rule import BOTH, Rule
+from plugin.rules._rule import BOTH, PAYER_DEFENCE, Rule
+from plugin.vocabulary import HNS_97124
 from plugin.wording import label
 
 RULE = Rule(
@@ -12,22 +17,20 @@ RULE = Rule(
     description=("The plan must hold a direct functional goal with a time frame: a Goal naming a daily "
                  "activity (walk, dress, lift, reach, climb stairs, drive, sit, sleep, work...) with a "
                  "due date or duration, e.g. \"able to lift a grocery bag independently within 4 weeks\"."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (plan and goals)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=BOTH,
+    citation=HNS_97124.at("Massage Therapy 97124 (plan and goals)"),
+    subjects=BOTH,
     severity=Severity.WARNING,
-    # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
-    superseded_by=("not-medically-necessary",),
+    superseded_by=PAYER_DEFENCE,
     needs_complete=("goals",),
 )
 
 
-def _has_time_frame(goal) -> bool:
+def _has_time_frame(goal: Any) -> bool:
     return any(t.dueDate is not None or t.dueDuration is not None for t in goal.target or [])
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     activities = policy.lexicon("functional_activities")
     goals = current_goals(record)
     notes = []

@@ -1,8 +1,12 @@
 """indication: the 97124 service must carry its rationale (a reason)."""
-from plugin.findings import Citation, Severity
+from collections.abc import Iterator
+
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._clinical import lacking
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CODING_AHEAD_97124
 from plugin.wording import labels
 
 RULE = Rule(
@@ -10,15 +14,14 @@ RULE = Rule(
     title="Rationale for the massage documented",
     description=("The day's 97124 service must state why it was given: a reason code or a reference to "
                  "the condition it treats (Procedure.reasonCode or reasonReference)."),
-    citation=Citation("Coding Ahead, CPT Code 97124 - Therapeutic Massage Therapy", "Documentation",
-                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
-    hooks=CP,
+    citation=CODING_AHEAD_97124.at("Documentation"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
 )
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     bare = lacking(record, lambda p: bool(p.reasonCode or p.reasonReference))
     if bare:
         yield RULE.finding(

@@ -1,9 +1,22 @@
 """intent-suggests-97140: when the documented goals are manual-therapy goals, the code is 97140."""
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.facts import item_cpt, lines_on, massage_orders, visit_day, visit_massage_lines
-from plugin.findings import Citation, ClaimLineFix, OrderFix, Severity
-from plugin.rules._clinical import (careplan_activity_sources, goal_sources, summarise,
-                                    massage_service_sources, refs, subject_refs, term_hits)
-from plugin.rules._rule import BOTH, ORDER_SIGN, Rule
+from plugin.findings import ClaimLineFix, Finding, Fix, OrderFix, Severity
+from plugin.policy import Policy
+from plugin.record import Record, Subject
+from plugin.rules._clinical import (
+    careplan_activity_sources,
+    goal_sources,
+    massage_service_sources,
+    refs,
+    subject_refs,
+    summarise,
+    term_hits,
+)
+from plugin.rules._rule import BOTH, PAYER_DEFENCE, Rule
+from plugin.vocabulary import CODING_AHEAD_97124
 
 RULE = Rule(
     code="intent-suggests-97140",
@@ -11,16 +24,15 @@ RULE = Rule(
     description=("97124 aims to increase circulation and relax tissue. When the documented goals are "
                  "pain-free range of motion, myofascial extensibility or return to function, the "
                  "service is manual therapy (97140). Choose the code by what was done and why."),
-    citation=Citation("Coding Ahead, CPT Code 97124 - Therapeutic Massage Therapy", "97124 vs 97140",
-                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
-    hooks=BOTH,
+    citation=CODING_AHEAD_97124.at("97124 vs 97140"),
+    subjects=BOTH,
     severity=Severity.WARNING,
-    superseded_by=("not-medically-necessary",),
+    superseded_by=PAYER_DEFENCE,
     overrides=("clinical-judgement", "documented-elsewhere"),
 )
 
 
-def _dominates(manual: list, massage: list) -> bool:
+def _dominates(manual: list[Any], massage: list[Any]) -> bool:
     """Manual-therapy intent wins outright, or with at least twice as many distinct terms plus one."""
     manual_terms = {h.what for h in manual}
     massage_terms = {h.what for h in massage}
@@ -28,13 +40,14 @@ def _dominates(manual: list, massage: list) -> bool:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     sources = massage_service_sources(record) + goal_sources(record) + careplan_activity_sources(record)
     manual = term_hits(sources, policy.lexicon("intent_97140"))
     massage = term_hits(sources, policy.lexicon("intent_97124"))
     if not _dominates(manual, massage):
         return
-    if record.hook == ORDER_SIGN:
+    fixes: list[Fix]
+    if record.subject is Subject.ORDER:
         fixes = [OrderFix(label="Order manual therapy (97140) instead", order_id=o.id, product_code="97140")
                  for o in massage_orders(record) if o.id]
     elif any(item_cpt(i) == "97140" for i in lines_on(record, visit_day(record))):

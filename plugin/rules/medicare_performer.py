@@ -7,15 +7,33 @@ Medicare denies it to the beneficiary's liability.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from plugin.facts import (day_of, for_patient, is_massage, item_modifiers, massage_procedures, payer_profile,
-                          visit_day, visit_massage_lines)
-from plugin.findings import Citation, ClaimLineFix, Severity
+from plugin.dates import first_day
+from plugin.facts import (
+    for_patient,
+    is_massage,
+    item_modifiers,
+    line_ref,
+    massage_procedures,
+    payer_profile,
+    visit_day,
+    visit_massage_lines,
+)
+from plugin.findings import ClaimLineFix, Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._billing import (NOT_COVERED, credential_names, credentials, holds, line_ref, performer_refs,
-                                   target_modifiers)
-from plugin.rules._rule import CP, Rule
+from plugin.rules._billing import (
+    NOT_COVERED,
+    credential_names,
+    credentials,
+    holds,
+    performer_refs,
+    target_modifiers,
+)
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import ECFR_42_410_60
 
 RULE = Rule(
     code="medicare-performer",
@@ -28,10 +46,8 @@ RULE = Rule(
                  "profiles with medicare_coverage. Two suggestions: remove the line (recommended), or keep it with "
                  "GY and the discipline modifier so that Medicare denies it to the beneficiary's liability; a line "
                  "already carrying GY is left alone."),
-    citation=Citation("42 CFR 410.60, 410.21(b); CMS Benefit Policy Manual ch. 15",
-                      "§220, §230.5 (who furnishes outpatient therapy)",
-                      "https://www.ecfr.gov/current/title-42/chapter-IV/subchapter-B/part-410/subpart-B/section-410.60"),
-    hooks=CP,
+    citation=ECFR_42_410_60.at("§220, §230.5 (who furnishes outpatient therapy)"),
+    subjects=CLAIM_ONLY,
     overrides=("patient-pay-agreed", "documentation-attached"),
     severity=Severity.CRITICAL,
     needs_complete=("procedures", "performers", "performerRoles"),
@@ -49,9 +65,9 @@ def massage_orders(record: Record, proc: Any) -> list[Any]:
     orders = [o for o in named if o is not None and o.get_resource_type() == "ServiceRequest"]
     if not orders:
         day = visit_day(record)
-        dated = [(day_of(o.authoredOn), o) for o in for_patient(record, "ServiceRequest")
-                 if o.status in _ORDER_STATUSES and is_massage(o.code)]
-        dated = [(d, o) for d, o in dated if d is not None and (day is None or d <= day)]
+        authored = [(first_day(o.authoredOn), o) for o in for_patient(record, "ServiceRequest")
+                    if o.status in _ORDER_STATUSES and is_massage(o.code)]
+        dated = [(d, o) for d, o in authored if d is not None and (day is None or d <= day)]
         orders = [max(dated, key=lambda pair: pair[0])[1]] if dated else []
     return orders
 
@@ -61,7 +77,7 @@ def _who(record: Record, reference: Any, within: Any) -> str:
     return f"someone licensed as {' / '.join(names)}" if names else "someone with no licence on record"
 
 
-def _verdict(record: Record, policy, proc: Any) -> tuple[str, str, list[str]] | None:
+def _verdict(record: Record, policy: Policy, proc: Any) -> tuple[str, str, list[str | None]] | None:
     """(case, why, the people it rests on) when Medicare does not pay for this massage; None when it does
     or when it cannot be told."""
     actors = performer_refs(proc)
@@ -89,7 +105,7 @@ def _verdict(record: Record, policy, proc: Any) -> tuple[str, str, list[str]] | 
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     profile = payer_profile(record, policy)
     if not profile.medicare_coverage:
         return

@@ -1,9 +1,23 @@
 """modality-count: in the initial phase of care, more than two therapies in one visit is beyond usual."""
-from plugin.facts import day_of, item_day, lines_on, massage_lines, payer_profile, visit_day, visit_procedures
-from plugin.findings import Citation, Severity
+from collections.abc import Iterator
+from typing import Any
+
+from plugin.dates import first_day
+from plugin.facts import (
+    item_day,
+    line_ref,
+    lines_on,
+    massage_lines,
+    payer_profile,
+    visit_day,
+    visit_procedures,
+)
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._billing import active_care_plan, line_ref, therapy_codes, therapy_days
+from plugin.rules._billing import active_care_plan, therapy_codes, therapy_days
 from plugin.rules._rule import BOTH, Rule
+from plugin.vocabulary import HNS_97124
 from plugin.wording import label
 
 RULE = Rule(
@@ -12,21 +26,20 @@ RULE = Rule(
     description=("In the initial phase of care (the first initial_phase_days of the plan of care, or the "
                  "first therapy visit when there is no plan) more than max_modalities_initial distinct "
                  "therapies/modalities in one visit is beyond usual and customary. Counts the visit's "
-                 "completed therapy services plus the draft orders (order-sign) or claim lines (claim-prepare)."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (modalities per visit)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=BOTH,
+                 "completed therapy services plus the draft orders being signed or the draft claim's lines."),
+    citation=HNS_97124.at("Massage Therapy 97124 (modalities per visit)"),
+    subjects=BOTH,
     severity=Severity.WARNING,
     overrides=("clinical-judgement", "documentation-attached"),
     needs_complete=("carePlans", "procedures"),
 )
 
 
-def _initial_phase(record, policy, day) -> str | None:
+def _initial_phase(record: Record, policy: Policy, day: Any) -> str | None:
     """Why this visit is in the initial phase, or None if it is not."""
     plan = active_care_plan(record, day)
     if plan is not None:
-        since = (day - day_of(plan.period.start)).days
+        since = (day - first_day(plan.period.start)).days
         limit = payer_profile(record, policy).initial_phase_days
         if since >= limit:  # day 0 is the plan's first day, so the phase is days 0 .. limit - 1
             return None
@@ -35,7 +48,7 @@ def _initial_phase(record, policy, day) -> str | None:
     return None if earlier else "the first therapy visit (no active plan of care)"
 
 
-def _visit_services(record, policy) -> dict[str, str]:
+def _visit_services(record: Record, policy: Policy) -> dict[str, str]:
     """Therapy code -> where it was found, for this visit."""
     found: dict[str, str] = {}
     for proc in visit_procedures(record):
@@ -52,7 +65,7 @@ def _visit_services(record, policy) -> dict[str, str]:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     day = visit_day(record)
     if day is None:
         return

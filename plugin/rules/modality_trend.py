@@ -6,11 +6,16 @@ at least as many as the first. "Improving" means a measure taken in that span mo
 from its first to its last value: pain scores (value set pain-scores) down, range of motion in
 degrees (UCUM `deg`) up. Other measures are left alone because their good direction is unknown.
 """
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.facts import codings, for_patient, observation_day, visit_day
-from plugin.findings import Citation, Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import therapy_days
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import HNS_97124
 from plugin.wording import day_label
 
 RULE = Rule(
@@ -19,9 +24,8 @@ RULE = Rule(
     description=("Therapy use should decrease as the patient improves. Over the last three therapy visits, "
                  "flags when the number of therapy services per visit has not fallen while a pain score fell "
                  "or a range-of-motion measure rose."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (utilisation trend)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=CP,
+    citation=HNS_97124.at("Massage Therapy 97124 (utilisation trend)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.INFO,
 )
 
@@ -29,10 +33,10 @@ VISITS = 3
 DEGREES = "deg"
 
 
-def _improvements(record, policy, first, last) -> list[tuple[str, str, float, float, list[str]]]:
+def _improvements(record: Record, policy: Policy, first: Any, last: Any) -> list[tuple[str, str, float, float, list[str]]]:
     """(measure, direction, first value, last value, refs) for measures that improved in [first, last]."""
     pain = policy.valueset("pain-scores")
-    series: dict[str, list] = {}
+    series: dict[str, list[Any]] = {}
     for obs in for_patient(record, "Observation"):
         day, value = observation_day(obs, record), obs.valueQuantity
         if obs.status in ("entered-in-error", "cancelled") or day is None or value is None or value.value is None:
@@ -59,7 +63,7 @@ def _improvements(record, policy, first, last) -> list[tuple[str, str, float, fl
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     today = visit_day(record)
     if today is None:
         return
@@ -73,7 +77,7 @@ def check(record, policy):
     improved = _improvements(record, policy, days[0], today)
     if not improved:
         return
-    trend = ", ".join(f"{day_label(d)}: {n}" for d, n in zip(days, use))
+    trend = ", ".join(f"{day_label(d)}: {n}" for d, n in zip(days, use, strict=True))
     measures = "; ".join(f"{name} {v0:g} → {v1:g} ({'lower' if way == 'down' else 'higher'} is better)"
                          for name, way, v0, v1, _refs in improved)
     yield RULE.finding(

@@ -1,8 +1,18 @@
 """modifier-59-gp-order: payers on Zelis edits want 97124 with CMT coded 59 first, then GP."""
-from plugin.facts import item_modifiers, massage_lines, payer_profile
-from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
-from plugin.rules._billing import discipline, line_ref, target_modifiers, zelis_applies, zelis_order_ok
-from plugin.rules._rule import CP, Rule
+from collections.abc import Iterator
+
+from plugin.facts import item_modifiers, line_ref, massage_lines, payer_profile
+from plugin.findings import BILLING_OVERRIDES, Finding, Severity
+from plugin.policy import Policy
+from plugin.record import Record
+from plugin.rules._billing import (
+    discipline,
+    modifiers_fix,
+    zelis_applies,
+    zelis_order_ok,
+)
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CODING_AHEAD_97124
 
 RULE = Rule(
     code="modifier-59-gp-order",
@@ -11,23 +21,21 @@ RULE = Rule(
                  "profile with zelis_59_gp) deny 97124 billed with a chiropractic manipulation on the same "
                  "date unless the line carries modifier 59 followed by GP, in that order (GO or GN in place of "
                  "GP when the plan of care is occupational therapy or speech-language pathology)."),
-    citation=Citation("Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy", "Modifiers (Zelis edits)",
-                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
-    hooks=CP,
+    citation=CODING_AHEAD_97124.at("Modifiers (Zelis edits)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     overrides=BILLING_OVERRIDES,
 )
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     for line in massage_lines(record):
         cmt = zelis_applies(record, policy, line)
         mods = item_modifiers(line)
         if not cmt or zelis_order_ok(record, policy, mods):
             continue
         profile = payer_profile(record, policy)
-        wanted = target_modifiers(record, policy, line)
         now = ", ".join(mods) if mods else "none"
         right = discipline(record, policy)
         because = "" if right.modifier == "GP" else f" ({right.modifier}: {right.reason})"
@@ -38,5 +46,4 @@ def check(record, policy):
                     f"the same date as {', '.join(sorted(set(cmt)))}; its modifiers are {now}. The payer expects "
                     f"59 first, then the therapy modifier{because}."),
             evidence=[line_ref(line)],
-            fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
-                                sequence=line.sequence, modifiers=wanted)])
+            fixes=[modifiers_fix(record, policy, line)])

@@ -1,10 +1,19 @@
 """modifier-cq-co: Medicare pays a 97124 furnished in whole or in part by a therapy assistant at 85%,
 and the line says so: CQ for a physical therapy assistant, CO for an occupational therapy assistant."""
-from plugin.facts import item_modifiers, massage_lines, massage_procedures, payer_profile
-from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
+from collections.abc import Iterator
+
+from plugin.facts import item_modifiers, line_ref, massage_lines, massage_procedures, payer_profile
+from plugin.findings import BILLING_OVERRIDES, Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._billing import assistant_modifier, holds, line_ref, performer_refs, target_modifiers
-from plugin.rules._rule import CP, Rule
+from plugin.rules._billing import (
+    assistant_modifier,
+    holds,
+    modifiers_fix,
+    performer_refs,
+)
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CMS_CLAIMS_PROCESSING_CH5
 
 RULE = Rule(
     code="modifier-cq-co",
@@ -14,17 +23,15 @@ RULE = Rule(
                  "assistant (224Z*) CO, next to the discipline modifier; Medicare pays such services at 85%. An "
                  "assistant named among the Procedure's performers counts as furnishing part of it. A therapist who "
                  "furnished the whole service alone needs neither."),
-    citation=Citation("CMS Claims Processing Manual, ch. 5",
-                      "§20.1 (therapy assistant modifiers CQ and CO, services furnished in whole or in part)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf"),
-    hooks=CP,
+    citation=CMS_CLAIMS_PROCESSING_CH5.at("§20.1 (therapy assistant modifiers CQ and CO, services furnished in whole or in part)"),
+    subjects=CLAIM_ONLY,
     overrides=BILLING_OVERRIDES,
     severity=Severity.WARNING,
 )
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     profile = payer_profile(record, policy)
     wanted_modifier = assistant_modifier(record, policy) if profile.medicare_coverage else None
     if wanted_modifier is None:
@@ -36,12 +43,10 @@ def check(record, policy):
     for line in massage_lines(record):
         if wanted_modifier in item_modifiers(line):
             continue
-        wanted = target_modifiers(record, policy, line)
         yield RULE.finding(
             summary=f"Add modifier {wanted_modifier} to the 97124 line: {kind} furnished the massage.",
             detail=(f"{kind[0].upper()}{kind[1:]} is among those who gave today's massage, so under {profile.name} "
                     f"the line (sequence {line.sequence}) carries {wanted_modifier} next to the discipline "
                     "modifier; Medicare pays it at 85%."),
             evidence=[line_ref(line), *procedures, *assistants],
-            fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
-                                sequence=line.sequence, modifiers=wanted)])
+            fixes=[modifiers_fix(record, policy, line)])

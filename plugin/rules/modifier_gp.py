@@ -1,10 +1,15 @@
 """modifier-gp: payers that require the therapy discipline modifier (Medicare) need the right one on
 97124: GP under a physical-therapy plan, GO under occupational therapy, GN under speech-language
 pathology. The code keeps its historical name (rule codes are a public contract)."""
-from plugin.facts import item_modifiers, massage_lines, payer_profile
-from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
-from plugin.rules._billing import DISCIPLINE_MODIFIERS, discipline, line_ref, target_modifiers
-from plugin.rules._rule import CP, Rule
+from collections.abc import Iterator
+
+from plugin.facts import item_modifiers, line_ref, massage_lines, payer_profile
+from plugin.findings import BILLING_OVERRIDES, Finding, Severity
+from plugin.policy import Policy
+from plugin.record import Record
+from plugin.rules._billing import DISCIPLINE_MODIFIERS, discipline, modifiers_fix
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CMS_CLAIMS_PROCESSING_CH5
 
 RULE = Rule(
     code="modifier-gp",
@@ -15,9 +20,8 @@ RULE = Rule(
                  "massage performer (GP when none says). Medicare requires it on every therapy line; other payers "
                  "do when their profile says gp_required. A wrong discipline modifier is treated like a missing "
                  "one; the fix keeps the payer's modifier order."),
-    citation=Citation("CMS Claims Processing Manual, ch. 5", "§10.3, §20.1 (therapy discipline modifiers GN, GO, GP)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf"),
-    hooks=CP,
+    citation=CMS_CLAIMS_PROCESSING_CH5.at("§10.3, §20.1 (therapy discipline modifiers GN, GO, GP)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     overrides=BILLING_OVERRIDES,
     # That rule's fix already puts the discipline modifier right after 59.
@@ -26,7 +30,7 @@ RULE = Rule(
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     profile = payer_profile(record, policy)
     if not profile.gp_required:
         return
@@ -35,7 +39,6 @@ def check(record, policy):
         present = [m for m in item_modifiers(line) if m in DISCIPLINE_MODIFIERS]
         if present == [right.modifier]:
             continue
-        wanted = target_modifiers(record, policy, line)
         if present:
             summary = (f"Replace {', '.join(present)} with {right.modifier} on the 97124 line: the plan of care "
                        "sets the discipline.")
@@ -49,5 +52,4 @@ def check(record, policy):
                     f"line. The right one here is **{right.modifier}**: {right.reason}. Claim line "
                     f"{line.sequence} (97124) {found}."),
             evidence=[line_ref(line), *([right.evidence] if right.evidence else [])],
-            fixes=[ClaimLineFix(label=f"Set 97124 modifiers to {', '.join(wanted)}",
-                                sequence=line.sequence, modifiers=wanted)])
+            fixes=[modifiers_fix(record, policy, line)])

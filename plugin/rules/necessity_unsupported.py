@@ -1,11 +1,23 @@
 """necessity-unsupported: 97124 must cite one of the seven qualifying conditions."""
+from collections.abc import Iterator
+
 from plugin.facts import massage_orders, massage_procedures, ref_key
-from plugin.findings import Citation, OrderFix, Severity
-from plugin.record import Record
-from plugin.rules._clinical import (claim_diagnosis_sources, describe, patient_qualifying_conditions,
-                                    pre_exercise_hits, qualifying_hits, reason_sources, refs, set_aside,
-                                    subject_refs)
-from plugin.rules._rule import BOTH, ORDER_SIGN, Rule
+from plugin.findings import Finding, Fix, OrderFix, Severity
+from plugin.policy import Policy
+from plugin.record import Record, Subject
+from plugin.rules._clinical import (
+    claim_diagnosis_sources,
+    describe,
+    patient_qualifying_conditions,
+    pre_exercise_hits,
+    qualifying_hits,
+    reason_sources,
+    refs,
+    set_aside,
+    subject_refs,
+)
+from plugin.rules._rule import BOTH, PAYER_DEFENCE, Rule
+from plugin.vocabulary import HNS_97124
 from plugin.wording import label, sentence
 
 RULE = Rule(
@@ -14,15 +26,14 @@ RULE = Rule(
     description=("97124 is covered only when at least one qualifying condition is documented: paralysis, "
                  "excess fluid, tissue tenderness, tight or spastic muscles, tissue adherence, "
                  "contracture or lost motion, or relaxation before exercise or re-education the same "
-                 "visit. The order (order-sign) or the claim's diagnoses and the 97124 service's reasons "
-                 "(claim-prepare) must cite one. A diagnosis counts only when it is this patient's, "
+                 "visit. The order being signed, or the draft claim's diagnoses and the 97124 service's "
+                 "reasons, must cite one. A diagnosis counts only when it is this patient's, "
                  "clinically current (active, recurrence, relapse) and not refuted or entered in error; a "
                  "link whose target is not in the record is no evidence, whatever its display says."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (indications)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=BOTH,
+    citation=HNS_97124.at("Massage Therapy 97124 (indications)"),
+    subjects=BOTH,
     severity=Severity.WARNING,
-    superseded_by=("not-medically-necessary",),
+    superseded_by=PAYER_DEFENCE,
     overrides=("documented-elsewhere", "payer-exception"),
 )
 
@@ -30,7 +41,7 @@ _GROUPS = ("paralysis, excess fluid, tenderness, tightness, adherence, contractu
            "exercise the same visit")
 
 
-def _order_findings(record, policy):
+def _order_findings(record: Record, policy: Policy) -> Iterator[Finding]:
     if pre_exercise_hits(record, policy):
         return
     conditions = patient_qualifying_conditions(record, policy)
@@ -45,7 +56,7 @@ def _order_findings(record, policy):
         foreign = tuple(r.reference for r in order.reasonReference or [] if r.reference
                         and any(s.ref == ref_key(r, record, order) and "another patient" in s.excluded
                                 for s in sources))
-        fixes = [OrderFix(label="Cite this patient's qualifying diagnosis" + ("es" if len(citable) > 1 else ""),
+        fixes: list[Fix] = [OrderFix(label="Cite this patient's qualifying diagnosis" + ("es" if len(citable) > 1 else ""),
                           order_id=order.id, add_reason_references=tuple(citable),
                           drop_reason_references=foreign)
                  ] if citable and order.id else []
@@ -60,7 +71,7 @@ def _order_findings(record, policy):
             fixes=fixes)
 
 
-def _claim_findings(record, policy):
+def _claim_findings(record: Record, policy: Policy) -> Iterator[Finding]:
     if pre_exercise_hits(record, policy):
         return
     sources = claim_diagnosis_sources(record)
@@ -79,8 +90,8 @@ def _claim_findings(record, policy):
 
 
 @RULE.checks
-def check(record, policy):
-    if record.hook == ORDER_SIGN:
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
+    if record.subject is Subject.ORDER:
         yield from _order_findings(record, policy)
     else:
         yield from _claim_findings(record, policy)

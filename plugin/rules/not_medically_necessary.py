@@ -1,12 +1,29 @@
 """not-medically-necessary: massage whose only documented purpose is relaxation, stress relief,
 wellness or comfort is not billable to the payer (patient-pay at most)."""
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.facts import massage_lines, massage_orders, notes_text
-from plugin.findings import Citation, ClaimLineFix, OrderFix, Severity
+from plugin.findings import ClaimLineFix, Finding, Fix, OrderFix, Severity
 from plugin.fixes import PATIENT_PAY_NOTE
-from plugin.rules._clinical import (claim_diagnosis_sources, code_hits, goal_sources, summarise,
-                                    massage_service_sources, patient_qualifying_conditions,
-                                    pre_exercise_hits, qualifying_hits, refs, subject_refs, term_hits)
-from plugin.rules._rule import BOTH, ORDER_SIGN, Rule
+from plugin.policy import Policy
+from plugin.record import Record, Subject
+from plugin.rules._clinical import (
+    Source,
+    claim_diagnosis_sources,
+    code_hits,
+    goal_sources,
+    massage_service_sources,
+    patient_qualifying_conditions,
+    pre_exercise_hits,
+    qualifying_hits,
+    refs,
+    subject_refs,
+    summarise,
+    term_hits,
+)
+from plugin.rules._rule import BOTH, Rule
+from plugin.vocabulary import CODING_AHEAD_97124
 
 RULE = Rule(
     code="not-medically-necessary",
@@ -14,27 +31,26 @@ RULE = Rule(
     description=("When the only purpose documented for 97124 is relaxation, stress relief, wellness or "
                  "comfort and no qualifying condition (the seven groups of medical necessity) is "
                  "documented, the massage is not medically necessary: do not bill it to the payer."),
-    citation=Citation("Coding Ahead, CPT Code 97124 - Therapeutic Massage Therapy", "Medical necessity",
-                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
-    hooks=BOTH,
+    citation=CODING_AHEAD_97124.at("Medical necessity"),
+    subjects=BOTH,
     severity=Severity.CRITICAL,
     overrides=("patient-pay-agreed", "documented-elsewhere", "clinical-judgement"),
 )
 
 
-def _sources(record):
+def _sources(record: Record) -> list[Source]:
     sources = massage_service_sources(record) + goal_sources(record)
-    return sources + (claim_diagnosis_sources(record) if record.hook != ORDER_SIGN else [])
+    return sources + (claim_diagnosis_sources(record) if record.subject is not Subject.ORDER else [])
 
 
-def _payer_billed_orders(record):
+def _payer_billed_orders(record: Record) -> list[Any]:
     """Massage orders not yet marked patient-pay (the OS fix adds that note)."""
     return [o for o in massage_orders(record) if PATIENT_PAY_NOTE not in notes_text(o.note)]
 
 
 @RULE.checks
-def check(record, policy):
-    if record.hook == ORDER_SIGN and not _payer_billed_orders(record):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
+    if record.subject is Subject.ORDER and not _payer_billed_orders(record):
         return
     sources = _sources(record)
     wellness = code_hits(sources, policy, "not-medically-necessary", "wellness code") + term_hits(
@@ -44,7 +60,8 @@ def check(record, policy):
     if (qualifying_hits(sources, policy) or patient_qualifying_conditions(record, policy)
             or pre_exercise_hits(record, policy)):
         return
-    if record.hook == ORDER_SIGN:
+    fixes: list[Fix]
+    if record.subject is Subject.ORDER:
         fixes = [OrderFix(label="Mark the massage order patient-pay", order_id=o.id, patient_pay=True)
                  for o in _payer_billed_orders(record) if o.id]
     else:

@@ -1,9 +1,14 @@
 """objective-measures: progress toward the goals must be tracked with objective measures."""
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.facts import codings
-from plugin.findings import Citation, Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._clinical import current_goals, measured, recorded_observations, subject_refs
-from plugin.rules._rule import BOTH, Rule
+from plugin.rules._rule import BOTH, PAYER_DEFENCE, Rule
+from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
 from plugin.wording import concept_label
 
 RULE = Rule(
@@ -12,27 +17,25 @@ RULE = Rule(
     description=("The record must hold objective measures that track progress toward the massage goals: "
                  "Observations with a value (range of motion in degrees, a pain score, girth in cm...), "
                  "and, when the Goals name a target.measure, a value of that measure."),
-    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.3 (documentation: objective measures)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
-    hooks=BOTH,
+    citation=CMS_BENEFIT_POLICY_CH15.at("§220.3 (documentation: objective measures)"),
+    subjects=BOTH,
     severity=Severity.WARNING,
-    # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
-    superseded_by=("not-medically-necessary",),
+    superseded_by=PAYER_DEFENCE,
     needs_complete=("observations", "goals"),
 )
 
 
-def goal_measures(record) -> set[tuple[str, str]]:
+def goal_measures(record: Record) -> set[tuple[str, str]]:
     """(system, code) of every Goal.target.measure of the patient's current goals."""
     return {(c.system, c.code) for g in current_goals(record) for t in g.target or []
             for c in codings(t.measure) if c.code}
 
 
-def _measure_codes(obs) -> set[tuple[str, str]]:
+def _measure_codes(obs: Any) -> set[tuple[str, str]]:
     return {(c.system, c.code) for c in codings([obs.code, *(x.code for x in obs.component or [])]) if c.code}
 
 
-def tracking(record) -> list:
+def tracking(record: Record) -> list[Any]:
     """Measured Observations that track the goals: of a goal's target measure when the goals name
     one, else any measured Observation."""
     wanted = goal_measures(record)
@@ -41,7 +44,7 @@ def tracking(record) -> list:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     if tracking(record):
         return
     values = measured(record)

@@ -1,9 +1,14 @@
 """performer: 97124 needs one-on-one contact by a physician or a licensed therapist."""
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.facts import codings, cpt_codes, massage_procedures, texts
-from plugin.findings import Citation, Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import credentials, holds, performer_refs
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CODING_AHEAD_97124
 from plugin.wording import label, person, sentence
 
 RULE = Rule(
@@ -14,9 +19,8 @@ RULE = Rule(
                  "therapists and their assistants, massage therapists). Aides, unlicensed staff, an "
                  "undocumented performer, or group treatment (97150) do not qualify. Under a payer with "
                  "Medicare's coverage rules, medicare-performer speaks for the performer instead."),
-    citation=Citation("Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy", "Who may bill 97124",
-                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
-    hooks=CP,
+    citation=CODING_AHEAD_97124.at("Who may bill 97124"),
+    subjects=CLAIM_ONLY,
     severity=Severity.CRITICAL,
     overrides=("documentation-attached", "payer-exception"),
     needs_complete=("procedures", "performers", "performerRoles"),
@@ -28,7 +32,7 @@ GROUP_CODE = "97150"
 GROUP_WORDS = ("group",)
 
 
-def _is_group(proc) -> bool:
+def _is_group(proc: Any) -> bool:
     """Group therapy: CPT 97150, or a category, code text or extension saying so."""
     if GROUP_CODE in cpt_codes(proc.code) or GROUP_CODE in cpt_codes(proc.category):
         return True
@@ -39,7 +43,7 @@ def _is_group(proc) -> bool:
     return any(w in text.casefold() for text in words for w in GROUP_WORDS)
 
 
-def _problem(record, policy, proc) -> tuple[str, str] | None:
+def _problem(record: Record, policy: Policy, proc: Any) -> tuple[str, str] | None:
     """(short, full) description of what is wrong with who performed this service, or None."""
     if _is_group(proc):
         return "a group service", "documented as a group service, not one-on-one"
@@ -55,7 +59,7 @@ def _problem(record, policy, proc) -> tuple[str, str] | None:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     for proc in massage_procedures(record):
         problem = _problem(record, policy, proc)
         if problem is None:

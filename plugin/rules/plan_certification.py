@@ -2,15 +2,25 @@
 and dated) within 30 days of the first treatment, and recertified at least every 90 days."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
-from plugin.facts import codings, day_of, for_patient, payer_profile, visit_day
-from plugin.findings import Citation, Severity
+from plugin.dates import first_day
+from plugin.facts import codings, for_patient, payer_profile, visit_day
+from plugin.findings import Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._billing import PLAN_EVIDENCE, active_care_plan, agent_types, credentials, holds, therapy_days
-from plugin.rules._rule import CP, Rule
+from plugin.rules._billing import (
+    PLAN_EVIDENCE,
+    active_care_plan,
+    agent_types,
+    credentials,
+    holds,
+    therapy_days,
+)
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
 
 RULE = Rule(
     code="plan-certification",
@@ -23,9 +33,8 @@ RULE = Rule(
                  "DocumentReference of the patient (plan-of-care-documents value set: LOINC 18776-5) authenticated "
                  "by one. Off for payer profiles that set neither number; quiet without an active plan "
                  "(plan-of-care speaks then)."),
-    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.1.3 (certification and recertification of the plan)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
-    hooks=CP,
+    citation=CMS_BENEFIT_POLICY_CH15.at("§220.1.3 (certification and recertification of the plan)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     needs_complete=PLAN_EVIDENCE,
 )
@@ -48,22 +57,22 @@ def certifications(record: Record, policy: Policy, plan: Any) -> tuple[list[tupl
             elif holds(record, policy, agent.who, CERTIFIERS, prov):
                 who = record.key(agent.who, prov)
                 signed = [s.when for s in prov.signature or [] if record.key(s.who, prov) == who]
-                when = day_of(signed[0]) if signed else day_of(prov.recorded)
+                when = first_day(signed[0]) if signed else first_day(prov.recorded)
                 if when is not None:
                     found.append((when, Record.ref_of(prov)))
     plan_documents = policy.valueset("plan-of-care-documents")
     for doc in for_patient(record, "DocumentReference"):
         typed = any(plan_documents.contains(c.system, c.code) for c in codings(doc.type))
-        if typed and doc.authenticator is not None and day_of(doc.date) is not None:
+        if typed and doc.authenticator is not None and first_day(doc.date) is not None:
             if credentials(record, doc.authenticator, doc) is None:
                 unknown = True
-            elif holds(record, policy, doc.authenticator, CERTIFIERS, doc):
-                found.append((day_of(doc.date), Record.ref_of(doc)))
+            elif holds(record, policy, doc.authenticator, CERTIFIERS, doc) and (signed_on := first_day(doc.date)):
+                found.append((signed_on, Record.ref_of(doc)))
     return sorted(found), unknown
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     profile = payer_profile(record, policy)
     day = visit_day(record)
     if not (profile.certification_days or profile.recertification_days) or day is None:
@@ -71,7 +80,9 @@ def check(record, policy):
     plan = active_care_plan(record, day)
     if plan is None:
         return
-    start = day_of(plan.period.start)
+    start = first_day(plan.period.start)
+    if start is None:   # an active plan always has one
+        return
     first = next((d for d in therapy_days(record, policy) if start <= d <= day), day)
     certs, unknown = certifications(record, policy, plan)
     problem = None

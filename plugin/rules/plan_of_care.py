@@ -1,8 +1,14 @@
 """plan-of-care: massage belongs to an active treatment plan with deficits, goals and the massage."""
-from plugin.findings import Citation, Severity
+from collections.abc import Iterator
+from typing import Any
+
+from plugin.facts import for_patient
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._clinical import for_patient, names_massage, subject_refs
-from plugin.rules._rule import BOTH, Rule
+from plugin.rules._clinical import names_massage, subject_refs
+from plugin.rules._rule import BOTH, PAYER_DEFENCE, Rule
+from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
 from plugin.wording import label, sentence
 
 RULE = Rule(
@@ -11,17 +17,15 @@ RULE = Rule(
     description=("Massage must be part of an active plan of care (CarePlan, status active, intent plan "
                  "or order) that addresses the patient's deficits (conditions), holds goals, and names "
                  "the massage (97124) among its activities."),
-    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.1.2 (plan of care)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
-    hooks=BOTH,
+    citation=CMS_BENEFIT_POLICY_CH15.at("§220.1.2 (plan of care)"),
+    subjects=BOTH,
     severity=Severity.WARNING,
-    # Relaxation-only massage is not billed to the payer: documenting a payer defence would invite upcoding.
-    superseded_by=("not-medically-necessary",),
+    superseded_by=PAYER_DEFENCE,
     needs_complete=("carePlans",),
 )
 
 
-def _plans_massage(record, plan) -> bool:
+def _plans_massage(record: Record, plan: Any) -> bool:
     for activity in plan.activity or []:
         detail = activity.detail
         if detail is not None and names_massage(detail.code, detail.description or ""):
@@ -34,7 +38,7 @@ def _plans_massage(record, plan) -> bool:
     return False
 
 
-def missing_parts(record, plan) -> list[str]:
+def missing_parts(record: Record, plan: Any) -> list[str]:
     """What an active plan lacks, in plain words (empty when complete)."""
     missing = []
     if not plan.addresses:
@@ -47,7 +51,7 @@ def missing_parts(record, plan) -> list[str]:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     plans = [p for p in for_patient(record, "CarePlan")
              if p.status == "active" and p.intent in ("plan", "order")]
     if not plans:

@@ -1,10 +1,15 @@
 """progress: the record must show progress toward the goals and since the last visit."""
+from collections.abc import Iterator
+from typing import Any
+
 from plugin.documents import service_note, unreadable_notes
 from plugin.facts import codings, massage_procedures, observation_day
-from plugin.findings import Citation, Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._clinical import current_goals, measured
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
 
 RULE = Rule(
     code="progress",
@@ -13,17 +18,16 @@ RULE = Rule(
                  "repeated on a later date, a goal's achievement status, or progress in the 97124 note (the "
                  "Procedure's note or the visit's note document). A note document that cannot be read keeps "
                  "the rule quiet."),
-    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.3 (progress reports, treatment notes)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
-    hooks=CP,
+    citation=CMS_BENEFIT_POLICY_CH15.at("§220.3 (progress reports, treatment notes)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     needs_complete=("observations", "goals", "procedures", "documents"),
 )
 
 
-def repeated_measures(record) -> dict[str, list]:
+def repeated_measures(record: Record) -> dict[str, list[Any]]:
     """Measure code -> Observations of it, when it was measured on at least two dates."""
-    by_code: dict[str, list] = {}
+    by_code: dict[str, list[Any]] = {}
     for obs in measured(record):
         for c in codings(obs.code):
             if c.code:
@@ -32,7 +36,7 @@ def repeated_measures(record) -> dict[str, list]:
             if len({observation_day(o, record) for o in obs} - {None}) >= 2}
 
 
-def progress_evidence(record, policy) -> list[str]:
+def progress_evidence(record: Record, policy: Policy) -> list[str]:
     """Where progress is shown (empty when nowhere)."""
     found = [f"measure `{code}` on {len(obs)} dates" for code, obs in repeated_measures(record).items()]
     found += [f"`{Record.ref_of(g)}` achievementStatus" for g in current_goals(record) if g.achievementStatus]
@@ -44,7 +48,7 @@ def progress_evidence(record, policy) -> list[str]:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     procedures = massage_procedures(record)
     if not procedures or progress_evidence(record, policy) or unreadable_notes(record):
         return  # no 97124 service at all is time-in-out's card; an unread note may report progress

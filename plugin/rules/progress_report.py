@@ -2,16 +2,26 @@
 days of the episode; a re-evaluation counts as one."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
-from plugin.facts import (CPT, codings, cpt_codes, day_of, for_patient, patient_procedures, payer_profile,
-                          procedure_day, visit_day)
-from plugin.findings import Citation, Severity
+from plugin.dates import first_day
+from plugin.facts import (
+    codings,
+    cpt_codes,
+    for_patient,
+    patient_procedures,
+    payer_profile,
+    procedure_day,
+    visit_day,
+)
+from plugin.findings import Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import PLAN_EVIDENCE, active_care_plan, credentials, holds, therapy_days
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15, CPT
 
 RULE = Rule(
     code="progress-report",
@@ -23,9 +33,8 @@ RULE = Rule(
                  "11512-1), dated, written or authenticated by someone in progress-report-authors (an assistant's "
                  "report does not count), or a completed re-evaluation (CPT 97164, 97168). Off for payer profiles "
                  "without the setting; quiet without an active plan of care (plan-of-care speaks then)."),
-    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.3 D (progress report, at least once every 10 treatment days)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
-    hooks=CP,
+    citation=CMS_BENEFIT_POLICY_CH15.at("§220.3 D (progress report, at least once every 10 treatment days)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     needs_complete=PLAN_EVIDENCE,
 )
@@ -46,7 +55,7 @@ def reports(record: Record, policy: Policy, start: date, day: date) -> list[tupl
     found = []
     types = policy.valueset("progress-reports")
     for doc in for_patient(record, "DocumentReference"):
-        when = day_of(doc.date) or (day_of(doc.context.period.start) if doc.context and doc.context.period else None)
+        when = first_day(doc.date) or (first_day(doc.context.period.start) if doc.context and doc.context.period else None)
         typed = any(types.contains(c.system, c.code) for c in codings(doc.type))
         if typed and when is not None and start <= when <= day and doc.status != "entered-in-error" \
                 and _by_a_clinician(record, policy, doc):
@@ -61,7 +70,7 @@ def reports(record: Record, policy: Policy, start: date, day: date) -> list[tupl
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     profile = payer_profile(record, policy)
     day = visit_day(record)
     if not profile.progress_report_days or day is None:
@@ -69,7 +78,9 @@ def check(record, policy):
     plan = active_care_plan(record, day)
     if plan is None:
         return
-    start = day_of(plan.period.start)
+    start = first_day(plan.period.start)
+    if start is None:   # an active plan always has one
+        return
     found = reports(record, policy, start, day)
     since = found[-1][0] if found else None
     counted = [d for d in therapy_days(record, policy) if (d > since if since else d >= start) and d <= day]

@@ -1,10 +1,13 @@
 """regions: the body regions treated must be documented."""
-from plugin.documents import service_note, unreadable_notes
+from collections.abc import Iterator
+
 from plugin.facts import massage_lines
-from plugin.findings import Citation, Severity
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._clinical import lacking
-from plugin.rules._rule import CP, Rule
+from plugin.rules._clinical import lacking_in_notes
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import HNS_97124
 from plugin.wording import labels
 
 RULE = Rule(
@@ -14,21 +17,19 @@ RULE = Rule(
                  "the claim line's bodySite, or a region named in the day's note (the Procedure's note or "
                  "the visit's note document; body_regions lexicon). A note document that cannot be read "
                  "keeps the rule quiet."),
-    citation=Citation("HNS Policies: Documentation/Billing", "Massage Therapy 97124 (regions treated)",
-                      "https://healthnetworksolutions.net/index.php/massage-therapy-97124"),
-    hooks=CP,
+    citation=HNS_97124.at("Massage Therapy 97124 (regions treated)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     needs_complete=("procedures", "documents"),  # the note may be a document
 )
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     if any(line.bodySite is not None for line in massage_lines(record)):
         return
-    regions = policy.lexicon("body_regions")
-    bare = lacking(record, lambda p: bool(p.bodySite or regions.hits(service_note(record, p))))
-    if bare and not unreadable_notes(record):
+    bare = lacking_in_notes(record, lambda p: p.bodySite, policy.lexicon("body_regions"))
+    if bare:
         yield RULE.finding(
             summary="Document the body regions the massage treated.",
             detail=f"Neither {labels(record, bare)} nor its claim line or note names a body region treated.",

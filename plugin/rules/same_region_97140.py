@@ -1,12 +1,23 @@
 """same-region-97140: 97124 and 97140 (or 97140 and the manipulation) must not share a body region."""
 from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
 
-from plugin.facts import CPT, MASSAGE, cpt_codes, item_cpt, item_day, lines_on, massage_lines, visit_procedures
-from plugin.findings import Citation, Severity
+from plugin.facts import (
+    cpt_codes,
+    item_cpt,
+    item_day,
+    line_ref,
+    lines_on,
+    massage_lines,
+    visit_procedures,
+)
+from plugin.findings import Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._billing import MANUAL_THERAPY, line_ref, region_keys, region_names
-from plugin.rules._rule import CP, Rule
+from plugin.rules._billing import MANUAL_THERAPY, region_keys, region_names
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CODING_AHEAD_97124, CPT, MASSAGE
 
 RULE = Rule(
     code="same-region-97140",
@@ -14,9 +25,8 @@ RULE = Rule(
     description=("Massage (97124) and manual therapy (97140) are not billed for the same body region on the "
                  "same date, and 97140 billed with a chiropractic manipulation must treat a different "
                  "region than the manipulation. Regions come from Procedure.bodySite and Claim item.bodySite."),
-    citation=Citation("Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy", "97124 vs 97140",
-                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
-    hooks=CP,
+    citation=CODING_AHEAD_97124.at("97124 vs 97140"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
 )
 
@@ -33,7 +43,7 @@ def _regions(record: Record, policy: Policy) -> dict[str, dict[str, tuple[str, s
             return code
         return CMT if cmt.contains(CPT, code) else None
 
-    def note(code: str | None, site, where: str) -> None:
+    def note(code: str | None, site: Any, where: str) -> None:
         kind = group(code)
         if kind is None or not site:
             return
@@ -52,7 +62,7 @@ def _regions(record: Record, policy: Policy) -> dict[str, dict[str, tuple[str, s
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     regions = _regions(record, policy)
     manual = regions.get(MANUAL_THERAPY, {})
     for other, why in ((MASSAGE, "97124 and 97140 on the same region the same date"),

@@ -1,9 +1,12 @@
 """techniques: the note must name the massage techniques used."""
-from plugin.documents import service_note, unreadable_notes
-from plugin.findings import Citation, Severity
+from collections.abc import Iterator
+
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._clinical import lacking
-from plugin.rules._rule import CP, Rule
+from plugin.rules._clinical import lacking_in_notes
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CODING_AHEAD_97124
 from plugin.wording import labels
 
 RULE = Rule(
@@ -13,19 +16,17 @@ RULE = Rule(
                  "tapotement, stroking, compression, percussion...), in the note text (the Procedure's note "
                  "or the visit's note document: plain text, Markdown or HTML) or as a coded technique "
                  "(Procedure.usedCode). A note document that cannot be read keeps the rule quiet."),
-    citation=Citation("Coding Ahead, CPT Code 97124 - Therapeutic Massage Therapy", "Description and documentation",
-                      "https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/"),
-    hooks=CP,
+    citation=CODING_AHEAD_97124.at("Description and documentation"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     needs_complete=("procedures", "documents"),  # the note may be a document
 )
 
 
 @RULE.checks
-def check(record, policy):
-    techniques = policy.lexicon("techniques")
-    bare = lacking(record, lambda p: bool(p.usedCode or techniques.hits(service_note(record, p))))
-    if bare and not unreadable_notes(record):  # an unread note may name them: no verdict of absence
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
+    bare = lacking_in_notes(record, lambda p: p.usedCode, policy.lexicon("techniques"))
+    if bare:
         yield RULE.finding(
             summary="Name the massage techniques used (e.g. effleurage, petrissage) in the note.",
             detail=f"The note for {labels(record, bare)} names no massage technique (effleurage, petrissage, "

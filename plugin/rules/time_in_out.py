@@ -1,8 +1,19 @@
 """time-in-out: units come from the clock, so the 97124 service needs a documented time in and out."""
-from plugin.facts import clock_minutes, cpt_codes, line_ref, massage_lines, massage_procedures, untimed_services
-from plugin.findings import Citation, Severity
+from collections.abc import Iterator
+
+from plugin.facts import (
+    clock_minutes,
+    cpt_codes,
+    line_ref,
+    massage_lines,
+    massage_procedures,
+    untimed_services,
+)
+from plugin.findings import Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15
 from plugin.wording import labels, sentence
 
 RULE = Rule(
@@ -12,16 +23,15 @@ RULE = Rule(
                  "with times of day); without them its units cannot be counted under the 8-minute rule. "
                  "Under the CMS total-time method the visit's other timed services need them too, since "
                  "their minutes decide 97124's share of the units."),
-    citation=Citation("CMS Benefit Policy Manual, ch. 15", "§220.3 (timed-code treatment minutes)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf"),
-    hooks=CP,
+    citation=CMS_BENEFIT_POLICY_CH15.at("§220.3 (timed-code treatment minutes)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.CRITICAL,
     needs_complete=("procedures",),
 )
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     procedures = massage_procedures(record)
     if not procedures:
         lines = massage_lines(record)

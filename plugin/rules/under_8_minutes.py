@@ -1,9 +1,20 @@
 """under-8-minutes: 97124 time that no permitted allocation gives a unit must not be billed."""
-from plugin.facts import MASSAGE, line_ref, massage_procedures, visit_billed_units, visit_massage_lines, visit_units
-from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
+from collections.abc import Iterator
+from typing import Any
+
+from plugin.facts import (
+    line_ref,
+    massage_procedures,
+    visit_billed_units,
+    visit_massage_lines,
+    visit_units,
+)
+from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
 from plugin.units import explain, nearest_allocation
+from plugin.vocabulary import CMS_CLAIMS_PROCESSING_CH5, MASSAGE
 
 RULE = Rule(
     code="under-8-minutes",
@@ -12,9 +23,8 @@ RULE = Rule(
                  "than 8 with nothing to combine, or other codes win every leftover unit outright) are not "
                  "billable. The fix removes the line, unless it is the only line billing the visit's "
                  "earned units: then it is recoded to the code the unit belongs to."),
-    citation=Citation("CMS Claims Processing Manual, ch. 5", "§20.2 (8-minute rule)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf"),
-    hooks=CP,
+    citation=CMS_CLAIMS_PROCESSING_CH5.at("§20.2 (8-minute rule)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.CRITICAL,
     superseded_by=("time-in-out",),
     overrides=BILLING_OVERRIDES,
@@ -23,7 +33,7 @@ RULE = Rule(
 )
 
 
-def _fix(lines, allocation, billed) -> ClaimLineFix | None:
+def _fix(lines: Any, allocation: Any, billed: Any) -> ClaimLineFix | None:
     """Remove the 97124 line, or, when the units it would leave unbilled belong to a code with no
     line of its own, bill them on this line under that code (never delete the visit's only bill)."""
     if not lines:
@@ -39,7 +49,7 @@ def _fix(lines, allocation, billed) -> ClaimLineFix | None:
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     computed = visit_units(record, policy)
     if computed is None:
         return  # time-in-out speaks for missing clock times

@@ -1,9 +1,19 @@
 """units: the 97124 line's quantity must be one the 8-minute rule permits under the payer's method."""
-from plugin.facts import MASSAGE, line_ref, massage_procedures, visit_billed_units, visit_massage_lines, visit_units
-from plugin.findings import BILLING_OVERRIDES, Citation, ClaimLineFix, Severity
+from collections.abc import Iterator
+
+from plugin.facts import (
+    line_ref,
+    massage_procedures,
+    visit_billed_units,
+    visit_massage_lines,
+    visit_units,
+)
+from plugin.findings import BILLING_OVERRIDES, ClaimLineFix, Finding, Severity
+from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._rule import CP, Rule
+from plugin.rules._rule import CLAIM_ONLY, Rule
 from plugin.units import explain, nearest_allocation
+from plugin.vocabulary import CMS_CLAIMS_PROCESSING_CH5, MASSAGE
 
 RULE = Rule(
     code="units",
@@ -12,9 +22,8 @@ RULE = Rule(
                  "method permits for the visit's documented minutes (CMS total time, where tied leftover "
                  "minutes let the clinician choose which code takes a unit, or per code). The fix moves the "
                  "quantity to the permitted allocation nearest to what was billed."),
-    citation=Citation("CMS Claims Processing Manual, ch. 5", "§20.2 (8-minute rule)",
-                      "https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf"),
-    hooks=CP,
+    citation=CMS_CLAIMS_PROCESSING_CH5.at("§20.2 (8-minute rule)"),
+    subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     superseded_by=("under-8-minutes", "time-in-out", "not-medically-necessary"),
     overrides=BILLING_OVERRIDES,
@@ -24,7 +33,7 @@ RULE = Rule(
 
 
 @RULE.checks
-def check(record, policy):
+def check(record: Record, policy: Policy) -> Iterator[Finding]:
     computed = visit_units(record, policy)
     lines = visit_massage_lines(record)
     if computed is None or not lines:

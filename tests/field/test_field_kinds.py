@@ -14,8 +14,8 @@ import pytest
 
 from cds_hooks import fhir_json
 from cds_hooks.prefetch import follow_up_queries
+from cds_hooks.record_from_hook import record_from_hook
 from plugin.facts import payer_profile
-from plugin.record import Record
 from tests.builders import Visit
 from tests.field.conftest import SCENARIOS, codes, fixture_request, load_json
 from tests.field.transforms import _walk, contained_coverage, decimals_with_trailing_zeros, effects
@@ -310,5 +310,5 @@ def test_contained_coverage_in_the_order_names_the_payer(policy):
     order = body["context"]["draftOrders"]["entry"][0]["resource"]
     assert order["insurance"] == [{"reference": "#cov1"}]
     assert not resources(body, "coverage", "Coverage")
-    record = Record.build(body["hook"], body["context"], body["prefetch"])
+    record = record_from_hook(body["hook"], body["context"], body["prefetch"])
     assert payer_profile(record, policy).id == "medicare"

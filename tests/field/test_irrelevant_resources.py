@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from plugin.prefilter import CATEGORY_SYSTEM, Prefilter
+from plugin.prefilter import OBSERVATION_CATEGORY, Prefilter
 from tests.field.conftest import SCENARIOS, fixture_request
 from tests.field.transforms import TRANSFORMS
 
@@ -71,7 +71,7 @@ def _subject(draw, patient: str, other: bool) -> dict:
 @st.composite
 def vital_sign(draw, patient: str, codes=UNREAD) -> dict:
     code, name, unit = draw(st.sampled_from(codes))
-    category = _concept(draw(st.sampled_from(["vital-signs", "laboratory"])), CATEGORY_SYSTEM)
+    category = _concept(draw(st.sampled_from(["vital-signs", "laboratory"])), OBSERVATION_CATEGORY)
     if draw(st.booleans()):
         category["coding"].append({"system": "urn:oid:1.2.840.114350", "code": "VS"})  # a local coding beside it
     obs = {"resourceType": "Observation", "id": f"noise-{draw(st.uuids()).hex[:12]}",
@@ -90,7 +90,7 @@ def void_exam(draw, patient: str) -> dict:
     code, name, unit = draw(st.sampled_from(READ))
     return {"resourceType": "Observation", "id": f"void-{draw(st.uuids()).hex[:12]}",
             "status": draw(st.sampled_from(["cancelled", "entered-in-error"])),
-            "category": [_concept("exam", CATEGORY_SYSTEM)], "code": _concept(code, LOINC, name),
+            "category": [_concept("exam", OBSERVATION_CATEGORY)], "code": _concept(code, LOINC, name),
             "subject": _subject(draw, patient, False), "effectiveDateTime": draw(_when()),
             "valueQuantity": {"value": draw(st.integers(0, 10)), "unit": unit, "system": UCUM, "code": unit}}
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from cds_hooks.record_from_hook import record_from_hook
 from plugin.facts import has_subject
-from plugin.record import Record
 from plugin.rules import all_rules
 from tests.field.conftest import SCENARIOS, codes, fixture_request
 
@@ -17,7 +17,7 @@ KEYS = sorted(set().union(*ABSENCE_RULES.values()))
 
 def _about_97124(request: dict) -> bool:
     """Whether the hook carries a 97124 order or line (else nothing is read at all)."""
-    return has_subject(Record.build(request["hook"], request["context"]))
+    return has_subject(record_from_hook(request["hook"], request["context"]))
 
 
 CASES = [(folder, key) for folder in SCENARIOS if _about_97124(fixture_request(folder)) for key in KEYS

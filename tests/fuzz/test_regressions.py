@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from plugin.record import Record
+from cds_hooks.record_from_hook import record_from_hook
 from tests.fuzz.conftest import post
 from tests.fuzz.test_hostile_bodies import BASES, HOOKS, prefetch_resources
 
@@ -19,7 +19,7 @@ def test_deeply_nested_resource_is_skipped_and_reported_not_a_500(fuzz_client):
     # fhir.resources validates nested extensions recursively; ~150 levels exhausted the stack.
     procedure = json.loads('{"resourceType":"Procedure","id":"deep","status":"completed",'
                            '"subject":{"reference":"Patient/p"},"extension":[%s]}' % nested_extensions(300))
-    record = Record.build("claim-prepare", {}, {"procedures": procedure})
+    record = record_from_hook("claim-prepare", {}, {"procedures": procedure})
     assert record.all("Procedure") == []
     assert [(s.where, s.reason) for s in record.skipped] == [
         ("Procedure/deep", "resource: nested too deeply to validate")]
@@ -41,7 +41,7 @@ def test_prefetch_bundle_entry_that_is_not_an_array_is_a_clear_400(fuzz_client):
                               "regression")
         assert status == 400, answer
         assert answer["issue"][0]["expression"] == ["prefetch.procedures.entry"]
-    record = Record.build("claim-prepare", {}, {"procedures": {"resourceType": "Bundle", "entry": 5}})
+    record = record_from_hook("claim-prepare", {}, {"procedures": {"resourceType": "Bundle", "entry": 5}})
     assert record.all("Procedure") == []
 
 

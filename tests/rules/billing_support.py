@@ -12,7 +12,7 @@ CLAIM_SERVICE = "/cds-services/massage-97124-claim-check"
 def run(visit: Visit, policy, hook: str = "claim-prepare") -> dict[str, list[Finding]]:
     """Findings of a full evaluation, grouped by rule code."""
     out: dict[str, list[Finding]] = {}
-    for finding in evaluate(visit.record(hook), policy):
+    for finding in evaluate(visit.record(hook), policy).findings:
         out.setdefault(finding.code, []).append(finding)
     return out
 

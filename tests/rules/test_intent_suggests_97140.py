@@ -1,6 +1,6 @@
+from cds_hooks.record_from_hook import record_from_hook
 from plugin.engine import evaluate
 from plugin.fixes import apply
-from plugin.record import Record
 from tests.builders import Visit, ref
 from tests.rules.clinical_visit import HOOKS, card, documented_visit, findings, quiet
 
@@ -26,8 +26,8 @@ def test_fires_on_manual_therapy_goals_and_names_the_words(policy):
     [fix] = finding.fixes
     updated = apply(fix, record.raw(record.claim))
     assert updated["item"][0]["productOrService"]["coding"][0]["code"] == "97140"
-    again = Record.build("claim-prepare", {**record.context, "claim": updated}, visit.prefetch())
-    assert CODE not in {f.code for f in evaluate(again, policy)}
+    again = record_from_hook("claim-prepare", {**visit.context("claim-prepare"), "claim": updated}, visit.prefetch())
+    assert CODE not in {f.code for f in evaluate(again, policy).findings}
 
 
 def test_fires_on_order_and_recodes_it(policy):
@@ -37,10 +37,10 @@ def test_fires_on_order_and_recodes_it(policy):
     [finding] = findings(CODE, record, policy)
     updated = apply(finding.fixes[0], record.raw(record.draft_orders[0]))
     assert updated["code"]["coding"][0]["code"] == "97140"
-    context = {**record.context, "draftOrders": {"resourceType": "Bundle", "type": "collection",
+    context = {**visit.context("order-sign"), "draftOrders": {"resourceType": "Bundle", "type": "collection",
                                                  "entry": [{"resource": updated}]}}
-    again = Record.build("order-sign", context, visit.prefetch())
-    assert CODE not in {f.code for f in evaluate(again, policy)}
+    again = record_from_hook("order-sign", context, visit.prefetch())
+    assert CODE not in {f.code for f in evaluate(again, policy).findings}
 
 
 def test_mixed_intent_stays_with_97124(policy):

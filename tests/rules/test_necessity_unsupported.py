@@ -1,5 +1,6 @@
 import pytest
 
+from cds_hooks.record_from_hook import record_from_hook
 from plugin.engine import evaluate
 from plugin.fixes import apply
 from plugin.record import Record
@@ -9,8 +10,8 @@ from tests.rules.clinical_visit import HOOKS, card, documented_visit, findings, 
 CODE = "necessity-unsupported"
 
 
-def order_context(record: Record, order: dict) -> dict:
-    return {**record.context, "draftOrders": {"resourceType": "Bundle", "type": "collection",
+def order_context(visit: Visit, order: dict) -> dict:
+    return {**visit.context("order-sign"), "draftOrders": {"resourceType": "Bundle", "type": "collection",
                                               "entry": [{"resource": order}]}}
 
 
@@ -26,7 +27,7 @@ def test_order_without_qualifying_reason_gets_the_patients_condition_added(polic
     assert fix.add_reason_references == (ref(spasm),)
     updated = apply(fix, record.raw(record.draft_orders[0]))
     assert {"reference": ref(spasm)} in updated["reasonReference"]
-    again = Record.build("order-sign", order_context(record, updated), visit.prefetch())
+    again = record_from_hook("order-sign", order_context(visit, updated), visit.prefetch())
     assert findings(CODE, again, policy) == []
 
 
@@ -75,7 +76,7 @@ def test_quiet_for_documented_visit_on_both_hooks(policy):
 def test_superseded_when_the_purpose_is_wellness_only(policy):
     visit = Visit()
     visit.order("97124", reasonCode=[{"text": "Stress relief"}])
-    codes = {f.code for f in evaluate(visit.record("order-sign"), policy)}
+    codes = {f.code for f in evaluate(visit.record("order-sign"), policy).findings}
     assert "not-medically-necessary" in codes and CODE not in codes
 
 
@@ -185,5 +186,5 @@ def test_a_reference_not_in_the_record_is_no_evidence_whatever_its_display(polic
 def test_relaxation_text_on_an_unresolvable_reference_is_not_read_either(policy):
     visit = Visit()
     visit.order("97124", reasonReference=[{"display": "Relaxation"}])
-    codes = {f.code for f in evaluate(visit.record("order-sign"), policy)}
+    codes = {f.code for f in evaluate(visit.record("order-sign"), policy).findings}
     assert "not-medically-necessary" not in codes and CODE in codes

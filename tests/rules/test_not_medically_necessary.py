@@ -1,3 +1,4 @@
+from cds_hooks.record_from_hook import record_from_hook
 from plugin.engine import evaluate
 from plugin.fixes import apply
 from plugin.record import Record
@@ -33,13 +34,14 @@ def test_fires_on_claim_with_only_relaxation_purpose(policy):
 
 
 def test_claim_fix_removes_the_line_and_the_finding(policy):
-    record = wellness_claim().record("claim-prepare")
+    visit = wellness_claim()
+    record = visit.record("claim-prepare")
     [finding] = findings(CODE, record, policy)
     [fix] = finding.fixes
     updated = apply(fix, record.raw(record.claim))
     assert [i["productOrService"]["coding"][0]["code"] for i in updated["item"]] == []
-    again = Record.build("claim-prepare", {**record.context, "claim": updated}, wellness_claim().prefetch())
-    assert CODE not in {f.code for f in evaluate(again, policy)}
+    again = record_from_hook("claim-prepare", {**visit.context("claim-prepare"), "claim": updated}, visit.prefetch())
+    assert CODE not in {f.code for f in evaluate(again, policy).findings}
 
 
 def test_fires_on_order_and_patient_pay_fix_silences_it(policy):
@@ -51,9 +53,9 @@ def test_fires_on_order_and_patient_pay_fix_silences_it(policy):
     [fix] = finding.fixes
     assert fix.patient_pay
     updated = apply(fix, record.raw(record.draft_orders[0]))
-    context = {**record.context, "draftOrders": {"resourceType": "Bundle", "type": "collection",
+    context = {**visit.context("order-sign"), "draftOrders": {"resourceType": "Bundle", "type": "collection",
                                                  "entry": [{"resource": updated}]}}
-    assert findings(CODE, Record.build("order-sign", context, visit.prefetch()), policy) == []
+    assert findings(CODE, record_from_hook("order-sign", context, visit.prefetch()), policy) == []
 
 
 def test_quiet_for_documented_visit_on_both_hooks(policy):

@@ -2,11 +2,19 @@ from datetime import timedelta
 
 import pytest
 
-from plugin.policy import load_policy
 from plugin.engine import evaluate
+from plugin.policy import load_policy
 from tests.builders import concept, ref
 from tests.rules.billing_support import run
-from tests.rules.medicare_support import LOINC, NURSE_PRACTITIONER, PHYSICIAN, PLAN_START, PT, MedicareVisit, days_before
+from tests.rules.medicare_support import (
+    LOINC,
+    NURSE_PRACTITIONER,
+    PHYSICIAN,
+    PLAN_START,
+    PT,
+    MedicareVisit,
+    days_before,
+)
 from tests.rules.signing_support import AGENT_TYPES
 
 CODE = "plan-certification"
@@ -78,8 +86,9 @@ def test_unreadable_signer_or_missing_data_proves_nothing(policy):
     assert CODE not in run(visit, policy)
     fetch_failed = uncertified().record()
     fetch_failed.add_prefetch({}, unavailable=["provenance"])
-    assert CODE not in {f.code for f in evaluate(fetch_failed, policy)}
-    assert CODE in fetch_failed.quiet_rules
+    result = evaluate(fetch_failed, policy)
+    assert CODE not in {f.code for f in result.findings}
+    assert CODE in result.unchecked
 
 
 def test_quiet_without_an_active_plan_or_for_commercial_payers(policy):

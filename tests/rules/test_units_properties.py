@@ -1,10 +1,11 @@
 """Property: a bill that is one of the allocations the 8-minute rule permits never gets a `units`
 or `under-8-minutes` card, and a bill outside the set gets a fix that lands inside it."""
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
+from cds_hooks.record_from_hook import record_from_hook
 from plugin.engine import evaluate
 from plugin.fixes import apply
-from plugin.record import Record
 from plugin.rules import rule
 from plugin.units import cms_allocations, units_for
 from tests.builders import Visit
@@ -30,8 +31,8 @@ def fired(visit: Visit, policy, claim: dict | None = None) -> set[str]:
     context = visit.context("claim-prepare")
     if claim is not None:
         context["claim"] = claim
-    record = Record.build("claim-prepare", context, visit.prefetch())
-    return {f.code for f in evaluate(record, policy, TIME_RULES)}
+    record = record_from_hook("claim-prepare", context, visit.prefetch())
+    return {f.code for f in evaluate(record, policy, TIME_RULES).findings}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -47,7 +48,7 @@ def test_a_permitted_bill_gets_no_units_card(policy, minutes, data):
 def test_a_fix_lands_inside_the_permitted_set(policy, minutes, data, billed):
     allocation = data.draw(st.sampled_from(cms_allocations(minutes)))
     visit = build(minutes, {**allocation, "97124": billed})
-    findings = [f for f in evaluate(visit.record(), policy, TIME_RULES) if f.fixes]
+    findings = [f for f in evaluate(visit.record(), policy, TIME_RULES).findings if f.fixes]
     for finding in findings:
         claim = apply(finding.fixes[0], visit.claim)
         assert not fired(visit, policy, claim) & {"units", "under-8-minutes"}

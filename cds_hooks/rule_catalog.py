@@ -1,16 +1,16 @@
 """Generate docs/rules.md from the rule modules, so the published catalog cannot drift from the code.
+Rules declare subjects; the catalog names the hooks that ask about them (cds_hooks/record_from_hook.py).
 
 `cpt97124 docs rules > docs/rules.md` (or `make docs`) writes it; tests/test_docs.py fails when the
 committed file differs from what this module produces.
 """
 from __future__ import annotations
 
-from plugin.findings import OVERRIDE_REASONS, Severity
-from plugin.rules import all_rules
-from plugin.rules._rule import CLAIM_PREPARE, ORDER_SIGN, Rule
+from cds_hooks.record_from_hook import SUBJECT_OF_HOOK
+from plugin import OVERRIDE_REASONS, Rule, Severity, all_rules
 
 # Hooks are listed in the order a visit meets them: the order is signed, then the claim is made.
-HOOK_ORDER = (ORDER_SIGN, CLAIM_PREPARE)
+HOOK_ORDER = ("order-sign", "claim-prepare")
 
 HEADER = """\
 <!-- Generated from plugin/rules by `make docs` (cpt97124 docs rules). Do not edit by hand. -->
@@ -31,7 +31,7 @@ def _cell(text: str) -> str:
 
 
 def _hooks(rule: Rule) -> str:
-    return ", ".join(f"`{h}`" for h in HOOK_ORDER if h in rule.hooks)
+    return ", ".join(f"`{h}`" for h in HOOK_ORDER if SUBJECT_OF_HOOK[h] in rule.subjects)
 
 
 def _citation(rule: Rule) -> str:
