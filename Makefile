@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8080
 
-.PHONY: serve test install install-test fuzz bench soak docs clean
+.PHONY: serve test lint install install-test fuzz bench soak docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,14 +25,20 @@ install-test: $(VENV)/.installed-test
 serve: install
 	PORT=$(PORT) $(BIN)/cpt97124 serve --dev
 
-test: install-test
+test: lint
 	$(BIN)/python -m pytest
+
+# Lint and types first, in seconds: ruff over the whole repo, mypy over plugin/ and cds_hooks/
+# (pyproject.toml [tool.ruff], [tool.mypy]; mypy's cache makes a re-run about a second).
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 docs: install
 	$(BIN)/cpt97124 docs rules > docs/rules.md
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis
+	rm -rf $(VENV) var .pytest_cache .hypothesis .mypy_cache .ruff_cache
 
 # ---- Proof of performance and robustness (docs/performance.md). Maintainers only. ----------
 SOAK_SECONDS  ?= 300

@@ -8,7 +8,7 @@ charts are matplotlib figures inlined as SVG, so the page needs no network and n
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from jinja2 import Environment
@@ -144,7 +144,7 @@ def write_report(store: Store, path: Path, source: Path) -> None:
     page = Environment(autoescape=True, trim_blocks=True).from_string(PAGE)
     path.write_text(page.render(
         **data, charts=charts(data), source=source.name, colours=COLOURS,
-        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         listed=SKIPPED_LISTED, money=lambda v: f"{(v or 0):,.2f}"), encoding="utf-8")
 
 

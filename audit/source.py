@@ -10,9 +10,9 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 SUFFIXES = (".ndjson", ".ndjson.gz")
 

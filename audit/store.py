@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from audit.source import Line, Problem
 from plugin import CPT, KNOWN_TYPES, MASSAGE, id_part, ref_key

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from flask import Flask, jsonify
 
-from cds_hooks.app import create_app, read_json
+from cds_hooks.app import create_app
 from cds_hooks.config import Config
+from cds_hooks.request_body import read_json
 
 NOOP_PATH = "/bench/noop"
 

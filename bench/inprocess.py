@@ -92,7 +92,7 @@ def stages(workdir: Path, count: int, first: int) -> tuple[float, dict[str, floa
                 setattr(handler, attr, timed(name, saved[attr]))
         client = _client(workdir)
         state = client.application.extensions["cpt97124"]
-        state.on_cards = timed("issued cards to SQLite", state.on_cards)
+        state.issued_cards.record = timed("issued cards to SQLite", state.issued_cards.record)
         for n in range(first, first + 20):
             _timed_post(client, "claim-prepare", body("claim-prepare", n))
         spent.clear()

@@ -8,8 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import requests
 
@@ -48,7 +48,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @contextlib.contextmanager
 def service(workdir: Path, workers: int = 2, env: dict | None = None,
-            extra_args: list[str] | None = None, app: str = "bench.wsgi:app") -> Iterator["Service"]:
+            extra_args: list[str] | None = None, app: str = "bench.wsgi:app") -> Iterator[Service]:
     """gunicorn with cds_hooks/gunicorn_conf.py (gevent workers unless `extra_args` say otherwise)
     serving `app` (the bench app by default), in dev mode."""
     port = free_port()

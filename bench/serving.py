@@ -24,7 +24,7 @@ def compare(workdir: Path, bodies: list[bytes], runs: int, per_run: int,
             home.mkdir(exist_ok=True)
             ports[name] = stack.enter_context(service(home, extra_args=args)).port
         chunks = iter(bodies[i:i + per_run] for i in range(0, len(bodies), per_run))
-        for name, port in ports.items():  # warm-up
+        for port in ports.values():  # warm-up
             client.run(HOST, port, [client.encode(HOST, port, PATH, b) for b in next(chunks)][:per_run // 5],
                        concurrency)
         for _ in range(runs):

@@ -137,9 +137,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"soak: {args.seconds:.0f} s at {rate:.0f} requests/s "
                   f"({'measured maximum / 2' if not args.rate else 'given'}), {args.concurrency} clients, "
                   f"worker recycling {'on' if args.recycle else 'off'}")
-            make = maker(svc.port, templates, feedback_path) if feedback_path else \
-                (lambda n, m=maker(svc.port, templates, ""): m(n if n % FEEDBACK_EVERY != FEEDBACK_EVERY - 1
-                                                                else n + 1))
+            every = maker(svc.port, templates, feedback_path or "")
+
+            def hooks_only(n: int) -> tuple[str, bytes, bool]:  # a feedback slot sends the next hook
+                return every(n + 1 if n % FEEDBACK_EVERY == FEEDBACK_EVERY - 1 else n)
+
+            make = every if feedback_path else hooks_only
             before = stored_rows(workdir / "feedback.db") if feedback_path else 0
             watched, stop = [], threading.Event()
             watcher = threading.Thread(target=watch, args=(svc, stop, watched), daemon=True)

@@ -1,24 +1,27 @@
 """Flask app factory: discovery, the two hook services, liveness and readiness; errors as
-OperationOutcome."""
+OperationOutcome. `create_app` is the list of what the service is made of."""
 from __future__ import annotations
 
 import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+import requests
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import Engine
 
-from cds_hooks import auth, database, feedback, fhir_json
+from cds_hooks import auth, cors, database, errors, feedback, fhir_client, fhir_json
 from cds_hooks.cards import cards
 from cds_hooks.config import Config
-from cds_hooks.errors import RETRY_AFTER_SECONDS, RequestError, operation_outcome
+from cds_hooks.errors import RETRY_AFTER_SECONDS, RequestError
 from cds_hooks.hook_request import parse, subject_error
 from cds_hooks.prefetch import gather
 from cds_hooks.record_from_hook import record_from_hook
+from cds_hooks.request_body import read_json
 from cds_hooks.services import SERVICES
 from plugin import Policy, evaluate, has_subject, load_policy
 
@@ -27,49 +30,31 @@ log = logging.getLogger("cpt97124")
 
 @dataclass
 class State:
+    """What the hook handlers use, made once per app by create_app."""
+
     config: Config
     policy: Policy
-    # Called with (service_id, hookInstance, cards, issuer or None) after each answer; feedback
-    # keeps card topics.
-    on_cards: Callable[[str, str, list[dict], str | None], None] = lambda *args: None
-    issued_cards: Any = None   # the CardBatches writing on_cards' rows, once feedback is wired
+    engine: Engine                                   # the app's one database engine
+    issued_cards: feedback.IssuedCards               # every card answered with, for the report
+    fhir_session: Callable[[], requests.Session]     # makes the HTTP session of FHIR calls
 
 
 def state() -> State:
-    return current_app.extensions["cpt97124"]
-
-
-def read_json() -> object:
-    """The request body as JSON, or a RequestError (never a 500 for broken or absurd JSON).
-
-    A chunked body declares no length for MAX_CONTENT_LENGTH to refuse up front (and Werkzeug's
-    stream would quietly cut it at the limit): it is read from the server's own input up to one
-    byte past the limit, and a body that has that byte is refused whole (413).
-    """
-    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
-        limit = state().config.max_request_bytes
-        raw = request.environ["wsgi.input"].read(limit + 1)
-        if len(raw) > limit:
-            raise RequestError(f"the request body is larger than {limit} bytes", status=413, code="too-long")
-    else:
-        raw = request.get_data(cache=True)
-    try:
-        return fhir_json.loads(raw)
-    except (ValueError, RecursionError):
-        raise RequestError("the request body is not valid JSON") from None
+    found: State = current_app.extensions["cpt97124"]
+    return found
 
 
 services = Blueprint("services", __name__)
 
 
 @services.get("/cds-services")
-def discovery():
+def discovery() -> ResponseReturnValue:
     config = state().config
     return jsonify({"services": [s.discovery(config.hook_name(s.hook)) for s in SERVICES.values()]})
 
 
 @services.post("/cds-services/<service_id>")
-def call_service(service_id: str):
+def call_service(service_id: str) -> ResponseReturnValue:
     service = SERVICES.get(service_id)
     if service is None:
         raise RequestError(f"no CDS service {service_id!r}", "id", status=404, code="not-found")
@@ -83,72 +68,43 @@ def call_service(service_id: str):
     if not has_subject(record):  # no 97124 order or line: nothing to say, nothing to fetch
         g.rule_codes = []
         return jsonify({"cards": []})
-    gather(service, hook_request, st.config, record)  # notes what is unavailable or partial
+    gather(service, hook_request, st.config, record, st.fhir_session)  # notes what is unavailable or partial
     findings = evaluate(record, st.policy).findings
     out = cards(findings, record, st.config)
     g.rule_codes = [f.code for f in findings]
-    st.on_cards(service.id, hook_request.hook_instance, out, g.get("client_iss"))
+    st.issued_cards.record(service.id, hook_request.hook_instance, out, g.get("client_iss"))
     return jsonify({"cards": out})
 
 
 @services.get("/healthz")
-def healthz():
+def healthz() -> ResponseReturnValue:
     """Liveness: the process answers. Touches nothing else, so nothing else can hold it up."""
     return jsonify({"status": "ok"})
 
 
 @services.get("/readyz")
-def readyz():
+def readyz() -> ResponseReturnValue:
     """Readiness: the database answers and its schema is current; 503 + Retry-After if not."""
-    config = state().config
-    if database.ready(config.database_url, config.database_timeout):
-        return jsonify({"status": "ready", "database": "ok",
-                        "cards_not_recorded": feedback.unrecorded_cards()})
+    st = state()
+    if database.ready(st.engine):
+        return jsonify({"status": "ready", "database": "ok", "cards_not_recorded": st.issued_cards.failed})
     response = jsonify({"status": "unavailable", "database": "unreachable"})
     response.status_code = 503
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
-def _error_response(status: int, message: str, field: str | None = None, code: str = "invalid"):
-    response = jsonify(operation_outcome(message, field, code))
-    response.status_code = status
-    return response
-
-
-def _register_errors(app: Flask) -> None:
-    @app.errorhandler(RequestError)
-    def request_error(error: RequestError):
-        response = _error_response(error.status, error.message, error.field, error.code)
-        if error.status == 503:
-            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        response = _error_response(error.code or 500, error.description or error.name,
-                                   code="not-supported" if error.code == 405 else "invalid")
-        if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
-            response.headers["Allow"] = ", ".join(error.valid_methods)
-        return response
-
-    @app.errorhandler(Exception)
-    def unexpected(error: Exception):
-        log.error("unhandled %s", type(error).__name__)
-        return _error_response(500, "internal error; the request was not evaluated", code="exception")
-
-
-def _register_logging(app: Flask) -> None:
+def log_requests(app: Flask) -> None:
+    """One JSON log line per request: ids, hook, timing and rule codes; no PHI, no tokens."""
     @app.before_request
-    def start():
+    def start() -> None:
         g.started = time.perf_counter()
         header = request.headers.get("X-Request-Id", "")
         g.request_id = header if header.isalnum() and len(header) <= 64 else uuid.uuid4().hex
 
     @app.after_request
-    def finish(response):
+    def finish(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
-        # Ids, hook, timing and rule codes only: no PHI, no tokens, no bodies.
         log.info(json.dumps({
             "request_id": g.get("request_id"), "method": request.method, "path": request.path,
             "status": response.status_code, "hook": g.get("hook"), "rules": g.get("rule_codes"),
@@ -157,15 +113,23 @@ def _register_logging(app: Flask) -> None:
         return response
 
 
-def create_app(config: Config | None = None, policy: Policy | None = None) -> Flask:
+def create_app(config: Config | None = None, policy: Policy | None = None,
+               fhir_session: Callable[[], requests.Session] = fhir_client.new_session) -> Flask:
+    """The service: settings from the environment unless given, the shipped payer profiles plus
+    the clinic's, one database engine for all its parts; `fhir_session` makes the HTTP session
+    of each request's FHIR calls (tests inject their own)."""
     config = config or Config.from_env()
+    policy = policy or load_policy(config.payer_profiles)
+    engine = database.connect(config.database_url, config.database_timeout)
+
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
     app.json = fhir_json.FhirJSONProvider(app)  # decimals exact, keys in the order written
-    app.extensions["cpt97124"] = State(config=config, policy=policy or load_policy(config.payer_profiles))
-    _register_logging(app)
-    _register_errors(app)
-    auth.init_app(app, config)
+    app.extensions["cpt97124"] = State(config, policy, engine, feedback.IssuedCards(engine), fhir_session)
+    log_requests(app)              # first, so that every answer is logged, refusals too
+    cors.init_app(app, config)     # before auth: a preflight carries no token
+    auth.init_app(app, config, engine)
     app.register_blueprint(services)
-    feedback.init_app(app, config)
+    feedback.init_app(app, engine)
+    errors.init_app(app)
     return app

@@ -1,4 +1,4 @@
-"""EHR authentication (CDS Hooks 2.0 "Trusting CDS Clients") and CORS.
+"""EHR authentication (CDS Hooks 2.0 "Trusting CDS Clients").
 
 Every call under /cds-services must carry `Authorization: Bearer <JWT>` unless dev mode is on:
 hook calls and feedback always, discovery too unless `auth_discovery` is off (the 2.0 text has
@@ -23,12 +23,12 @@ from pathlib import Path
 import jwt
 import requests
 from flask import Flask, Response, g, request
-from sqlalchemy import delete, insert
+from sqlalchemy import Engine, delete, insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from cds_hooks import cors
 from cds_hooks.config import Config, Issuer
-from cds_hooks.database import engine_for, seen_tokens
+from cds_hooks.database import seen_tokens
 from cds_hooks.errors import unavailable
 
 log = logging.getLogger("cpt97124.auth")
@@ -127,7 +127,7 @@ def _allows(jwk: dict, alg: str) -> bool:
     if "alg" in jwk:
         return jwk["alg"] == alg
     if jwk["kty"] == "EC":
-        return CURVE_ALGORITHM.get(jwk.get("crv")) == alg
+        return CURVE_ALGORITHM.get(str(jwk.get("crv"))) == alg
     return alg.startswith("RS")
 
 
@@ -148,11 +148,13 @@ def _find_key(jwks: dict, kid: str, alg: str):
 
 
 class Verifier:
-    def __init__(self, config: Config):
+    """Checks client JWTs against the configured issuers; `engine` holds the replay table."""
+
+    def __init__(self, config: Config, engine: Engine):
         self.config = config
         self.issuers = {i.iss: i for i in config.issuers}
         self.keys = KeySets(config)
-        self.engine = engine_for(config.database_url, config.database_timeout)
+        self.engine = engine
         self._calls = itertools.count(1)
 
     def _key_sources(self, issuer: Issuer, header: dict) -> list[tuple[str, bool]]:
@@ -282,15 +284,16 @@ def unauthorized(reason: str) -> Response:
     return response
 
 
-def init_app(app: Flask, config: Config) -> None:
-    cors.init_app(app, config)  # first: a preflight is answered before any token is asked for
+def init_app(app: Flask, config: Config, engine: Engine) -> None:
+    """Require a verified client JWT on the CDS paths (register after CORS: a preflight carries
+    none); `engine` is the app's database, which keeps the seen jti values."""
     if not config.auth_required:
         log.warning("JWT verification is OFF (dev mode)")
         return
     if not config.public_base_url:
         log.warning("CPT97124_PUBLIC_BASE_URL is not set: JWT `aud` is checked against the Host the "
                     "request names; set it to the URL the EHRs call")
-    verifier = Verifier(config)
+    verifier = Verifier(config, engine)
 
     @app.before_request
     def require_client_jwt():

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger("cpt97124.feedback")
 

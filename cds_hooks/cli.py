@@ -6,7 +6,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -15,7 +17,7 @@ def _serve(args: argparse.Namespace) -> int:
     from cds_hooks import gunicorn_conf
     from cds_hooks.config import Config
 
-    overrides = {"dev": True} if args.dev else {}
+    overrides: dict[str, Any] = {"dev": True} if args.dev else {}
     Config.from_env(**overrides).check()  # refuse an unsafe configuration before any worker starts
     if args.dev:
         print("\n" + "!" * 78 + "\n  DEV MODE: EHR JWT verification is OFF, any CORS origin is allowed and\n"
@@ -46,11 +48,11 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
     from cds_hooks.config import Config
-    from cds_hooks.database import upgrade
+    from cds_hooks.database import new_engine, upgrade
 
     config = Config.from_env()
     try:
-        revision = upgrade(config.database_url, config.database_timeout)
+        revision = upgrade(new_engine(config.database_url, config.database_timeout))
     except SQLAlchemyError as error:
         print(f"error: the database could not be upgraded ({type(error).__name__})", file=sys.stderr)
         return 1
@@ -74,7 +76,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"error: {args.request}: hook must be one of "
               f"{sorted(s.hook for s in SERVICES.values())}", file=sys.stderr)
         return 2
-    overrides = {"dev": True, "database_url": "sqlite://"}
+    overrides: dict[str, Any] = {"dev": True, "database_url": "sqlite://"}
     if args.payer_profiles:
         overrides["payer_profiles"] = args.payer_profiles
     app = create_app(Config.from_env(**overrides))
@@ -106,15 +108,17 @@ def _missing_extra(what: str, extra: str, error: ImportError) -> int:
 
 def _feedback_report(args: argparse.Namespace) -> int:
     from cds_hooks.config import Config
-    from cds_hooks.feedback import report
+    from cds_hooks.database import connect
+    from cds_hooks.feedback_report import html_report, report
     config = Config.from_env()
-    print(report(config))
+    engine = connect(config.database_url, config.database_timeout)
+    print(report(engine))
     if args.html:
         try:
-            from cds_hooks.feedback_report import html_report
-        except ImportError as error:
+            page = html_report(engine)
+        except ImportError as error:  # matplotlib draws the charts
             return _missing_extra("--html", "report", error)
-        Path(args.html).write_text(html_report(config))
+        Path(args.html).write_text(page)
         print(f"\nHTML report written to {args.html}", file=sys.stderr)
     return 0
 
@@ -179,12 +183,29 @@ class HELP(argparse.HelpFormatter):
         return f"{text} (default: %(default)s)"
 
 
+def _command(sub: Any, name: str, run: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+    """The subcommand `name`, which calls `run(args)`; its --help shows each option's default."""
+    command: argparse.ArgumentParser = sub.add_parser(name, help=help, formatter_class=HELP)
+    command.set_defaults(func=run)
+    return command
+
+
+def _group(sub: Any, name: str, help: str) -> Any:
+    """A command that only holds subcommands (`db upgrade`, `feedback report`, ...)."""
+    return sub.add_parser(name, help=help).add_subparsers(dest=f"{name}_command", required=True)
+
+
+# Options several commands share, worded once.
+PAYER_PROFILES: dict[str, Any] = dict(help="a clinic's payer profile TOML (default: the file named by "
+                      "CPT97124_PAYER_PROFILES, else the shipped profiles only)")
+FIXTURES_DIR: dict[str, Any] = dict(default=str(FIXTURES), help="folder holding one folder per fixture")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cpt97124", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("serve", help="serve the CDS Hooks service (gunicorn, gevent workers)",
-                       formatter_class=HELP)
+    s = _command(sub, "serve", _serve, "serve the CDS Hooks service (gunicorn, gevent workers)")
     s.add_argument("--dev", action="store_true",
                    help="dev mode: no JWT checks, loopback FHIR servers allowed, any CORS origin")
     s.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"),
@@ -193,31 +214,22 @@ def parser() -> argparse.ArgumentParser:
                    help="port to bind (env PORT)")
     s.add_argument("--workers", type=int, default=None,
                    help="gunicorn worker processes (default: WEB_CONCURRENCY, else one per CPU core)")
-    s.set_defaults(func=_serve)
 
-    e = sub.add_parser("evaluate", help="evaluate a CDS Hooks request file offline and print the cards",
-                       formatter_class=HELP)
+    e = _command(sub, "evaluate", _evaluate, "evaluate a CDS Hooks request file offline and print the cards")
     e.add_argument("request", help="a CDS Hooks request JSON file (e.g. fixtures/NAME/request.json)")
-    e.add_argument("--payer-profiles", help="a clinic's payer profile TOML (default: the file named by "
-                   "CPT97124_PAYER_PROFILES, else the shipped profiles only)")
-    e.set_defaults(func=_evaluate)
+    e.add_argument("--payer-profiles", **PAYER_PROFILES)
 
-    db = sub.add_parser("db", help="the service database (CPT97124_DATABASE_URL)", formatter_class=HELP)
-    db_sub = db.add_subparsers(dest="db_command", required=True)
-    du = db_sub.add_parser("upgrade", help="apply the schema migrations not yet applied (also done at start-up)",
-                           formatter_class=HELP)
-    du.set_defaults(func=_db_upgrade)
+    db = _group(sub, "db", "the service database (CPT97124_DATABASE_URL)")
+    _command(db, "upgrade", _db_upgrade, "apply the schema migrations not yet applied (also done at start-up)")
 
-    fx = sub.add_parser("fixtures", help="work with fixture scenarios")
-    fx_sub = fx.add_subparsers(dest="fixtures_command", required=True)
-    fl = fx_sub.add_parser("load", help="post fixture transaction bundles to a FHIR server", formatter_class=HELP)
+    fixtures = _group(sub, "fixtures", "work with fixture scenarios")
+    fl = _command(fixtures, "load", _fixtures_load, "post fixture transaction bundles to a FHIR server")
     fl.add_argument("--fhir", required=True, help="FHIR server base URL, e.g. http://127.0.0.1:8090/fhir (required)")
-    fl.add_argument("--dir", default=str(FIXTURES), help="folder holding one folder per fixture")
+    fl.add_argument("--dir", **FIXTURES_DIR)
     fl.add_argument("names", nargs="*", help="fixture names (default: all)")
-    fl.set_defaults(func=_fixtures_load)
 
-    f = sub.add_parser("fire", help="fire a fixture's hook at a service as an EHR would, or check every "
-                       "fixture against its expected.json (--check)", formatter_class=HELP)
+    f = _command(sub, "fire", _fire, "fire a fixture's hook at a service as an EHR would, or check every "
+                 "fixture against its expected.json (--check)")
     f.add_argument("--service", default="http://127.0.0.1:8080", help="service base URL")
     which = f.add_mutually_exclusive_group(required=True)
     which.add_argument("--fixture", help="a fixture's name (a folder under --dir) or the path of a fixture folder; "
@@ -227,19 +239,16 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--fhir", help="FHIR server base URL: send no prefetch, let the service fetch (default: "
                    "send the fixture's prefetch)")
     f.add_argument("--token", help="bearer token the service should use on the FHIR server (default: a test token)")
-    f.add_argument("--dir", default=str(FIXTURES), help="folder holding one folder per fixture")
-    f.set_defaults(func=_fire)
+    f.add_argument("--dir", **FIXTURES_DIR)
 
-    fb = sub.add_parser("feedback", help="feedback analytics")
-    fb_sub = fb.add_subparsers(dest="feedback_command", required=True)
-    fr = fb_sub.add_parser("report", help="cards issued, accepted and overridden per rule code "
-                           "(database: CPT97124_DATABASE_URL)", formatter_class=HELP)
+    feedback = _group(sub, "feedback", "feedback analytics")
+    fr = _command(feedback, "report", _feedback_report, "cards issued, accepted and overridden per rule code "
+                  "(database: CPT97124_DATABASE_URL)")
     fr.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with weekly trend "
                     "charts to FILE (default: the terminal table only)")
-    fr.set_defaults(func=_feedback_report)
 
-    w = sub.add_parser("workbench", help="a web page on loopback that plays the EHR for both hooks "
-                       "(docs/integrators.md); never part of the production service", formatter_class=HELP)
+    w = _command(sub, "workbench", _workbench, "a web page on loopback that plays the EHR for both hooks "
+                 "(docs/integrators.md); never part of the production service")
     w.add_argument("--port", type=int, default=8070, help="loopback port of the page (0: any free port)")
     w.add_argument("--service", default="http://127.0.0.1:8080", help="base URL of the CDS service to call")
     w.add_argument("--fhir", default="http://127.0.0.1:8090/fhir",
@@ -247,29 +256,23 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--dir", default=str(FIXTURES), help="fixtures folder offered as patients")
     w.add_argument("--keys", default="var/workbench",
                    help="folder of the test EHR key that signs JWTs (created on first use)")
-    w.set_defaults(func=_workbench)
 
-    a = sub.add_parser("audit", help="check every past 97124 Claim of a FHIR Bulk Data export by the hook's "
-                       "rules (docs/audit.md)", formatter_class=HELP)
+    a = _command(sub, "audit", _audit, "check every past 97124 Claim of a FHIR Bulk Data export by the hook's "
+                 "rules (docs/audit.md)")
     a.add_argument("source", help="folder of the export's NDJSON files (.ndjson or .ndjson.gz, any number per type)")
     a.add_argument("--out", required=True, help="folder for findings.csv, claims.csv and report.html (required)")
-    a.add_argument("--payer-profiles", help="a clinic's payer profile TOML (default: the file named by "
-                   "CPT97124_PAYER_PROFILES, else the shipped profiles only)")
+    a.add_argument("--payer-profiles", **PAYER_PROFILES)
     a.add_argument("--workers", type=int, help="local worker processes (default: one per CPU core)")
     a.add_argument("--scheduler", metavar="ADDRESS", help="evaluate on a Dask cluster, e.g. tcp://host:8786 "
                    "(the dask extra; default: local processes)")
-    a.set_defaults(func=_audit)
 
-    fs = sub.add_parser("fhir-server", help="a local FHIR R4 test server (sekmet-fhir) on loopback for the "
-                        "workbench and `fixtures load`", formatter_class=HELP)
+    fs = _command(sub, "fhir-server", _fhir_server, "a local FHIR R4 test server (sekmet-fhir) on loopback for "
+                  "the workbench and `fixtures load`")
     fs.add_argument("--port", type=int, default=8090, help="loopback port; the base URL is http://127.0.0.1:PORT/fhir")
     fs.add_argument("--data", default="var/fhir", help="folder for the server's SQLite data and settings")
-    fs.set_defaults(func=_fhir_server)
 
-    d = sub.add_parser("docs", help="generate documentation")
-    d_sub = d.add_subparsers(dest="docs_command", required=True)
-    dr = d_sub.add_parser("rules", help="print docs/rules.md from the rule modules")
-    dr.set_defaults(func=_docs_rules)
+    docs = _group(sub, "docs", "generate documentation")
+    _command(docs, "rules", _docs_rules, "print docs/rules.md from the rule modules")
     return p
 
 

@@ -9,6 +9,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def _list(value: str | None) -> tuple[str, ...]:
@@ -63,34 +64,43 @@ class Config:
         return self.claim_hook_name if hook == "claim-prepare" else hook
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> "Config":
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Config:
         env = dict(os.environ if env is None else env)
-        get = lambda key, default=None: env.get(f"CPT97124_{key}", default)  # noqa: E731
-        issuers = ()
-        if get("ISSUERS"):
+
+        def get(key: str) -> str | None:
+            return env.get(f"CPT97124_{key}")
+
+        def setting(key: str, default: object) -> str:
+            return env.get(f"CPT97124_{key}", str(default))
+
+        def yes(key: str, default: str) -> bool:
+            return setting(key, default).lower() in ("1", "true", "yes")
+
+        issuers: tuple[Issuer, ...] = ()
+        if issuers_file := get("ISSUERS"):
             # A JSON file: [{"iss": ..., "jwks_url" | "jwks_file": ..., "jku_allowlist": [...]}]
-            data = json.loads(Path(get("ISSUERS")).read_text())
+            data = json.loads(Path(issuers_file).read_text())
             issuers = tuple(Issuer(iss=i["iss"], jwks_url=i.get("jwks_url"), jwks_file=i.get("jwks_file"),
                                    jku_allowlist=tuple(i.get("jku_allowlist", ()))) for i in data)
-        values = dict(
-            dev=get("DEV", "0").lower() in ("1", "true", "yes"),
-            database_url=get("DATABASE_URL", cls.database_url),
-            database_timeout=float(get("DATABASE_TIMEOUT", cls.database_timeout)),
+        values: dict[str, Any] = dict(
+            dev=yes("DEV", "0"),
+            database_url=setting("DATABASE_URL", cls.database_url),
+            database_timeout=float(setting("DATABASE_TIMEOUT", cls.database_timeout)),
             issuers=issuers,
             fhir_allowlist=_list(get("FHIR_ALLOWLIST")),
             cors_origins=_list(get("CORS_ORIGINS")),
-            max_request_bytes=int(get("MAX_REQUEST_BYTES", cls.max_request_bytes)),
+            max_request_bytes=int(setting("MAX_REQUEST_BYTES", cls.max_request_bytes)),
             payer_profiles=get("PAYER_PROFILES"),
-            fhir_deadline=float(get("FHIR_DEADLINE", cls.fhir_deadline)),
-            fhir_connect_timeout=float(get("FHIR_CONNECT_TIMEOUT", cls.fhir_connect_timeout)),
-            fhir_read_timeout=float(get("FHIR_READ_TIMEOUT", cls.fhir_read_timeout)),
-            fhir_page_cap=int(get("FHIR_PAGE_CAP", cls.fhir_page_cap)),
+            fhir_deadline=float(setting("FHIR_DEADLINE", cls.fhir_deadline)),
+            fhir_connect_timeout=float(setting("FHIR_CONNECT_TIMEOUT", cls.fhir_connect_timeout)),
+            fhir_read_timeout=float(setting("FHIR_READ_TIMEOUT", cls.fhir_read_timeout)),
+            fhir_page_cap=int(setting("FHIR_PAGE_CAP", cls.fhir_page_cap)),
             public_base_url=get("PUBLIC_BASE_URL"),
-            jwt_leeway=int(get("JWT_LEEWAY", cls.jwt_leeway)),
-            auth_discovery=get("AUTH_DISCOVERY", "1").lower() in ("1", "true", "yes"),
-            jwks_cache_seconds=int(get("JWKS_CACHE_SECONDS", cls.jwks_cache_seconds)),
-            jwt_max_lifetime=int(get("JWT_MAX_LIFETIME", cls.jwt_max_lifetime)),
-            claim_hook_name=get("CLAIM_HOOK_NAME", cls.claim_hook_name),
+            jwt_leeway=int(setting("JWT_LEEWAY", cls.jwt_leeway)),
+            auth_discovery=yes("AUTH_DISCOVERY", "1"),
+            jwks_cache_seconds=int(setting("JWKS_CACHE_SECONDS", cls.jwks_cache_seconds)),
+            jwt_max_lifetime=int(setting("JWT_MAX_LIFETIME", cls.jwt_max_lifetime)),
+            claim_hook_name=setting("CLAIM_HOOK_NAME", cls.claim_hook_name),
         )
         values.update(overrides)
         return cls(**values)

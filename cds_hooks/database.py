@@ -15,15 +15,36 @@ import fcntl
 import functools
 import logging
 import os
-import threading
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
-from sqlalchemy import (Column, Connection, DateTime, Engine, Index, Integer, MetaData, String, Table,
-                        Text, create_engine, event, inspect, text)
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import (DataError, DBAPIError, DisconnectionError, IntegrityError, OperationalError,
-                            SQLAlchemyError)
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.pool import StaticPool
 
 log = logging.getLogger("cpt97124.database")
@@ -82,9 +103,8 @@ def is_transient(error: SQLAlchemyError) -> bool:
     return isinstance(error, TRANSIENT) or (isinstance(error, DBAPIError) and error.connection_invalidated)
 
 
-_engines: dict[tuple[str, float], Engine] = {}
-_migrated: set[str] = set()
-_lock = threading.Lock()
+# Every engine of this process, to drop inherited connections after a fork.
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def normalized_url(url: str) -> URL:
@@ -100,11 +120,11 @@ def _sqlite_engine(url: URL, timeout: float) -> Engine:
     if in_memory:  # one shared connection, or every checkout would see a different empty database
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": timeout})
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # the driver must not open transactions itself
         cursor = dbapi_connection.cursor()
         if not in_memory:
@@ -113,7 +133,7 @@ def _sqlite_engine(url: URL, timeout: float) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):
+    def _on_begin(connection: Connection) -> None:
         # Take the write lock up front: a deferred transaction that read first can fail with
         # SQLITE_BUSY at once when it tries to write, without waiting out the busy timeout.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -128,36 +148,33 @@ def _postgresql_engine(url: URL, timeout: float) -> Engine:
                          connect_args={"connect_timeout": max(1, round(timeout)), "options": options})
 
 
-def engine(url: str, timeout: float = DEFAULT_TIMEOUT) -> Engine:
-    """The process's engine for `url` (no schema work; see engine_for)."""
-    key = (url, timeout)
-    with _lock:
-        found = _engines.get(key)
-        if found is None:
-            parsed = normalized_url(url)
-            builder = _sqlite_engine if parsed.get_backend_name() == "sqlite" else _postgresql_engine
-            found = _engines[key] = builder(parsed, timeout)
-        return found
+def new_engine(url: str, timeout: float = DEFAULT_TIMEOUT) -> Engine:
+    """An engine (a connection pool) for `url`; no schema work (see connect). The app makes one
+    and hands it to every part that needs the database; a command line tool makes its own."""
+    parsed = normalized_url(url)
+    builder = _sqlite_engine if parsed.get_backend_name() == "sqlite" else _postgresql_engine
+    engine = builder(parsed, timeout)
+    _engines.add(engine)
+    return engine
 
 
-def engine_for(url: str, timeout: float = DEFAULT_TIMEOUT) -> Engine:
-    """The process's engine for `url`, its schema brought to the newest migration once.
+def connect(url: str, timeout: float = DEFAULT_TIMEOUT) -> Engine:
+    """A new engine for `url`, its schema brought to the newest migration.
 
     A database that cannot be reached now is not fatal: the service starts, /readyz says 503,
-    and the next call tries the migrations again.
+    and /readyz tries the migrations again.
     """
-    found = engine(url, timeout)
-    if url not in _migrated:
-        try:
-            upgrade(url, timeout)
-        except TRANSIENT as error:
-            log.warning("database unreachable, schema not checked: %s", type(error).__name__)
-    return found
+    engine = new_engine(url, timeout)
+    try:
+        upgrade(engine)
+    except TRANSIENT as error:
+        log.warning("database unreachable, schema not checked: %s", type(error).__name__)
+    return engine
 
 
 # ---- migrations ---------------------------------------------------------------------------
 
-def _alembic_config(connection: Connection):
+def _alembic_config(connection: Connection) -> Any:
     from alembic.config import Config as AlembicConfig
 
     config = AlembicConfig()
@@ -170,7 +187,9 @@ def _alembic_config(connection: Connection):
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert head is not None, "cds_hooks/migrations has no revision"
+    return head
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -203,7 +222,7 @@ def _migration_lock(connection: Connection, url: URL) -> Iterator[None]:
                 fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
-def upgrade(url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
+def upgrade(engine: Engine) -> str | None:
     """Apply every migration not yet applied, under the migration lock; the revision now in force.
 
     A database made before migrations existed (tables, no alembic_version) is first marked as
@@ -211,15 +230,13 @@ def upgrade(url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
     """
     from alembic import command
 
-    found, parsed = engine(url, timeout), normalized_url(url)
     head = head_revision()
-    with found.connect() as connection:
+    with engine.connect() as connection:
         if current_revision(connection) == head:  # the common case: nothing to do, no lock taken
             connection.rollback()
-            _migrated.add(url)
             return head
         connection.rollback()
-        with _migration_lock(connection, parsed):
+        with _migration_lock(connection, engine.url):
             config = _alembic_config(connection)
             if current_revision(connection) is None and inspect(connection).has_table("issued_cards"):
                 command.stamp(config, "0001")
@@ -227,19 +244,18 @@ def upgrade(url: str, timeout: float = DEFAULT_TIMEOUT) -> str:
             connection.commit()
             revision = current_revision(connection)
             connection.rollback()
-    _migrated.add(url)
     log.info("database schema at revision %s", revision)
     return revision
 
 
-def ready(url: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
+def ready(engine: Engine) -> bool:
     """Whether the database answers and its schema is at the newest migration (for /readyz)."""
     try:
-        with engine(url, timeout).connect() as connection:
+        with engine.connect() as connection:
             at_head = current_revision(connection) == head_revision()
             connection.rollback()
         if not at_head:
-            upgrade(url, timeout)
+            upgrade(engine)
         return True
     except SQLAlchemyError:
         return False
@@ -247,9 +263,9 @@ def ready(url: str, timeout: float = DEFAULT_TIMEOUT) -> bool:
 
 def _forget_inherited_connections() -> None:
     # No pooled connection may cross a gunicorn fork: the workers open their own.
-    for found in _engines.values():
-        if not isinstance(found.pool, StaticPool):  # in-memory data lives in its one connection
-            found.dispose(close=False)
+    for engine in list(_engines):
+        if not isinstance(engine.pool, StaticPool):  # in-memory data lives in its one connection
+            engine.dispose(close=False)
 
 
 os.register_at_fork(after_in_child=_forget_inherited_connections)

@@ -1,7 +1,9 @@
-"""`cpt97124 feedback report --html FILE`: the feedback as one self-contained page.
+"""`cpt97124 feedback report [--html FILE]`: the feedback as a terminal table and as one
+self-contained page.
 
 Per rule code: cards issued, accepted and overridden (each card counted once, by its latest
-feedback, as the terminal table does), the rates, and the override reasons given. The weekly
+feedback; feedback on a card this database never issued counts under "unknown"), the rates,
+and on the page the override reasons given. The weekly
 trend is drawn by matplotlib as inline SVG, so the page needs no network and no files beside it.
 A card's week is the ISO week (UTC) it was issued in: each week's rates are about that week's cards.
 """
@@ -10,15 +12,15 @@ from __future__ import annotations
 import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from jinja2 import Environment
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from cds_hooks.cards import OVERRIDE_REASONS
-from cds_hooks.config import Config
-from cds_hooks.database import engine_for, feedback_items, issued_cards
+from cds_hooks.database import feedback_items, issued_cards
 
 UNKNOWN = "unknown"
 REASON_TEXT = dict(OVERRIDE_REASONS)
@@ -35,8 +37,8 @@ class Rule:
     reasons: Counter = field(default_factory=Counter)
     comments: list[str] = field(default_factory=list)
 
-    def rate(self, count: int) -> str:
-        return f"{100 * count / self.issued:.1f}%" if self.issued else "–"
+    def rate(self, count: int, none: str = "–") -> str:
+        return f"{100 * count / self.issued:.1f}%" if self.issued else none
 
 
 @dataclass
@@ -47,14 +49,13 @@ class Week:
 
 
 def _monday(moment: datetime) -> date:
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    day = moment.astimezone(timezone.utc).date()
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    day = moment.astimezone(UTC).date()
     return day - timedelta(days=day.weekday())
 
 
-def gather(config: Config) -> tuple[dict[str, Rule], dict[date, Week], dict[tuple[str, date], Week]]:
+def gather(engine: Engine) -> tuple[dict[str, Rule], dict[date, Week], dict[tuple[str, date], Week]]:
     """Per rule, per week, and per (rule, week) counts from the service database."""
-    engine = engine_for(config.database_url)
     with engine.connect() as connection:
         cards = select(issued_cards.c.card_uuid, issued_cards.c.rule_code, issued_cards.c.issued_at)
         issued = {row.card_uuid: (row.rule_code or UNKNOWN, _monday(row.issued_at))
@@ -82,6 +83,31 @@ def gather(config: Config) -> tuple[dict[str, Rule], dict[date, Week], dict[tupl
     return rules, dict(sorted(weeks.items())), by_rule_week
 
 
+def tallies(engine: Engine) -> dict[str, Rule]:
+    """Per rule code: cards issued, and cards whose latest feedback accepted / overrode them."""
+    return gather(engine)[0]
+
+
+def _ordered(rules: dict[str, Rule]) -> list[Rule]:
+    return sorted(rules.values(), key=lambda r: (r.code == UNKNOWN, r.code))
+
+
+def report(engine: Engine) -> str:
+    """A plain table of acceptance and override rates per rule code (`cpt97124 feedback report`)."""
+    rules = _ordered(tallies(engine))
+    if not rules:
+        return "No cards issued and no feedback received yet."
+    header = ("rule code", "issued", "accepted", "overridden", "accept rate", "override rate")
+    lines = [(r.code, str(r.issued), str(r.accepted), str(r.overridden), r.rate(r.accepted, "-"),
+              r.rate(r.overridden, "-")) for r in rules]
+    widths = [max(len(line[i]) for line in [header, *lines]) for i in range(len(header))]
+
+    def fmt(line: tuple[str, ...]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True)))
+
+    return "\n".join([fmt(header), fmt(tuple("-" * w for w in widths)), *map(fmt, lines)])
+
+
 def _svg(figure) -> Markup:
     out = io.StringIO()
     figure.savefig(out, format="svg", bbox_inches="tight")
@@ -98,7 +124,8 @@ def charts(rules: dict[str, Rule], weeks: dict[date, Week], by_rule_week: dict) 
     from matplotlib.figure import Figure
 
     plt.rcParams.update({"svg.fonttype": "none", "font.size": 9})
-    days = list(weeks)
+    # Dates go through matplotlib's unit converters; its type stubs only know numbers.
+    days: list[Any] = list(weeks)
 
     def dated(ax) -> None:
         ax.set_xlabel("week starting (UTC)")
@@ -169,9 +196,8 @@ review with the clinic's billers.</p>
 """
 
 
-def html_report(config: Config) -> str:
-    rules, weeks, by_rule_week = gather(config)
-    ordered = sorted(rules.values(), key=lambda r: (r.code == UNKNOWN, r.code))
+def html_report(engine: Engine) -> str:
+    rules, weeks, by_rule_week = gather(engine)
     page = Environment(autoescape=True).from_string(PAGE)
-    return page.render(rules=ordered, charts=charts(rules, weeks, by_rule_week) if rules else [],
-                       generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), shown=COMMENTS_SHOWN)
+    return page.render(rules=_ordered(rules), charts=charts(rules, weeks, by_rule_week) if rules else [],
+                       generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), shown=COMMENTS_SHOWN)

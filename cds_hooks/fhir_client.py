@@ -113,17 +113,28 @@ def merge_bundles(first: dict, more: dict) -> dict:
 
 # -- the client ---------------------------------------------------------------------------------
 
-class FhirClient:
-    """Searches one fhirServer for one hook request; its deadline spans every round of queries."""
+def new_session() -> requests.Session:
+    """The HTTP session of one FhirClient: no proxies or .netrc credentials from the environment,
+    no retries (the deadline is the client's), a connection per parallel query."""
+    session = requests.Session()
+    session.trust_env = False
+    session.mount("http://", HTTPAdapter(pool_maxsize=MAX_WORKERS, max_retries=0))
+    session.mount("https://", HTTPAdapter(pool_maxsize=MAX_WORKERS, max_retries=0))
+    return session
 
-    def __init__(self, base: str, token: str | None, config: Config):
+
+class FhirClient:
+    """Searches one fhirServer for one hook request; its deadline spans every round of queries.
+
+    `session` (default: new_session()) carries the HTTP; the client sets its headers and closes it.
+    """
+
+    def __init__(self, base: str, token: str | None, config: Config,
+                 session: requests.Session | None = None):
         self.base, self.config = base.rstrip("/") + "/", config
         self.origin = origin(self.base)
         self.deadline = time.monotonic() + config.fhir_deadline
-        self.session = requests.Session()
-        self.session.trust_env = False  # no proxies or .netrc credentials from the environment
-        self.session.mount("http://", HTTPAdapter(pool_maxsize=MAX_WORKERS, max_retries=0))
-        self.session.mount("https://", HTTPAdapter(pool_maxsize=MAX_WORKERS, max_retries=0))
+        self.session = session if session is not None else new_session()
         self.session.headers["Accept"] = "application/fhir+json"
         # Bodies are read raw (see _get) so they must come uncompressed.
         self.session.headers["Accept-Encoding"] = "identity"
@@ -133,10 +144,10 @@ class FhirClient:
     def close(self) -> None:
         self.session.close()
 
-    def __enter__(self) -> "FhirClient":
+    def __enter__(self) -> FhirClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def remaining(self) -> float:
@@ -169,7 +180,8 @@ class FhirClient:
         started = time.monotonic()
         pages = 0
         try:
-            url, read_type, result = urljoin(self.base, query.lstrip("/")), _expected_type(query), None
+            url: str | None = urljoin(self.base, query.lstrip("/"))
+            read_type, result = _expected_type(query), None
             while url is not None:
                 if pages >= self.config.fhir_page_cap:
                     raise FetchFailed(f"more than {self.config.fhir_page_cap} pages")

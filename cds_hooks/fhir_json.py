@@ -13,7 +13,6 @@ from typing import Any
 import simplejson
 from flask.json.provider import JSONProvider
 
-
 # FHIR's decimal grammar puts no bound on an exponent, but `1E+10000000` (a dozen bytes) costs
 # minutes to turn into an int or to quantize; no quantity, price or measure comes near 1E±400.
 MAX_EXPONENT = 400
@@ -21,7 +20,8 @@ MAX_EXPONENT = 400
 
 def _decimal(text: str) -> Decimal:
     value = Decimal(text)
-    if abs(value.adjusted()) > MAX_EXPONENT or abs(value.as_tuple().exponent) > MAX_EXPONENT:
+    exponent = value.as_tuple().exponent  # a letter for NaN and Infinity, which have none
+    if abs(value.adjusted()) > MAX_EXPONENT or isinstance(exponent, int) and abs(exponent) > MAX_EXPONENT:
         raise ValueError(f"a JSON number beyond 1E±{MAX_EXPONENT}")
     return value
 

@@ -13,13 +13,13 @@ from plugin import Record, is_massage, iter_resources
 
 # Context fields each hook requires, and the JSON type each must have.
 # order-sign is the CDS Hooks 2.0 hook; claim-prepare is ours (docs/hooks/claim-prepare.md).
-CONTEXT = {
+CONTEXT: dict[str, dict[str, type]] = {
     "order-sign": {"userId": str, "patientId": str, "draftOrders": dict},
     "claim-prepare": {"userId": str, "patientId": str, "encounterId": str, "claim": dict},
 }
-OPTIONAL_CONTEXT = {"encounterId": str}
+OPTIONAL_CONTEXT: dict[str, type] = {"encounterId": str}
 CANONICAL_UUID = re.compile(r"(urn:uuid:)?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
-AUTHORIZATION = {"access_token": str, "token_type": str, "expires_in": int, "scope": str, "subject": str}
+AUTHORIZATION: dict[str, type] = {"access_token": str, "token_type": str, "expires_in": int, "scope": str, "subject": str}
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def _require(obj: dict, key: str, kind: type, path: str) -> Any:
     value = obj[key]
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
         raise RequestError(f"{path} must be a {_name(kind)}", path)
-    if kind is str and not value.strip():
+    if isinstance(value, str) and not value.strip():
         raise RequestError(f"{path} must not be empty", path)
     return value
 
@@ -104,7 +104,7 @@ def parse(body: Any, hook: str, wire_name: str | None = None) -> HookRequest:
         try:
             parts = urlsplit(server)
             valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-            parts.port  # raises for a port that is not a number
+            _ = parts.port  # raises for a port that is not a number
         except ValueError:
             valid = False
         if not valid:

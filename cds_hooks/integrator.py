@@ -111,7 +111,7 @@ def post_hook(service_base: str, services: dict[str, str], body: dict) -> tuple[
     """POST a hook request (as a new hookInstance) to the service for its hook: (service id, response)."""
     hook = body.get("hook")
     # A deployment may register claim-prepare under a reverse-domain name (docs/hooks/claim-prepare.md).
-    service_id = services.get(hook) or next((i for h, i in services.items() if str(h).endswith(f".{hook}")), None)
+    service_id = services.get(str(hook)) or next((i for h, i in services.items() if str(h).endswith(f".{hook}")), None)
     if service_id is None:
         raise LookupError(f"the service at {service_base} offers no service for hook {hook!r}")
     url = f"{service_base}/cds-services/{service_id}"

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 from urllib.parse import quote, urljoin
+
+import requests
 
 from cds_hooks.config import Config
 from cds_hooks.errors import RequestError
-from cds_hooks.fhir_client import FhirClient, allowed_server, merge_bundles, origin
+from cds_hooks.fhir_client import FhirClient, allowed_server, merge_bundles, new_session, origin
 from cds_hooks.hook_request import HookRequest
 from cds_hooks.record_from_hook import record_from_hook
 from cds_hooks.services import Service
@@ -73,7 +76,7 @@ def render(template: str, context: dict) -> str | None:
     """Fill {{context.x}} tokens (URL-quoted); None when a token has no value (that query cannot run)."""
     out = template
     for key, value in context.items():
-        token = "{{context.%s}}" % key
+        token = "{{context." + key + "}}"
         if token in out:
             if not isinstance(value, str) or not value:
                 return None
@@ -181,8 +184,8 @@ def _merge(data: dict, fetched: dict) -> None:
 
 # -- gathering ----------------------------------------------------------------------------------
 
-def gather(service: Service, request: HookRequest, config: Config,
-           record: Record | None = None) -> tuple[dict, list[str]]:
+def gather(service: Service, request: HookRequest, config: Config, record: Record | None = None,
+           session: Callable[[], requests.Session] = new_session) -> tuple[dict, list[str]]:
     """Prefetch data by key, completed from fhirServer where the EHR did not send it all, and the
     keys still missing (unavailable or partial).
 
@@ -191,7 +194,7 @@ def gather(service: Service, request: HookRequest, config: Config,
     `record.states` ends with each key's completeness. Raises DataUnavailable when a required key
     is absent or failed and cannot be fetched (never for `null`, an empty or a partial search),
     and ServerNotAllowed when such a key needs a fhirServer that is not on the allowlist (it is
-    never contacted).
+    never contacted). `session` makes the HTTP session of the FHIR calls (tests inject theirs).
     """
     record = record if record is not None else record_from_hook(service.hook, request.context,
                                                                 fhir_server=request.fhir_server)
@@ -206,18 +209,18 @@ def gather(service: Service, request: HookRequest, config: Config,
         query = render(template, request.context)
         if states.get(key) is Status.PARTIAL:
             link = urljoin(server + "/", next_link(sent[key])) if server else None
-            if link and origin(link) == origin(server):
+            if server and link and origin(link) == origin(server):
                 pages[key] = link  # the rest, from where the EHR's own search left off
             elif query is not None:
                 queries[key] = query  # a link to elsewhere: the whole search again, on fhirServer
                 partial_refetch.add(key)
         elif (key not in sent or states[key] is Status.FAILED) and query is not None:
             queries[key] = query
-    allowed = bool(server) and allowed_server(server, config)
+    allowed = server is not None and allowed_server(server, config)
     if server and not allowed and service.required.intersection(set(queries) - partial_refetch):
         raise ServerNotAllowed()  # deciding would mean calling it: refuse, never contact it
     if allowed:
-        failed = _fetch(service, request, config, data, queries, pages, record)
+        failed = _fetch(service, request, config, data, queries, pages, record, session())
     else:
         # Fail open: what is missing is optional; list it (and, given a server, the follow-ups).
         failed = sorted(queries)
@@ -234,13 +237,15 @@ def gather(service: Service, request: HookRequest, config: Config,
 
 
 def _fetch(service: Service, request: HookRequest, config: Config, data: dict,
-           queries: dict[str, str], pages: dict[str, str], record: Record) -> list[str]:
+           queries: dict[str, str], pages: dict[str, str], record: Record,
+           session: requests.Session) -> list[str]:
     """The missing prefetch keys and the rest of partial ones, then follow-up rounds; returns
     the keys that failed (a partial key that failed stays partial)."""
     server = request.fhir_server
+    assert server is not None, "called only with an allowlisted fhirServer"
     failed: list[str] = []
     asked: set[str] = set()
-    with FhirClient(server, request.access_token, config) as client:
+    with FhirClient(server, request.access_token, config, session) as client:
         if queries or pages:
             fetched, failed = client.search_all({**queries, **pages})
             for key in pages:

@@ -21,6 +21,12 @@ def app(config, policy):
 
 
 @pytest.fixture
+def engine(app):
+    """The app's one database engine."""
+    return app.extensions["cpt97124"].engine
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -28,11 +28,11 @@ class Signer:
         self.private_key, self.kid, self.alg = private_key, kid, alg
 
     @classmethod
-    def rsa(cls, kid: str = "rsa-1", alg: str = "RS384") -> "Signer":
+    def rsa(cls, kid: str = "rsa-1", alg: str = "RS384") -> Signer:
         return cls(rsa.generate_private_key(public_exponent=65537, key_size=2048), kid, alg)
 
     @classmethod
-    def ec(cls, kid: str = "ec-1", alg: str = "ES384") -> "Signer":
+    def ec(cls, kid: str = "ec-1", alg: str = "ES384") -> Signer:
         return cls(ec.generate_private_key(ec.SECP384R1()), kid, alg)
 
     def public_jwk(self) -> dict:
@@ -102,7 +102,7 @@ class JwksServer:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.httpd.server_port}{path}"
 
-    def __enter__(self) -> "JwksServer":
+    def __enter__(self) -> JwksServer:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 

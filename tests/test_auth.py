@@ -9,8 +9,16 @@ import pytest
 from cds_hooks.app import create_app
 from cds_hooks.config import Config, Issuer
 from tests.builders import Visit
-from tests.ehr_signer import (BASE, ISS, JwksServer, Signer, b64, bearer, hs256_with_public_key,
-                              unsigned)
+from tests.ehr_signer import (
+    BASE,
+    ISS,
+    JwksServer,
+    Signer,
+    b64,
+    bearer,
+    hs256_with_public_key,
+    unsigned,
+)
 
 CLAIM_SERVICE = "/cds-services/massage-97124-claim-check"
 DISCOVERY_AUD = f"{BASE}/cds-services"
@@ -273,10 +281,10 @@ def test_expired_jti_rows_are_swept(prod_config, policy, rsa_ehr, monkeypatch):
     from sqlalchemy import insert, select
 
     from cds_hooks import auth
-    from cds_hooks.database import engine_for, seen_tokens
+    from cds_hooks.database import seen_tokens
     monkeypatch.setattr(auth, "PURGE_EVERY", 1)
     client = create_app(prod_config, policy).test_client()
-    engine = engine_for(prod_config.database_url)
+    engine = client.application.extensions["cpt97124"].engine
     with engine.begin() as connection:
         connection.execute(insert(seen_tokens).values(iss=ISS, jti="long-gone", expires_at=1_700_000_000))
     token = rsa_ehr.token(DISCOVERY_AUD, jti="fresh")

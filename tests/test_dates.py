@@ -1,7 +1,7 @@
 """FHIR dates as intervals of days and instants compared as instants."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -17,7 +17,7 @@ from tests.builders import Visit
     (date(2026, 2, 3), date(2026, 2, 3), date(2026, 2, 3)),
     # the day in the offset it was recorded in: 20:30 at -05:00 and 01:30 the next day in UTC
     (datetime(2026, 2, 3, 20, 30, tzinfo=timezone(timedelta(hours=-5))), date(2026, 2, 3), date(2026, 2, 3)),
-    (datetime(2026, 2, 4, 1, 30, tzinfo=timezone.utc), date(2026, 2, 4), date(2026, 2, 4)),
+    (datetime(2026, 2, 4, 1, 30, tzinfo=UTC), date(2026, 2, 4), date(2026, 2, 4)),
 ])
 def test_days(value, first, last):
     assert days(value) == Days(first, last)
@@ -37,7 +37,7 @@ def test_period_with_partial_start_and_open_end():
 
 def test_instants_in_different_offsets_compare_as_instants():
     a = instant(datetime(2026, 2, 3, 20, 30, tzinfo=timezone(timedelta(hours=-5))))
-    b = instant(datetime(2026, 2, 4, 1, 30, tzinfo=timezone.utc))
+    b = instant(datetime(2026, 2, 4, 1, 30, tzinfo=UTC))
     assert a == b
 
 

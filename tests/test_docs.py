@@ -78,8 +78,8 @@ def test_hook_definition_example_is_a_valid_claim_prepare_request():
 
 def test_operations_guide_documents_exactly_the_settings_config_reads():
     source = (ROOT / "cds_hooks" / "config.py").read_text(encoding="utf-8")
-    read = {f"CPT97124_{key}" for key in re.findall(r'\bget\("([A-Z0-9_]+)"', source)}
-    assert read, "cds_hooks/config.py no longer reads settings with get(\"KEY\"): update this test"
+    read = {f"CPT97124_{key}" for key in re.findall(r'\b(?:get|setting|yes)\("([A-Z0-9_]+)"', source)}
+    assert read, "cds_hooks/config.py no longer reads settings with get/setting/yes(\"KEY\"): update this test"
     guide = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     documented = set(re.findall(r"`(CPT97124_[A-Z0-9_]+)`", guide))
     assert not read - documented, f"settings missing from docs/operations.md: {sorted(read - documented)}"

@@ -3,15 +3,15 @@ override reasons and weekly trend charts, from what the service database holds."
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert
 
 from cds_hooks.cli import main
-from cds_hooks.database import engine_for, feedback_items, issued_cards
+from cds_hooks.database import connect, feedback_items, issued_cards
 
-MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=timezone.utc)
+MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
 def card(n: int, code: str, week: int) -> dict:
@@ -41,7 +41,7 @@ def database(tmp_path, monkeypatch) -> str:
              feedback(4, "overridden", 1, "clinical-judgement"), feedback(4, "accepted", 1, minutes=30),
              feedback(6, "overridden", 2, "documentation-attached"),
              feedback(99, "overridden", 2, None, "card from another instance")]
-    with engine_for(url).begin() as connection:
+    with connect(url).begin() as connection:
         connection.execute(insert(issued_cards), cards)
         connection.execute(insert(feedback_items), items)
     return url

@@ -13,7 +13,14 @@ import pytest
 import requests
 
 from cds_hooks.config import Config
-from cds_hooks.fhir_client import FetchFailed, FhirClient, _check_body, allowed_server, merge_bundles, origin
+from cds_hooks.fhir_client import (
+    FetchFailed,
+    FhirClient,
+    _check_body,
+    allowed_server,
+    merge_bundles,
+    origin,
+)
 from cds_hooks.prefetch import follow_up_queries, render
 from tests.builders import Visit
 
@@ -120,9 +127,7 @@ def test_merge_bundles_keeps_every_entry_and_drops_links():
 
 def client_with(pages: dict[str, requests.Response | float], config: Config | None = None,
                 token: str | None = "secret-token") -> tuple[FhirClient, mock.Mock]:
-    """A client whose session answers each URL from `pages` (a float means: sleep that long)."""
-    client = FhirClient(BASE, token, config or Config(dev=True, fhir_deadline=2.0))
-
+    """A client given a session that answers each URL from `pages` (a float means: sleep that long)."""
     def get(url, **kwargs):
         answer = pages[url]
         if isinstance(answer, float):
@@ -130,8 +135,9 @@ def client_with(pages: dict[str, requests.Response | float], config: Config | No
             return response(200, bundle())
         return answer
 
-    client.session.get = mock.Mock(side_effect=get)
-    return client, client.session.get
+    session = requests.Session()
+    session.get = mock.Mock(side_effect=get)
+    return FhirClient(BASE, token, config or Config(dev=True, fhir_deadline=2.0), session), session.get
 
 
 def test_follows_next_links_on_the_same_origin():
@@ -340,3 +346,82 @@ def test_claim_service_prefetches_progress_reports_and_plan_documents():
     template = SERVICES["massage-97124-claim-check"].prefetch["reports"]
     assert template.startswith("DocumentReference?patient={{context.patientId}}&type=")
     assert {"http://loinc.org|11508-9", "http://loinc.org|18776-5"} <= set(template.split("type=")[1].split(","))
+
+
+# -- the HTTP session is injected: a requests transport that answers from resources in memory ---
+
+class InMemoryFhir(requests.adapters.BaseAdapter):
+    """A transport for requests.Session: reads (`Type/id`) and searches (`Type?...`, every
+    resource of the type, parameters ignored) over `resources`; remembers each request."""
+
+    def __init__(self, resources: list[dict]):
+        super().__init__()
+        self.resources, self.sent, self.closed = resources, [], False
+
+    def send(self, prepared, **kwargs):
+        self.sent.append(prepared)
+        path = prepared.path_url.split("/fhir/", 1)[1]
+        kind, _, rest = path.partition("?")[0].partition("/")
+        found = [r for r in self.resources if r["resourceType"] == kind]
+        if rest:  # a read
+            found = [r for r in found if r.get("id") == rest]
+            answer = response(200, found[0]) if found else response(404, {"resourceType": "OperationOutcome"})
+        else:
+            answer = response(200, bundle(*found))
+        answer.request, answer.url = prepared, prepared.url
+        return answer
+
+    def close(self):
+        self.closed = True
+
+
+def in_memory_session(resources: list[dict]) -> tuple[requests.Session, InMemoryFhir]:
+    session = requests.Session()
+    adapter = InMemoryFhir(resources)
+    session.mount("https://", adapter)
+    return session, adapter
+
+
+def test_the_client_sends_its_headers_through_the_session_it_is_given_and_closes_it():
+    session, adapter = in_memory_session([{"resourceType": "Patient", "id": "p1"}])
+    with FhirClient(BASE, "t0k", Config(dev=True), session) as client:
+        found, failed = client.search_all({"patient": "Patient/p1", "goals": "Goal?patient=p1"})
+    assert failed == [] and found["patient"]["id"] == "p1" and found["goals"]["entry"] == []
+    assert sorted(r.url for r in adapter.sent) == [f"{BASE}/Goal?patient=p1", f"{BASE}/Patient/p1"]
+    for sent in adapter.sent:
+        assert sent.headers["Authorization"] == "Bearer t0k"
+        assert sent.headers["Accept"] == "application/fhir+json"
+        assert sent.headers["Accept-Encoding"] == "identity"
+    assert adapter.closed
+
+
+def test_the_app_fetches_through_the_session_factory_it_is_given(tmp_path, policy):
+    """No prefetch: the service reads the EHR's FHIR server through the injected session, and
+    its cards are those it gives when the EHR prefetches the same record."""
+    from cds_hooks.app import create_app
+    from cds_hooks.integrator import as_ehr_without_prefetch
+
+    visit = Visit()
+    visit.procedure("97124", minutes=22)
+    visit.claim_line("97124", units=1)
+    prefetched = visit.request("claim-prepare")
+    resources = [e["resource"] for value in prefetched["prefetch"].values() if value
+                 for e in (value.get("entry", []) if value["resourceType"] == "Bundle" else [{"resource": value}])]
+    sessions = []
+
+    def factory() -> requests.Session:
+        session, adapter = in_memory_session(resources)
+        sessions.append(adapter)
+        return session
+
+    config = Config(dev=True, database_url=f"sqlite:///{tmp_path}/s.db", fhir_allowlist=(BASE,))
+    client = create_app(config, policy, fhir_session=factory).test_client()
+    expected = client.post("/cds-services/massage-97124-claim-check", json=prefetched)
+    assert expected.status_code == 200 and not sessions  # all prefetched: no FHIR call
+    fetched = client.post("/cds-services/massage-97124-claim-check",
+                          json=as_ehr_without_prefetch(prefetched, BASE, token="ehr-token"))
+    assert fetched.status_code == 200, fetched.get_json()
+    assert len(sessions) == 1 and sessions[0].sent and sessions[0].closed
+    assert {r.headers["Authorization"] for r in sessions[0].sent} == {"Bearer ehr-token"}
+    codes = sorted(c["source"]["topic"]["code"] for c in fetched.get_json()["cards"])
+    assert codes and codes == sorted(c["source"]["topic"]["code"] for c in expected.get_json()["cards"])

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from cds_hooks.app import create_app
 from cds_hooks.config import Config, Issuer
-from cds_hooks.database import engine_for, feedback_items, issued_cards
+from cds_hooks.database import feedback_items, issued_cards
 from tests.ehr_signer import BASE, ISS, JwksServer, Signer, bearer
 from tests.test_feedback import FEEDBACK, SERVICE, accepted, issue_cards
 
@@ -91,6 +91,8 @@ def test_cards_and_feedback_record_the_issuer_and_tenants_stay_apart(tmp_path, p
         Issuer(iss=OTHER_ISS, jwks_file=jwks_file(tmp_path, "b.json", other.public_jwk())))
 
     class Signed:  # a test client that signs each call as `signer` for issuer `iss`
+        application = client.application
+
         def __init__(self, signer, iss):
             self.signer, self.iss = signer, iss
 
@@ -104,7 +106,7 @@ def test_cards_and_feedback_record_the_issuer_and_tenants_stay_apart(tmp_path, p
     assert refused.status_code == 403
     assert Signed(ehr, ISS).post(FEEDBACK, json={"feedback": [item]}).status_code == 200
     assert Signed(ehr, ISS).post(FEEDBACK, json={"feedback": [item]}).status_code == 200  # a retry
-    with engine_for(config.database_url).connect() as connection:
+    with client.application.extensions["cpt97124"].engine.connect() as connection:
         assert set(connection.execute(select(issued_cards.c.issuer)).scalars()) == {ISS}
         assert connection.execute(select(feedback_items.c.issuer)).scalars().all() == [ISS]
         assert connection.execute(select(func.count()).select_from(feedback_items)).scalar_one() == 1

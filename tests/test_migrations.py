@@ -2,11 +2,23 @@
 newest revision, with the rows kept; the migrations build exactly the tables the code uses."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, insert, inspect, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    insert,
+    inspect,
+    text,
+)
 
 from cds_hooks import database
 from cds_hooks.cli import main
@@ -29,7 +41,7 @@ def old_schema(url: str) -> None:
           Column("jti", String(255), primary_key=True), Column("expires_at", Integer, nullable=False))
     engine = create_engine(url)
     old.create_all(engine)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with engine.begin() as connection:
         connection.execute(insert(old.tables["issued_cards"]).values(
             card_uuid="c-1", service_id="s", hook_instance="h", rule_code="units", issued_at=now))
@@ -41,8 +53,9 @@ def old_schema(url: str) -> None:
 def test_a_sqlite_file_from_before_migrations_upgrades_in_place(tmp_path):
     url = f"sqlite:///{tmp_path}/old.db"
     old_schema(url)
-    assert database.upgrade(url) == database.head_revision()
-    with database.engine(url).connect() as connection:
+    engine = database.new_engine(url)
+    assert database.upgrade(engine) == database.head_revision()
+    with engine.connect() as connection:
         columns = {c["name"] for c in inspect(connection).get_columns("feedback_items")}
         assert {"issuer", "dedup_key"} <= columns
         assert connection.execute(text("SELECT rule_code FROM issued_cards")).scalars().all() == ["units"]
@@ -50,8 +63,9 @@ def test_a_sqlite_file_from_before_migrations_upgrades_in_place(tmp_path):
 
 
 def test_migrations_build_exactly_the_tables_the_code_uses(database_url):
-    database.upgrade(database_url)
-    with database.engine(database_url).connect() as connection:
+    engine = database.new_engine(database_url)
+    database.upgrade(engine)
+    with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), database.metadata)
     assert differences == []
 

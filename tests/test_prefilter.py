@@ -19,7 +19,7 @@ def vital(rid: str, code: str = "8867-4", subject: str = "Patient/p1", **extra) 
 
 def bundle(*resources: dict, urls: tuple[str, ...] = ()) -> dict:
     entries = [{"resource": r} for r in resources]
-    for entry, url in zip(entries, urls):
+    for entry, url in zip(entries, urls, strict=False):
         entry["fullUrl"] = url
     return {"resourceType": "Bundle", "type": "searchset", "entry": entries}
 

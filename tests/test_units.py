@@ -1,9 +1,16 @@
 """Properties of the 8-minute rule (plugin.units) and the worked examples of 97124-rules.md §2."""
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from plugin.units import (cms_allocations, explain, nearest_allocation, per_code_units, permitted_allocations,
-                          units_for)
+from plugin.units import (
+    cms_allocations,
+    explain,
+    nearest_allocation,
+    per_code_units,
+    permitted_allocations,
+    units_for,
+)
 
 CODES = ["97110", "97112", "97124", "97140", "97530", "97035"]
 minutes = st.integers(min_value=0, max_value=240)

@@ -11,7 +11,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import requests
@@ -203,7 +203,7 @@ class Ehr:
     def feedback(self, service_id: str, card_uuid: str, outcome: str, suggestion: str | None = None,
                  reason: dict | None = None, comment: str | None = None) -> Exchange:
         item: dict = {"card": card_uuid, "outcome": outcome,
-                      "outcomeTimestamp": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                      "outcomeTimestamp": datetime.now(UTC).isoformat(timespec="seconds")}
         if suggestion:
             item["acceptedSuggestions"] = [{"id": suggestion}]
         if reason or comment:

@@ -6,12 +6,18 @@ Each takes a request and returns a new one that a correct reader answers with th
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Callable
 
 from tests.field.transforms import (
-    BASE, _INSTANT, _map_references, _shift_instants, _walk, absolute_references, bundles,
+    _INSTANT,
+    BASE,
+    _map_references,
+    _shift_instants,
+    _walk,
+    absolute_references,
+    bundles,
 )
 
 _REFERENCED = ("Procedure", "Claim", "ServiceRequest", "Goal", "CarePlan", "Observation", "Encounter")
@@ -115,7 +121,7 @@ def searchsets_as_servers_send_them(request: dict) -> dict:
 
     def fn(container, key, item):
         if isinstance(item, str) and _INSTANT.match(item):
-            moment = datetime.fromisoformat(item.replace("Z", "+00:00")).astimezone(timezone.utc)
+            moment = datetime.fromisoformat(item.replace("Z", "+00:00")).astimezone(UTC)
             container[key] = moment.isoformat(timespec="microseconds").replace("+00:00", "-00:00")
     _walk(out, fn)
     for key, bundle in out.get("prefetch", {}).items():

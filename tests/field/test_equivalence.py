@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from cds_hooks import fhir_json
-
 from tests.field.conftest import SCENARIOS, fixture_request
 from tests.field.transforms import TRANSFORMS, effects
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -104,7 +104,7 @@ def _moved(body: dict, hours: int, utc: bool) -> dict:
     def fn(container, key, item):
         if isinstance(item, str) and _INSTANT.match(item):
             moment = datetime.fromisoformat(item) + timedelta(hours=hours)
-            container[key] = (moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            container[key] = (moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
                               if utc else moment.isoformat())
     _walk(out, fn)
     return out

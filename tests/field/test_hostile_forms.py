@@ -12,7 +12,10 @@ from cds_hooks import fhir_json
 from plugin.rules import rule
 from tests.field.conftest import SCENARIOS, codes, fixture_request
 from tests.field.hostile_transforms import (
-    HOSTILE, provenance_in_its_target, server_spelled_otherwise, versions_and_far_offsets,
+    HOSTILE,
+    provenance_in_its_target,
+    server_spelled_otherwise,
+    versions_and_far_offsets,
 )
 from tests.field.test_field_kinds import expected_codes, fixture, resources
 from tests.field.transforms import effects

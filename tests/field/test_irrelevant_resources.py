@@ -18,10 +18,9 @@ from contextlib import contextmanager
 from unittest import mock
 
 import pytest
+from fhir.resources.R4B import get_fhir_model_class
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from plugin.prefilter import OBSERVATION_CATEGORY, Prefilter

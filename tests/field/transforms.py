@@ -10,9 +10,10 @@ from __future__ import annotations
 import copy
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Callable, Iterator
+from typing import Any
 
 BASE = "https://ehr.example.org/fhir"
 _RELATIVE = re.compile(r"^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})$")
@@ -135,14 +136,14 @@ def _shift_instants(request: dict, zone: timezone) -> dict:
         if isinstance(item, str) and _INSTANT.match(item):
             moment = datetime.fromisoformat(item.replace("Z", "+00:00")).astimezone(zone)
             text = moment.isoformat()
-            container[key] = text.replace("+00:00", "Z") if zone is timezone.utc else text
+            container[key] = text.replace("+00:00", "Z") if zone is UTC else text
     _walk(out, fn)
     return out
 
 
 def instants_in_utc(request: dict) -> dict:
     """Every dateTime/instant with a time written in UTC (`Z`): the same instants."""
-    return _shift_instants(request, timezone.utc)
+    return _shift_instants(request, UTC)
 
 
 def instants_in_tokyo(request: dict) -> dict:

@@ -11,14 +11,14 @@ from tests.fuzz.test_hostile_bodies import BASES, HOOKS, prefetch_resources
 def nested_extensions(depth: int) -> str:
     text = '{"url":"http://example.org/x","valueString":"v"}'
     for _ in range(depth):
-        text = '{"url":"http://example.org/x","extension":[%s]}' % text
+        text = '{"url":"http://example.org/x","extension":[' + text + ']}'
     return text
 
 
 def test_deeply_nested_resource_is_skipped_and_reported_not_a_500(fuzz_client):
     # fhir.resources validates nested extensions recursively; ~150 levels exhausted the stack.
     procedure = json.loads('{"resourceType":"Procedure","id":"deep","status":"completed",'
-                           '"subject":{"reference":"Patient/p"},"extension":[%s]}' % nested_extensions(300))
+                           '"subject":{"reference":"Patient/p"},"extension":[' + nested_extensions(300) + ']}')
     record = record_from_hook("claim-prepare", {}, {"procedures": procedure})
     assert record.all("Procedure") == []
     assert [(s.where, s.reason) for s in record.skipped] == [
@@ -27,7 +27,7 @@ def test_deeply_nested_resource_is_skipped_and_reported_not_a_500(fuzz_client):
     for hook, service in HOOKS.items():
         body = json.loads(json.dumps(BASES[hook]))
         next(r for r in prefetch_resources(body) if r["resourceType"] == "Procedure")["extension"] = "X"
-        text = json.dumps(body).replace('"X"', "[%s]" % nested_extensions(300))
+        text = json.dumps(body).replace('"X"', "[" + nested_extensions(300) + "]")
         status, answer = post(fuzz_client, f"/cds-services/{service}", text, "regression")
         assert status == 200, answer
 

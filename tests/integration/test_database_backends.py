@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from cds_hooks.app import create_app
 from cds_hooks.config import Config, Issuer
-from cds_hooks.database import engine_for, feedback_items, issued_cards
-from cds_hooks.feedback import flush_issued_cards, tallies
+from cds_hooks.database import connect, feedback_items, issued_cards
+from cds_hooks.feedback_report import tallies
 from tests.ehr_signer import ISS, Signer, bearer
 from tests.integration.served import CLAIM_SERVICE, claim_request, serve
 from tests.integration.support import free_port
@@ -29,8 +29,12 @@ FIRST_STARTS = 5
 
 
 def count(url: str, table) -> int:
-    with engine_for(url).connect() as connection:
-        return connection.execute(select(func.count()).select_from(table)).scalar_one()
+    engine = connect(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(table)).scalar_one()
+    finally:
+        engine.dispose()
 
 
 def test_feedback_round_trip(database_url, policy):
@@ -40,7 +44,7 @@ def test_feedback_round_trip(database_url, policy):
     assert client.post(FEEDBACK, json={"feedback": [item]}).status_code == 200
     assert client.post(FEEDBACK, json={"feedback": [item]}).status_code == 200  # an EHR's retry
     assert count(database_url, feedback_items) == 1
-    assert tallies(Config(database_url=database_url))["units"].accepted == 1
+    assert tallies(client.application.extensions["cpt97124"].engine)["units"].accepted == 1
 
 
 @pytest.mark.parametrize("field, value", [
@@ -72,8 +76,8 @@ def test_long_hook_instance_is_refused_and_a_canonical_one_recorded(database_url
     body["hookInstance"] = "urn:uuid:" + str(uuid.uuid4())
     response = client.post(f"/cds-services/{SERVICE}", json=body)
     assert response.status_code == 200 and response.get_json()["cards"]
-    flush_issued_cards()
-    with engine_for(database_url).connect() as connection:
+    client.application.extensions["cpt97124"].issued_cards.flush()
+    with connect(database_url).connect() as connection:
         stored = connection.execute(select(issued_cards.c.hook_instance)).scalars().all()
     assert stored and set(stored) == {body["hookInstance"]}
 
@@ -184,12 +188,12 @@ def test_outage_answers_503_with_retry_after_and_recovers(tmp_path, database_url
                                                            "outcomeTimestamp": "2026-03-02T18:00:00Z",
                                                            "overrideReason": {"userComment": "x"}}]})
         assert feedback.status_code == 503 and "Retry-After" in feedback.headers
-        from cds_hooks.feedback import unrecorded_cards
-        before = unrecorded_cards()
+        issued = dev.application.extensions["cpt97124"].issued_cards
+        before = issued.failed
         answered = dev.post(hook, json=claim_request())  # no token to check: the cards still come
         assert answered.status_code == 200 and answered.get_json()["cards"]
-        flush_issued_cards()   # written off the request path: fails (and is counted) now
-        assert unrecorded_cards() == before + len(answered.get_json()["cards"])
+        issued.flush()   # written off the request path: fails (and is counted) now
+        assert issued.failed == before + len(answered.get_json()["cards"])
         assert dev.get("/healthz").status_code == 200
         not_ready = dev.get("/readyz")
         assert not_ready.status_code == 503 and "Retry-After" in not_ready.headers

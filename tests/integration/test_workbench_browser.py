@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from cds_hooks.database import engine_for, feedback_items
+from cds_hooks.database import connect, feedback_items
 from tests.integration.conftest import ServerThread
 from tests.integration.support import loaded
 from workbench.app import create_app
@@ -197,7 +197,7 @@ def _dismiss_with_reason(page: Page, live_config) -> None:
     page.submit(f"article.card[data-uuid='{card_uuid}'] button.dismiss-button")
     page.shot("card-dismissed")
     assert card_uuid not in [c.get_attribute("data-uuid") for c in page.all("article.card")]
-    with engine_for(live_config.database_url).connect() as connection:
+    with connect(live_config.database_url).connect() as connection:
         rows = connection.execute(select(feedback_items).where(feedback_items.c.card_uuid == card_uuid)).all()
     assert [(r.outcome, r.override_code, r.user_comment) for r in rows] == \
         [("overridden", "documentation-attached", "minutes on the paper log")]

@@ -20,7 +20,7 @@ def test_activity_without_time_frame_is_named(policy):
 
 def test_time_frame_without_activity_is_named(policy):
     visit, _ = documented_visit(goals=False)
-    goal = visit.goal("Reduce spasm of lumbar muscles", due="2026-04-01")
+    visit.goal("Reduce spasm of lumbar muscles", due="2026-04-01")
     [finding] = findings(CODE, visit.record("claim-prepare"), policy)
     assert "“Reduce spasm of lumbar muscles” has a time frame but names no daily activity" in finding.detail
 

@@ -4,8 +4,20 @@ from plugin.fixes import apply
 from plugin.policy import load_policy
 from tests.builders import NUCC, concept, ref
 from tests.rules.billing_support import CLAIM_SERVICE, apply_fix, line_modifiers, run
-from tests.rules.medicare_support import (DC, LMT, NURSE_PRACTITIONER, OT, OTA, PHYSICIAN, PT, PTA, V2_DEGREE,
-                                          MedicareVisit, credential, days_before)
+from tests.rules.medicare_support import (
+    DC,
+    LMT,
+    NURSE_PRACTITIONER,
+    OT,
+    OTA,
+    PHYSICIAN,
+    PT,
+    PTA,
+    V2_DEGREE,
+    MedicareVisit,
+    credential,
+    days_before,
+)
 
 CODE = "medicare-performer"
 
@@ -141,7 +153,7 @@ def test_line_billed_with_gy_is_left_alone(policy):
 def test_removing_the_line_keeps_claim_totals(policy):
     visit = MedicareVisit(LMT)
     visit.claim_line("97110", units=2)
-    for item, price in zip(visit.claim["item"], (38.0, 42.0)):
+    for item, price in zip(visit.claim["item"], (38.0, 42.0), strict=True):
         item["unitPrice"] = {"value": price, "currency": "USD"}
         item["net"] = {"value": price * item["quantity"]["value"], "currency": "USD"}
     visit.claim["total"] = {"value": 122.0, "currency": "USD"}

@@ -15,15 +15,15 @@ def observation(visit, code, day, value, unit):
 
 def visit_with(per_visit=(2, 2, 2), pain=(7, 5, 3), rom=None) -> Visit:
     visit = Visit()
-    for day, count in zip(DAYS, per_visit):
+    for day, count in zip(DAYS, per_visit, strict=False):
         for code in ["97124", "97110", "97012"][:count]:
             visit.procedure(code, minutes=15, day=day)
     for code in ["97124", "97110", "97012"][:per_visit[-1]]:
         visit.procedure(code, minutes=15)
         visit.claim_line(code)
-    for day, value in zip(DAYS + [visit.day], pain or ()):
+    for day, value in zip(DAYS + [visit.day], pain or (), strict=False):
         observation(visit, "72514-3", day, value, "{score}")
-    for day, value in zip(DAYS + [visit.day], rom or ()):
+    for day, value in zip(DAYS + [visit.day], rom or (), strict=False):
         observation(visit, "41248-7", day, value, "deg")
     return visit
 

@@ -3,7 +3,6 @@ import pytest
 from cds_hooks.record_from_hook import record_from_hook
 from plugin.engine import evaluate
 from plugin.fixes import apply
-from plugin.record import Record
 from tests.builders import Visit, ref
 from tests.rules.clinical_visit import HOOKS, card, documented_visit, findings, quiet
 

@@ -22,8 +22,9 @@ def test_silent_for_qualified_performers(policy, taxonomy):
 
 
 def test_silent_for_md_degree_and_for_a_role_code(policy):
-    md = lambda v: v.add({"resourceType": "Practitioner",
-                          "qualification": [{"code": concept("MD", V2_DEGREE)}]})
+    def md(v):
+        return v.add({"resourceType": "Practitioner", "qualification": [{"code": concept("MD", V2_DEGREE)}]})
+
     assert "performer" not in run(visit_by(md), policy)
 
     def role(v):

@@ -1,5 +1,13 @@
 from tests.builders import Visit, ref
-from tests.rules.clinical_visit import PAIN_SCORE, PREVIOUS_VISIT, card, claim_without_service, documented_visit, findings, quiet
+from tests.rules.clinical_visit import (
+    PAIN_SCORE,
+    PREVIOUS_VISIT,
+    card,
+    claim_without_service,
+    documented_visit,
+    findings,
+    quiet,
+)
 
 CODE = "progress"
 SILENT_NOTE = {"note": [{"text": "Effleurage to lumbar paraspinals."}]}

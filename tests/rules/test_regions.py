@@ -1,5 +1,11 @@
 from tests.builders import Visit, ref
-from tests.rules.clinical_visit import card, claim_without_service, documented_visit, findings, quiet
+from tests.rules.clinical_visit import (
+    card,
+    claim_without_service,
+    documented_visit,
+    findings,
+    quiet,
+)
 
 CODE = "regions"
 
