@@ -57,7 +57,7 @@ def audit_claim(claim: dict, patient: str, resources: list[dict], policy: Policy
     (file:line of each resource) name a skipped resource that has no id."""
     claim_id = claim.get("id")
     record = Record.from_resources(Subject.CLAIM, patient, visit_of(claim), claim=claim, resources=resources)
-    problems = [(_place(s.where, places), f"not valid FHIR R4: {s.reason}") for s in record.skipped]
+    problems = [(_place(s.where, places), f"{s.why.removeprefix('is ')}: {s.reason}") for s in record.skipped]
     if record.claim is None:   # the hook answers 400 for such a claim: nothing to audit
         return {"claim": None, "findings": [], "problems": problems}
     findings = evaluate(record, policy).findings
@@ -65,7 +65,7 @@ def audit_claim(claim: dict, patient: str, resources: list[dict], policy: Policy
     service_date = day.isoformat() if day else ""
     payer = payer_profile(record, policy).id
     lines = visit_massage_lines(record)
-    billed = sum(item_quantity(line) for line in lines)
+    billed = _count(sum(item_quantity(line) for line in lines))
     computed = visit_units(record, policy)   # the units rule's own reading of the minutes
     supported = None
     if computed is not None:   # the permitted allocation nearest what was billed, as the card says
@@ -80,6 +80,12 @@ def audit_claim(claim: dict, patient: str, resources: list[dict], policy: Policy
         "findings": [(*keys, f.code, f.severity.value, f.summary, i) for i, f in enumerate(findings)],
         "problems": problems,
     }
+
+
+def _count(units: int | Decimal) -> int | float:
+    """Units billed as SQLite stores them: whole counts as integers, a fractional one (a units error the
+    units card reports) as a real number, never rounded."""
+    return int(units) if units == int(units) else float(units)
 
 
 def _place(where: str, places: list[str] | None) -> str:

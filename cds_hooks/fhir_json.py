@@ -18,18 +18,64 @@ from flask.json.provider import JSONProvider
 MAX_EXPONENT = 400
 
 
-def _decimal(text: str) -> Decimal:
-    value = Decimal(text)
+class NumberOutOfRange(ValueError):
+    """A JSON number out of range (see loads); `path` is where it stands (`context.claim.item[0]...`)."""
+
+    def __init__(self, path: str):
+        super().__init__(f"{path or 'the body'}: a number out of range (numbers are read up to 1E±{MAX_EXPONENT})")
+        self.path = path
+
+
+class _Beyond:
+    """Stands in for an out-of-range number while parsing, so that its place can be named after."""
+
+
+def _in_range(value: Decimal) -> bool:
     exponent = value.as_tuple().exponent  # a letter for NaN and Infinity, which have none
-    if abs(value.adjusted()) > MAX_EXPONENT or isinstance(exponent, int) and abs(exponent) > MAX_EXPONENT:
-        raise ValueError(f"a JSON number beyond 1E±{MAX_EXPONENT}")
-    return value
+    return abs(value.adjusted()) <= MAX_EXPONENT and (not isinstance(exponent, int) or abs(exponent) <= MAX_EXPONENT)
+
+
+def _place(value: Any, path: str = "") -> str | None:
+    """The path of the first stand-in in a parsed document (keys dotted, array positions in brackets)."""
+    if isinstance(value, _Beyond):
+        return path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _place(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else key)
+        if found is not None:
+            return found
+    return None
 
 
 def loads(data: str | bytes) -> Any:
-    """Parse JSON; numbers with a fraction or exponent become Decimal. Raises ValueError, also
-    for a number whose magnitude or precision lies beyond 1E±400."""
-    return simplejson.loads(data, parse_float=_decimal)
+    """Parse JSON; numbers with a fraction or exponent become Decimal. Raises ValueError, and
+    NumberOutOfRange naming its place for a number out of range: a fraction or exponent whose
+    magnitude or precision lies beyond 1E±400, or an integer too long to read (4,300 digits)."""
+    beyond, seen = _Beyond(), []
+
+    def decimal(text: str) -> Decimal | _Beyond:
+        value = Decimal(text)
+        if _in_range(value):
+            return value
+        seen.append(text)
+        return beyond
+
+    def integer(text: str) -> int | _Beyond:
+        try:
+            return int(text)
+        except ValueError:  # longer than int() reads (CPython: 4,300 digits)
+            seen.append(text)
+            return beyond
+
+    try:
+        value = simplejson.loads(data, parse_float=decimal)
+    except simplejson.JSONDecodeError:
+        raise
+    except ValueError:  # an integer too long to read: parse again, slower, to find where it stands
+        value = simplejson.loads(data, parse_float=decimal, parse_int=integer)
+    if seen:  # found after parsing, where the place is known
+        raise NumberOutOfRange(_place(value) or "")
+    return value
 
 
 def dumps(value: Any, **kwargs: Any) -> str:

@@ -23,5 +23,7 @@ def read_json() -> object:
         raw = request.get_data(cache=True)
     try:
         return fhir_json.loads(raw)
+    except fhir_json.NumberOutOfRange as error:
+        raise RequestError(str(error), error.path or None) from None
     except (ValueError, RecursionError):
         raise RequestError("the request body is not valid JSON") from None

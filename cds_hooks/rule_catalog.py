@@ -63,6 +63,14 @@ def _section(rule: Rule) -> list[str]:
         keys = ", ".join(f"`{key}`" for key in rule.needs_complete)
         lines.append(f"- Stays silent unless {keys} arrived complete (a partial or unavailable key proves "
                      "no absence; `data-unavailable` names it).")
+    if rule.silenced_by:
+        keys = ", ".join(f"`{key}`" for key in rule.silenced_by)
+        lines.append(f"- Still checked when only {keys} is missing: what is in it could only keep this rule quiet, so "
+                     "a finding is withheld and the key named, and no finding stands.")
+    if rule.payer_settings:
+        names = " or ".join(f"`{name}`" for name in rule.payer_settings)
+        lines.append(f"- Applies only when the payer profile sets {names}; when the Coverage could not be had "
+                     "and no payer was recognised, it stays silent and `data-unavailable` names the key.")
     if rule.runs_last:
         lines.append("- Runs after every other rule: it reports on the evaluation itself.")
     return lines + [""]

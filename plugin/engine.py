@@ -5,7 +5,7 @@ import logging
 from collections.abc import Iterable
 from types import MappingProxyType
 
-from plugin.facts import has_subject
+from plugin.facts import has_subject, payer_profile, payer_unknown
 from plugin.findings import Evaluation, Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
@@ -29,25 +29,42 @@ def evaluate(record: Record, policy: Policy, rules: Iterable[Rule] | None = None
     unchecked: dict[str, tuple[str, ...]] = {}
     failed: list[str] = []
     for rule in applicable:
-        missing = record.incomplete(*rule.needs_complete)
-        if missing:  # an absence in partial data is no absence: say so instead (data-unavailable)
-            unchecked[rule.code] = tuple(missing)
-            found[rule.code] = []
-            continue
+        found[rule.code] = []
         try:
-            found[rule.code] = []
+            missing = _missing(rule, record, policy)
+            if missing is None:
+                continue  # not a rule of this payer
+            if not set(missing) <= set(rule.silenced_by):
+                # an absence in partial data is no absence: say so instead (data-unavailable)
+                unchecked[rule.code] = missing
+                continue
+            findings: list[Finding] = []
             if rule.report is not None:  # what the others could not check, without their findings
                 so_far = Evaluation(unchecked=MappingProxyType(dict(unchecked)), failed=tuple(failed))
-                found[rule.code] = list(rule.report(record, policy, so_far))
+                findings = list(rule.report(record, policy, so_far))
             elif rule.check is not None:
-                found[rule.code] = list(rule.check(record, policy))
+                findings = list(rule.check(record, policy))
         except Exception as error:  # one broken rule must not take the others down; a card says so
             # The type only: an exception message may quote patient data.
             log.error("rule %s failed: %s", rule.code, type(error).__name__)
             failed.append(rule.code)
-            found[rule.code] = []
+            continue
+        if findings and missing:  # what is missing might have kept it quiet
+            unchecked[rule.code] = missing
+        else:
+            found[rule.code] = findings
     fired = {code for code, findings in found.items() if findings}
     kept = [f for rule in applicable if not fired.intersection(rule.superseded_by)
             for f in found[rule.code]]
     return Evaluation(findings=tuple(sorted(kept, key=lambda f: _ORDER[f.severity])),
                       unchecked=MappingProxyType(unchecked), failed=tuple(failed))
+
+
+def _missing(rule: Rule, record: Record, policy: Policy) -> tuple[str, ...] | None:
+    """The keys the rule needs that arrived incomplete, or None when the payer turns the rule off.
+    A payer that cannot be told is not taken for one that turns it off: its keys are missing."""
+    missing = tuple(record.incomplete(*rule.needs_complete))
+    if not rule.payer_settings or rule.applies_to(payer_profile(record, policy)):
+        return missing
+    unknown = tuple(payer_unknown(record, policy))
+    return (*unknown, *missing) if unknown else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from plugin.dates import first_day, has_time, instant
@@ -112,10 +113,12 @@ def item_cpt(item: Any) -> str | None:
     return found[0] if found else None
 
 
-def item_quantity(item: Any) -> int:
-    """Units billed on a claim line (0 when the quantity is not stated)."""
+def item_quantity(item: Any) -> int | Decimal:
+    """Units billed on a claim line, exactly as written (0 when the quantity is not stated). Never
+    rounded: 2.5 units of a timed code is no whole number of 15-minute units, which the units rule
+    reports; a count no claim can carry never gets this far (plugin.record refuses the Claim)."""
     value = item.quantity.value if item.quantity is not None else None
-    return int(value) if value is not None else 0
+    return value if value is not None else 0
 
 
 def line_ref(item: Any) -> str:
@@ -315,10 +318,10 @@ def visit_units(record: Record, policy: Policy) -> tuple[PayerProfile, dict[str,
     return profile, minutes, permitted_allocations(profile.units_method, minutes)
 
 
-def visit_billed_units(record: Record, policy: Policy) -> dict[str, int]:
-    """Units billed per timed CPT code on the visit's date of service."""
+def visit_billed_units(record: Record, policy: Policy) -> dict[str, int | Decimal]:
+    """Units billed per timed CPT code on the visit's date of service, as written (item_quantity)."""
     timed = policy.valueset("timed-codes")
-    out: dict[str, int] = {}
+    out: dict[str, int | Decimal] = {}
     for line in lines_on(record, visit_day(record)):
         code = item_cpt(line)
         if code and timed.contains(CPT, code):
@@ -358,6 +361,18 @@ def payer_profile(record: Record, policy: Policy) -> PayerProfile:
         return policy.recognise(PayerFacts(tuple(identifiers), tuple(types), tuple(org_names),
                                            tuple(plans), tuple(displays)))
     return record.memo("payer_profile", compute)
+
+
+# The prefetch keys the payer is told from: the patient's Coverage and the payer Organization.
+PAYER_KEYS = ("coverage", "payors")
+
+
+def payer_unknown(record: Record, policy: Policy) -> list[str]:
+    """The payer keys that arrived incomplete when what did arrive named no payer profile: the payer
+    may be one whose own rules apply (an absent Coverage is no commercial payer). Empty otherwise."""
+    if payer_profile(record, policy) is not policy.default_profile:
+        return []
+    return record.incomplete(*PAYER_KEYS)
 
 
 def references(models: Iterable[Any]) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -29,7 +30,15 @@ from pydantic import ValidationError
 
 from plugin.completeness import Status, classify
 from plugin.prefilter import Prefilter, goal_measures
-from plugin.references import base_of, logical_key, normal_base, reference_string, resource_key
+from plugin.references import (
+    against,
+    base_of,
+    canonical,
+    logical_key,
+    normal_base,
+    reference_string,
+    resource_key,
+)
 
 # The resource types the rules read. Anything else is ignored, not reported:
 # an EHR may legitimately send more than we ask for.
@@ -167,16 +176,18 @@ class Skipped:
     reason: str
     path: str = ""  # its place in the request, e.g. "context.claim" or "prefetch.goals[2]"
     why: str = "is not valid FHIR R4"
+    kind: str = ""  # its resource type when `where` does not begin with it (a contained resource)
 
 
 def _modifier_extension(raw: dict[str, Any], rtype: str) -> str | None:
     """Where a resource carries a modifierExtension, else None. A modifier extension may negate or
     qualify what it sits on (FHIR R4 §2.4 Extensibility: a reader that does not know it must not
-    process the element as if it were absent); this service knows none."""
+    process the element as if it were absent); this service knows none. Its contained resources
+    are left out: one that carries a modifierExtension changes itself, not its container."""
     # The serialised form is C-fast and nearly always free of the name: walk only when it is not.
     if b"modifierExtension" not in ValidatedElements.key(dict, raw)[1]:
         return None
-    return _find_modifier(raw, rtype)
+    return _find_modifier({k: v for k, v in raw.items() if k != "contained"}, rtype)
 
 
 def _find_modifier(value: Any, path: str) -> str | None:
@@ -192,6 +203,27 @@ def _find_modifier(value: Any, path: str) -> str | None:
         found = _find_modifier(item, f"{path}.{key}" if key else path)
         if found:
             return found
+    return None
+
+
+# An X12 837 service unit count (837P SV104, 837I SV205) is a number of at most 15 digits.
+MAX_UNIT_DIGITS = 15
+
+
+def _unbillable_units(raw: dict[str, Any]) -> str | None:
+    """The first claim line whose quantity no claim can carry (more digits than a unit count holds,
+    1E+400 written out included), else None. Such a Claim cannot be read as a bill at all."""
+    items = raw.get("item")
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        quantity = item.get("quantity") if isinstance(item, dict) else None
+        value = quantity.get("value") if isinstance(quantity, dict) else None
+        if isinstance(value, (int, Decimal)) and not isinstance(value, bool) and Decimal(value).is_finite():
+            sign, digits, exponent = Decimal(value).as_tuple()
+            assert isinstance(exponent, int)  # a finite number's exponent
+            whole = max(len(digits) + exponent, 0)   # digits before the point
+            places = max(-exponent, 0)               # digits after it
+            if whole + places > MAX_UNIT_DIGITS:
+                return f"item[{i}].quantity.value: out of range for a unit count (at most {MAX_UNIT_DIGITS} digits)"
     return None
 
 
@@ -243,12 +275,19 @@ def _newer(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return va is not None and vb is not None and va > vb
 
 
-def _latest_versions(resources: Iterable[dict[str, Any]]) -> dict[str, int]:
-    """For each `Type/id`, the position of its latest version among `resources` (a Bundle may hold
-    one resource in several versions, FHIR R4 bdl-7); the first copy when none is later."""
+def _entry_identity(raw: dict[str, Any], full_url: str | None) -> str | None:
+    """`Type/id`, prefixed by the server base of an absolute fullUrl (one Type/id on two servers is two resources)."""
+    ident = resource_key(raw)
+    base = base_of(full_url) if ident and full_url else None
+    return f"{normal_base(base)}/{ident}" if base else ident
+
+
+def _latest_versions(entries: Iterable[tuple[dict[str, Any], str | None]]) -> dict[str, int]:
+    """For each resource (_entry_identity), the position of its latest version among `entries` (a
+    Bundle may hold one resource in several versions, FHIR R4 bdl-7); the first copy when none is later."""
     latest: dict[str, tuple[int, dict[str, Any]]] = {}
-    for n, raw in enumerate(resources):
-        ident = resource_key(raw) if isinstance(raw, dict) else None
+    for n, (raw, url) in enumerate(entries):
+        ident = _entry_identity(raw, url) if isinstance(raw, dict) else None
         if ident and (ident not in latest or _newer(raw, latest[ident][1])):
             latest[ident] = (n, raw)
     return {ident: n for ident, (n, _) in latest.items()}
@@ -271,6 +310,8 @@ class Record:
     _by_type: dict[str, list[Any]] = field(default_factory=dict)
     _by_ref: dict[str, Any] = field(default_factory=dict)
     _by_url: dict[str, Any] = field(default_factory=dict)        # Bundle entry fullUrl -> resource
+    _by_abs: dict[str, Any] = field(default_factory=dict)        # canonical absolute fullUrl -> resource
+    _entry_base: dict[int, str] = field(default_factory=dict)    # model -> the server base of its entry's fullUrl
     _contained: dict[tuple[int, str], Any] = field(default_factory=dict)  # (container, #id)
     _container: dict[int, Any] = field(default_factory=dict)     # contained model -> its container
     _keys: dict[int, str] = field(default_factory=dict)          # model -> its identity in this record
@@ -304,6 +345,11 @@ class Record:
         if fhir_server:
             record._bases.add(normal_base(fhir_server))
         record.claim = record._add(claim, f"{label}.claim")
+        unbillable = _unbillable_units(claim) if claim is not None and record.claim is not None else None
+        if unbillable:
+            record.skipped.append(Skipped(where=record.key_of(record.claim), path=f"{label}.claim",
+                                          reason=unbillable, why="bills a unit count no claim can carry"))
+            record.claim = None
         for i, (resource, url) in enumerate(iter_entries(orders)):
             order = record._add(resource, f"{label}.draftOrders[{i}]", url)
             if order is not None and order.get_resource_type() == "ServiceRequest":
@@ -322,9 +368,9 @@ class Record:
             self._learn_measures(self.prefilter, prefetch)
         found = [(f"prefetch.{key}[{i}]", resource, url) for key, value in prefetch.items()
                  for i, (resource, url) in enumerate(iter_entries(value))]
-        latest = _latest_versions(resource for _, resource, _ in found)
+        latest = _latest_versions((resource, url) for _, resource, url in found)
         for n, (where, resource, url) in enumerate(found):
-            ident = resource_key(resource)
+            ident = _entry_identity(resource, url)
             if ident is None or latest.get(ident, n) == n:
                 self._add(resource, where, url)
         for key, value in prefetch.items():
@@ -371,7 +417,7 @@ class Record:
             return None
         model_cls = _MODELS[rtype]
         ref = resource_key(raw)
-        if ref and ref in self._by_ref:
+        if ref and ref in self._by_ref and not self._other_server(self._by_ref[ref], full_url):
             model = self._by_ref[ref]
             self._index_url(full_url, model)
             return model
@@ -402,17 +448,29 @@ class Record:
         if listed:
             self._by_type.setdefault(rtype, []).append(model)
         self._raw[id(model)] = raw
+        if ref and ref in self._by_ref:
+            ref = None  # the same Type/id on another server: known by its fullUrl
         self._keys[id(model)] = ref or full_url or f"{where}"
         if ref:
             self._by_ref[ref] = model
         self._index_url(full_url, model)
-        self._index_contained(raw, model)
+        self._index_contained(raw, model, where)
         return model
 
     def _index_url(self, full_url: str | None, model: Any) -> None:
         if full_url and full_url not in self._by_url:
             self._by_url[full_url] = model
+            absolute, base = canonical(full_url), base_of(full_url)
+            if absolute and base:
+                self._by_abs.setdefault(absolute, model)
+                self._entry_base.setdefault(id(model), base)
             self._index_base(full_url)
+
+    def _other_server(self, model: Any, full_url: str | None) -> bool:
+        """Whether `full_url` puts a resource on another server than `model`'s entry did (the same
+        `Type/id` on two servers is two resources); False when either names no server."""
+        here, there = base_of(full_url) if full_url else None, self._entry_base.get(id(model))
+        return here is not None and there is not None and normal_base(here) != normal_base(there)
 
     def _index_base(self, full_url: str | None) -> None:
         base = base_of(full_url) if full_url else None
@@ -420,15 +478,23 @@ class Record:
             self._bases.add(normal_base(base))
             self._memo.clear()
 
-    def _index_contained(self, raw: dict[str, Any], model: Any) -> None:
+    def _index_contained(self, raw: dict[str, Any], model: Any, where: str) -> None:
         """Contained resources are referenced only as `#id` from inside their container, but are
-        the record's resources like any other (a Procedure may contain its own Provenance)."""
+        the record's resources like any other (a Procedure may contain its own Provenance). One
+        carrying a modifierExtension is skipped alone (a `#id` to it names nothing readable);
+        of a type no rule reads, it is not even reported."""
         contained = raw.get("contained")
         # getattr: a Binary is a Resource, not a DomainResource, and has no `contained`.
-        for craw, cmodel in zip(contained if isinstance(contained, list) else [],
-                                getattr(model, "contained", None) or [], strict=False):
+        for i, (craw, cmodel) in enumerate(zip(contained if isinstance(contained, list) else [],
+                                               getattr(model, "contained", None) or [], strict=False)):
             cid = craw.get("id") if isinstance(craw, dict) else None
-            if isinstance(cid, str) and cid:
+            ctype = cmodel.get_resource_type()
+            modifier = _modifier_extension(craw, ctype) if ctype in KNOWN_TYPES else None
+            if modifier:
+                self.skipped.append(Skipped(where=f"{self.key_of(model)}#{cid or ''}", path=f"{where}.contained[{i}]",
+                                            reason=modifier, kind=ctype,
+                                            why="carries a modifierExtension this service does not understand"))
+            elif isinstance(cid, str) and cid:
                 self._contained[(id(model), cid)] = cmodel
                 self._container[id(cmodel)] = model
                 self._raw[id(cmodel)] = craw
@@ -449,15 +515,19 @@ class Record:
         ref = reference_string(reference)
         if ref is None:
             return None
+        container = self._container.get(id(within), within)
         if ref.startswith("#"):
-            container = self._container.get(id(within), within)
             if ref == "#":
                 return container if id(within) in self._container else None
             return self._contained.get((id(container), ref[1:])) if container is not None else None
-        return self.memo(("resolve", ref), lambda: self._lookup(ref))
+        # A relative reference inside a Bundle entry names a resource on that entry's server.
+        base = self._entry_base.get(id(container)) if container is not None else None
+        return self.memo(("resolve", ref, base), lambda: self._lookup(against(ref, base) or ref))
 
     def _lookup(self, ref: str) -> Any | None:
         found = self._by_url.get(ref)
+        if found is None and "://" in ref:
+            found = self._by_abs.get(canonical(ref) or "")
         if found is not None:
             return found
         key = logical_key(ref, self._bases or None)

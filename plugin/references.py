@@ -3,7 +3,9 @@
 Every form names the same resource the same way:
 
 - relative `Procedure/p1`; versioned `Procedure/p1/_history/2` (the version does not change
-  which resource);
+  which resource); inside a Bundle entry whose fullUrl is absolute, a relative reference names a
+  resource on that entry's server (`Procedure/p1` in `https://x/fhir/Provenance/9` is
+  `https://x/fhir/Procedure/p1`);
 - absolute `https://ehr.example.org/fhir/Procedure/p1`: the same resource as the relative form
   when its base is the request's fhirServer, or a base the request's Bundles use in their
   `fullUrl`s; another server's resource otherwise;
@@ -62,6 +64,21 @@ def base_of(full_url: str) -> str | None:
     """The server base of an absolute `fullUrl` (`https://x/fhir/Type/id` -> `https://x/fhir`)."""
     parts = split(full_url) if "://" in full_url else None
     return parts[0] if parts else None
+
+
+def against(ref: str, base: str | None) -> str | None:
+    """The absolute URL a relative reference names inside a Bundle entry whose fullUrl has server
+    base `base` (FHIR R4 §2.36.4: `Procedure/1` in `https://x/fhir/Provenance/9` is
+    `https://x/fhir/Procedure/1`), version dropped; None when not relative or there is no base."""
+    parts = split(ref) if base else None
+    return f"{base}/{parts[1]}" if parts is not None and not parts[0] else None
+
+
+def canonical(url: str) -> str | None:
+    """An absolute reference or fullUrl in one spelling (normal_base + `Type/id`, no version), to
+    compare absolute URLs however they were written; None for anything else."""
+    parts = split(url)
+    return f"{normal_base(parts[0])}/{parts[1]}" if parts is not None and parts[0] else None
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}

@@ -10,6 +10,8 @@ Source: CMS Claims Processing Manual ch. 5 §20.2.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
 from itertools import combinations
 
 UNIT_MINUTES = 15
@@ -59,14 +61,16 @@ def permitted_allocations(method: str, minutes_by_code: dict[str, int]) -> list[
     raise ValueError(f"unknown units method {method!r}")
 
 
-def nearest_allocation(allocations: list[dict[str, int]], billed: dict[str, int],
+def nearest_allocation(allocations: list[dict[str, int]], billed: Mapping[str, int | Decimal],
                        code: str) -> dict[str, int]:
-    """The permitted allocation closest to the bill: fewest units changed over all codes, then
-    the smallest change to `code`'s units, then the most units for `code`."""
-    def distance(allocation: dict[str, int]) -> tuple[int, int, int]:
-        codes = set(allocation) | set(billed)
-        moved = sum(abs(allocation.get(c, 0) - billed.get(c, 0)) for c in codes)
-        return moved, abs(allocation.get(code, 0) - billed.get(code, 0)), -allocation.get(code, 0)
+    """The permitted allocation closest to the bill (units as billed, fractions included): fewest
+    units changed over all codes, then the smallest change to `code`'s units, then the most units for `code`."""
+    def change(c: str, allocation: dict[str, int]) -> Decimal:
+        return abs(allocation.get(c, 0) - Decimal(billed.get(c, 0)))
+
+    def distance(allocation: dict[str, int]) -> tuple[Decimal, Decimal, int]:
+        moved = sum((change(c, allocation) for c in set(allocation) | set(billed)), Decimal(0))
+        return moved, change(code, allocation), -allocation.get(code, 0)
     return min(allocations, key=distance)
 
 

@@ -230,3 +230,24 @@ def test_the_record_is_built_from_domain_inputs_alone():
         assert [m.id for m in record.all(rtype)] == [m.id for m in hook_record.all(rtype)]
     invalid = Record.from_resources(Subject.CLAIM, "p", claim={**context["claim"], "status": 7})
     assert invalid.claim is None and invalid.skipped[0].path == "subject.claim"
+
+
+def test_units_billed_are_kept_as_written_and_an_unbillable_claim_is_named(tmp_path):
+    """2.5 units is stored as 2.5, not cut to 2 (the units card says it is no whole count); a claim
+    billing 1E+400 units is not audited (the hook answers 400) and its problem names the field."""
+    from decimal import Decimal
+
+    from audit.evaluate import audit_claim
+    request = REQUESTS["s06-cms-mixed-remainder-underbilled"]
+    policy = load_policy(CLINIC_PROFILES)
+    for value, billed in ((Decimal("2.5"), 2.5), (Decimal("2"), 2)):
+        claim = copy.deepcopy(request["context"]["claim"])
+        claim["item"][0]["quantity"]["value"] = value
+        result = audit_claim(claim, request["context"]["patientId"], resources_of(request), policy)
+        assert result["claim"][6] == billed and type(result["claim"][6]) is type(billed)
+        assert ("units" in [f[4] for f in result["findings"]]) is (value == Decimal("2.5"))
+    claim = copy.deepcopy(request["context"]["claim"])
+    claim["item"][0]["quantity"]["value"] = Decimal("1E+400")
+    result = audit_claim(claim, request["context"]["patientId"], resources_of(request), policy)
+    [(where, problem)] = result["problems"]
+    assert result["claim"] is None and "item[0].quantity.value" in problem and "unit count" in problem

@@ -96,3 +96,48 @@ def test_a_resource_is_cited_the_way_the_ehr_can_resolve_it():
     record.add_prefetch({"goals": goals})
     unnamed = record.resolve("urn:uuid:11111111-2222-4333-8444-555555555555")
     assert record.reference_to(unnamed) == "urn:uuid:11111111-2222-4333-8444-555555555555"
+
+
+# -- a relative reference in a Bundle entry names a resource on that entry's server (R4 §2.36.4) -----
+def _procedures(*entries: tuple[str, dict]) -> Record:
+    bundle = {"resourceType": "Bundle", "type": "searchset",
+              "entry": [{"fullUrl": url, "resource": resource} for url, resource in entries]}
+    return record_from_hook("claim-prepare", {"patientId": "p"}, {"procedures": bundle})
+
+
+def _procedure(**extra) -> dict:
+    return {"resourceType": "Procedure", "status": "completed", "subject": {"reference": "Patient/p"}, **extra}
+
+
+def _provenance(target: str, signer: str = "x") -> dict:
+    return {"resourceType": "Provenance", "target": [{"reference": target}], "recorded": "2026-03-02T10:00:00Z",
+            "agent": [{"who": {"reference": f"Practitioner/{signer}"}}]}
+
+
+@pytest.mark.parametrize("target", ["Procedure/1", "Procedure/1/_history/4"])
+def test_a_relative_reference_resolves_against_its_entrys_full_url(target):
+    """The Procedure is known by its fullUrl only (no id): `Procedure/1` inside an entry of
+    https://x.example.org/fhir/ is https://x.example.org/fhir/Procedure/1, that Procedure."""
+    record = _procedures(("https://x.example.org/fhir/Procedure/1", _procedure()),
+                         ("https://x.example.org/fhir/Provenance/9", _provenance(target)))
+    [prov] = record.all("Provenance")
+    [proc] = record.all("Procedure")
+    assert record.resolve(prov.target[0], prov) is proc
+    assert record.key(prov.target[0], prov) == record.key_of(proc)
+    assert record.resolve(target) is None  # outside any entry, nothing says which server
+
+
+def test_the_same_type_and_id_on_two_servers_are_two_resources():
+    """A relative reference resolves on its own entry's server: b's Provenance signs b's
+    Procedure/1, never a's, whichever came first."""
+    a, b = "https://a.example.org/fhir", "https://b.example.org/fhir"
+    record = _procedures((f"{a}/Procedure/1", _procedure(id="1", note=[{"text": "a"}])),
+                         (f"{b}/Procedure/1", _procedure(id="1", note=[{"text": "b"}])),
+                         (f"{b}/Provenance/9", _provenance("Procedure/1", "b")),
+                         (f"{a}/Provenance/8", _provenance("Procedure/1", "a")))
+    by_server = {p.note[0].text: p for p in record.all("Procedure")}
+    assert set(by_server) == {"a", "b"}
+    prov_b, prov_a = record.all("Provenance")
+    assert record.resolve(prov_b.target[0], prov_b) is by_server["b"]
+    assert record.resolve(prov_a.target[0], prov_a) is by_server["a"]
+    assert record.key(prov_b.target[0], prov_b) != record.key(prov_a.target[0], prov_a)

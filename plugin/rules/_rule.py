@@ -14,7 +14,7 @@ from plugin.findings import (
     Fix,
     Severity,
 )
-from plugin.policy import Policy
+from plugin.policy import PayerProfile, Policy
 from plugin.record import Record, Subject
 
 # The subjects a rule checks: a draft Claim, draft orders, or both.
@@ -47,6 +47,12 @@ class Rule:
     # Prefetch keys in which this rule may find something absent: it stays quiet unless every one
     # is complete (a partial or unavailable key proves no absence; data-unavailable names it).
     needs_complete: tuple[str, ...] = ()
+    # Those of needs_complete that hold only what would keep this rule quiet (a progress report, a
+    # certification): with only these incomplete the rule still runs, and its finding is withheld
+    # (data-unavailable names the key) while a quiet verdict stands, since more data cannot make it fire.
+    silenced_by: tuple[str, ...] = ()
+    # PayerProfile settings that turn this rule on (any one set); empty: it applies to every payer.
+    payer_settings: tuple[str, ...] = ()
     check: Check | None = field(default=None, repr=False)
     # Set instead of `check` by a rule that reports on the evaluation itself (what could not be
     # read or run): it runs after all others and is given what they could not check.
@@ -56,6 +62,15 @@ class Rule:
         unknown = set(self.overrides) - set(OVERRIDE_REASONS)
         if unknown:
             raise ValueError(f"{self.code}: unknown override reasons {sorted(unknown)}")
+        if not set(self.silenced_by) <= set(self.needs_complete):
+            raise ValueError(f"{self.code}: silenced_by names keys it does not need complete")
+        unknown = set(self.payer_settings) - set(PayerProfile.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"{self.code}: unknown payer settings {sorted(unknown)}")
+
+    def applies_to(self, profile: PayerProfile) -> bool:
+        """Whether the payer's profile turns this rule on (97124-rules.md §12: payer differences are data)."""
+        return not self.payer_settings or any(getattr(profile, name) for name in self.payer_settings)
 
     @property
     def runs_last(self) -> bool:

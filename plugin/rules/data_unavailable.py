@@ -16,7 +16,9 @@ RULE = Rule(
     description=("Data the rules need could not be fetched from the EHR or arrived only in part (a "
                  "search page without the pages after it), a resource failed FHIR validation and was "
                  "skipped, or a rule could not run. The other cards still stand; this one lists what "
-                 "they could not take into account, and the rules that stayed quiet because of it."),
+                 "they could not take into account, and the rules that stayed quiet because of it. A key is "
+                 "named only when a rule that applies to this payer needed it and the missing part could "
+                 "change its verdict."),
     citation=CDS_HOOKS_2.at("Prefetch and FHIR resource access"),
     subjects=BOTH,
     severity=Severity.INFO,
@@ -38,10 +40,11 @@ def _key_line(record: Record, so_far: Evaluation, key: str) -> str:
 
 @RULE.reports
 def report(record: Record, policy: Policy, so_far: Evaluation) -> Iterator[Finding]:
-    keys = list(dict.fromkeys(record.unavailable + record.incomplete(*record.states)))
+    # Only the keys a rule that applies here needed: data nothing reads is no loss to report.
+    keys = list(dict.fromkeys(key for needed in so_far.unchecked.values() for key in needed))
     unread = unreadable_notes(record) if record.subject is Subject.CLAIM else []
     lines = [_key_line(record, so_far, key) for key in keys]
-    lines += [f"- Skipped {_kind(s.where)} that {s.why} ({s.reason})." for s in record.skipped]
+    lines += [f"- Skipped {_kind(s.kind or s.where)} that {s.why} ({s.reason})." for s in record.skipped]
     lines += [f"- Could not read {label(record, d)} (not plain text, Markdown, HTML or a PDF with text, or not "
               "fetched): techniques, regions and progress were not checked against it." for d in unread]
     lines += [f"- The check “{_title(code)}” could not be run." for code in so_far.failed]
@@ -54,8 +57,8 @@ def report(record: Record, policy: Policy, so_far: Evaluation) -> Iterator[Findi
 
 
 def _kind(where: str) -> str:
-    """`an Observation` for `Observation/x`; `a resource` for a place in the request."""
-    kind = where.split("/", 1)[0] if "/" in where else "resource"
+    """`an Observation` for `Observation/x` (or `Observation`); `a resource` for a place in the request."""
+    kind = where.split("/", 1)[0] if "/" in where or where.isalpha() else "resource"
     return ("an " if kind[0].lower() in "aeiou" else "a ") + kind
 
 

@@ -51,6 +51,7 @@ RULE = Rule(
     overrides=("patient-pay-agreed", "documentation-attached"),
     severity=Severity.CRITICAL,
     needs_complete=("procedures", "performers", "performerRoles"),
+    payer_settings=("medicare_coverage",),
 )
 
 CHIROPRACTORS = "chiropractors"

@@ -25,6 +25,7 @@ RULE = Rule(
     subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     overrides=BILLING_OVERRIDES,
+    payer_settings=("zelis_59_gp",),
 )
 
 

@@ -27,6 +27,7 @@ RULE = Rule(
     subjects=CLAIM_ONLY,
     overrides=BILLING_OVERRIDES,
     severity=Severity.WARNING,
+    payer_settings=("medicare_coverage",),
 )
 
 

@@ -24,6 +24,7 @@ RULE = Rule(
     subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     overrides=BILLING_OVERRIDES,
+    payer_settings=("gp_required",),
     # That rule's fix already puts the discipline modifier right after 59.
     superseded_by=("modifier-59-gp-order",),
 )

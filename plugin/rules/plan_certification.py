@@ -37,6 +37,8 @@ RULE = Rule(
     subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     needs_complete=PLAN_EVIDENCE,
+    silenced_by=("reports",),  # a signed plan document only adds a certification
+    payer_settings=("certification_days", "recertification_days"),
 )
 
 CERTIFIERS = "certifying-practitioners"

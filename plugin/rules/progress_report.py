@@ -37,6 +37,8 @@ RULE = Rule(
     subjects=CLAIM_ONLY,
     severity=Severity.WARNING,
     needs_complete=PLAN_EVIDENCE,
+    silenced_by=("reports",),  # a report only restarts the count
+    payer_settings=("progress_report_days",),
 )
 
 AUTHORS = "progress-report-authors"

@@ -47,13 +47,29 @@ def resources(request: dict, key: str, rtype: str) -> list[dict]:
 
 # -- 1. references in every form -------------------------------------------------------------------
 def test_versioned_provenance_target_signs_the_procedure(send):
+    """The field case's change (today's Provenance.target written `Procedure/…/_history/2`) made to
+    today's s01 gives s01's answer, as the case expects: `{"cards": []}`."""
+    body = fixture("s01")
+    for prov in resources(body, "procedures", "Provenance"):
+        prov["target"] = [{"reference": f"{t['reference']}/_history/2"} for t in prov["target"]]
+    assert send(body) == (200, {"cards": []})
+
+
+def test_the_recorded_case_01_is_signed_and_names_only_what_could_change_a_card(send):
+    """The case as recorded predates two things: discovery's `reports` key and s01's plan-of-care
+    certification (issue 9). Its plan carries no certification in what was sent, and `reports` (where
+    a signed plan document would be) was neither sent nor fetchable: plan-certification cannot conclude
+    the plan is uncertified, so it stays quiet and the info card names `reports` for that rule alone.
+    With `reports` sent empty it warns (control). No progress report is due (fewer than ten treatment days), so
+    that rule is not listed: a missing report could not change its verdict. No signature card."""
     status, answer = send(case("01-versioned-provenance-target"))
-    # The case was recorded before discovery announced `reports` (progress reports and signed plans,
-    # issue 9): without it and without a fhirServer, Medicare's plan rules say they could not check.
     [card] = answer["cards"]
     assert status == 200 and codes(answer) == {"data-unavailable"}
-    assert "**reports**" in card["detail"] and "Progress report within the last treatment days" in card["detail"]
-    assert not {"signature", "countersignature"} & codes(answer)
+    assert "**reports**" in card["detail"] and "Plan of care certified by a physician/NPP" in card["detail"]
+    assert "Progress report" not in card["detail"]
+    sent_empty = case("01-versioned-provenance-target")
+    sent_empty["prefetch"]["reports"] = {"resourceType": "Bundle", "type": "searchset", "entry": []}
+    assert codes(send(sent_empty)[1]) == {"plan-certification"}
 
 
 def test_a_versioned_target_still_signs_in_absolute_form(send):

@@ -9,6 +9,8 @@ import re
 import pytest
 
 from cds_hooks import fhir_json
+from cds_hooks.record_from_hook import record_from_hook
+from plugin.facts import massage_procedures
 from plugin.rules import rule
 from tests.field.conftest import SCENARIOS, codes, fixture_request
 from tests.field.hostile_transforms import (
@@ -150,3 +152,89 @@ def test_a_number_with_an_unbounded_exponent_is_refused_at_once(number, client):
 def test_numbers_in_any_json_form_are_read_and_written_back_as_received():
     text = '{"a": 38.000, "b": 1E+1, "c": -0.0, "d": 1E+400, "e": 12345678901234567890123}'
     assert fhir_json.dumps(fhir_json.loads(text)) == text
+
+
+# -- a modifierExtension modifies the resource that carries it, not its container (R4 §2.4) ------
+VOID = [{"url": "http://ehr.example.org/fhir/ext/void", "valueBoolean": True}]
+WITH_PROCEDURES = [f for f in SCENARIOS if '"resourceType": "Procedure"' in (f / "request.json").read_text()]
+
+
+def _contain_a_marked_device(request: dict) -> dict:
+    """Every Procedure holds a contained Device it names as manipulated (dom-3), and the Device
+    carries a modifierExtension: nothing the rules read."""
+    out = copy.deepcopy(request)
+    for value in out["prefetch"].values():
+        for entry in (value or {}).get("entry") or [] if isinstance(value, dict) else []:
+            resource = entry.get("resource") or {}
+            if resource.get("resourceType") == "Procedure":
+                resource.setdefault("contained", []).append(
+                    {"resourceType": "Device", "id": "dev1", "modifierExtension": VOID})
+                resource.setdefault("focalDevice", []).append({"manipulated": {"reference": "#dev1"}})
+    return out
+
+
+@pytest.mark.parametrize("folder", WITH_PROCEDURES, ids=lambda p: p.name)
+def test_a_marked_contained_resource_no_rule_reads_leaves_its_container_read(folder, send):
+    original = fixture_request(folder)
+    changed = _contain_a_marked_device(original)
+    assert effects(*send(changed), changed) == effects(*send(original), original)
+
+
+def test_a_marked_contained_provenance_is_skipped_alone(send):
+    """The note's Provenance, contained in its Procedure, carries a modifierExtension: that
+    Provenance alone is skipped and named; the Procedure is read. Whether the note was signed
+    cannot be told, and the skipped resource rode in `procedures`: the rules that need that key
+    whole stay quiet (units too: a key's completeness is not per resource type) and are listed."""
+    body = provenance_in_its_target(fixture("s06"))
+    marked = [c for r in resources(body, "procedures", "Procedure") for c in r.get("contained", [])]
+    assert marked
+    for provenance in marked:
+        provenance["modifierExtension"] = VOID
+    record = record_from_hook(body["hook"], body["context"], body["prefetch"])
+    assert massage_procedures(record) and [s.kind for s in record.skipped] == ["Provenance"] * len(marked)
+    status, answer = send(body)
+    assert status == 200 and codes(answer) == {"data-unavailable"}
+    notice = _data_unavailable(answer)
+    assert "Skipped a Provenance that carries a modifierExtension" in notice and "Skipped a Procedure" not in notice
+    assert "Part of **procedures** could not be read" in notice and rule("signature").title in notice
+
+
+# -- units billed are read as written ---------------------------------------------------------------
+def _massage_line(body: dict) -> dict:
+    return next(i for i in body["context"]["claim"]["item"]
+                if i["productOrService"]["coding"][0]["code"] == "97124")
+
+
+def test_fractional_units_are_a_units_error_not_truncated(send):
+    """97124 is billed in whole 15-minute units (8-minute rule): s06 supports 2 units; 2.5 billed is
+    not among the permitted allocations, so the units card fires and its fix sets 2 (no card said
+    anything when 2.5 was cut to 2)."""
+    body = fixture("s06")
+    _massage_line(body)["quantity"]["value"] = fhir_json.loads("2.5")
+    status, answer = send(body)
+    [card] = [c for c in answer["cards"] if c["source"]["topic"]["code"] == "units"]
+    assert status == 200 and "not × 2.5" in card["summary"]
+    [action] = card["suggestions"][0]["actions"]
+    assert _massage_line({"context": {"claim": action["resource"]}})["quantity"]["value"] == 2
+
+
+@pytest.mark.parametrize("value", ["1E+400", "123456789012345678", "2.0000000000000000000000001"])
+def test_a_unit_count_no_claim_can_carry_refuses_the_claim(value, send):
+    """The Claim is what is checked: a line billed 1E+400 units cannot be read as a bill (an X12
+    837 service unit count holds at most 15 digits), so the answer is a 400 naming the field."""
+    body = fixture("s06")
+    body["context"]["claim"]["item"][1]["quantity"]["value"] = fhir_json.loads(value)
+    status, answer = send(body)
+    diagnostics = answer["issue"][0]["diagnostics"]
+    assert status == 400 and "item[1].quantity.value" in diagnostics and "unit count" in diagnostics
+    assert answer["issue"][0]["expression"] == ["context.claim"]
+
+
+@pytest.mark.parametrize("number", ["1E+500", "-1E+401", "1" * 5000])
+def test_a_number_out_of_range_is_named_with_its_place(number, client):
+    """Not just "not valid JSON": the number is out of range, and where it stands."""
+    body = fhir_json.dumps(fixture("s01")).replace('"quantity": {"value": 1}', f'"quantity": {{"value": {number}}}', 1)
+    response = client.post("/cds-services/massage-97124-claim-check", data=body, content_type="application/json")
+    [issue] = response.get_json()["issue"]
+    assert response.status_code == 400
+    assert "out of range" in issue["diagnostics"] and issue["expression"] == ["context.claim.item[0].quantity.value"]

@@ -144,9 +144,10 @@ def test_data_unavailable_lists_skipped_resources_and_missing_keys(policy):
     bad = visit.add({"resourceType": "Observation", "id": "obs-bad", "status": 12})
     visit.claim_line("97124")
     record = visit.record()
-    record.unavailable.append("goals")
-    [finding] = rule("data-unavailable").report(record, policy, Evaluation())
+    record.add_prefetch({}, unavailable=["goals", "serviceRequests"])
+    [finding] = [f for f in evaluate(record, policy).findings if f.code == "data-unavailable"]
     assert "**goals**" in finding.detail and "Observation/obs-bad" not in finding.detail
+    assert "**serviceRequests**" not in finding.detail  # no rule needs every order: no loss to report
     assert finding.evidence == (f"Observation/{bad['id']}",)
 
 
