@@ -11,6 +11,7 @@ import copy
 import csv
 import gc
 import gzip
+import importlib
 from collections import defaultdict
 from pathlib import Path
 
@@ -200,6 +201,20 @@ def test_unreadable_sources_are_clear_errors(tmp_path, capsys):
 
     assert main(["audit", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
     assert "error: " in capsys.readouterr().err
+
+
+def test_without_the_audit_extra_the_command_says_which_to_install(tmp_path, capsys, monkeypatch):
+    real = importlib.import_module
+
+    def without_tqdm(name, *args):
+        if name == "tqdm":
+            raise ModuleNotFoundError("No module named 'tqdm'", name="tqdm")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", without_tqdm)
+    assert main(["audit", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
+    assert "error: the audit needs the audit extra (tqdm is missing): pip install -e '.[audit]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_command_writes_three_files_and_is_quiet_off_a_terminal(tmp_path, capsys):
