@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from cds_hooks import fhir_json, hook_body
+from cds_hooks.record_from_hook import record_from_hook
 from plugin.prefilter import OBSERVATION_CATEGORY
 from tests.field.conftest import SCENARIOS, SERVICES, fixture_request
 
@@ -120,3 +121,78 @@ def test_a_padded_body_gets_the_cards_of_the_whole_parse_and_of_the_fixture(fold
     assert want[0] == 200
     assert post(request["hook"], data, scan=False) == want
     assert post(request["hook"], data, scan=True) == want
+
+
+# -- a held-back Observation that a rule reaches ----------------------------------------------
+
+OTHER_SERVER = "https://other.example.net/r4"
+KINDS = {   # Observations the prefilter holds back, whatever cites them
+    "own-vital": lambda patient: vital(900, patient),
+    "others-pain-score": lambda patient: vital(900, "someone-else", code={"coding": [{"system": LOINC, "code": "72514-3"}]}),
+    "cancelled-lab": lambda patient: vital(900, patient, "laboratory", status="cancelled"),
+}
+# (the held Observation's fullUrl, the reference the order or procedure writes to it)
+REFERENCES = {
+    "relative": (f"{SERVER}/Observation/pad-900", "Observation/pad-900"),
+    "absolute": (f"{SERVER}/Observation/pad-900", f"{SERVER}/Observation/pad-900"),
+    "versioned": (f"{SERVER}/Observation/pad-900", "Observation/pad-900/_history/3"),
+    "absolute-versioned": (f"{SERVER}/Observation/pad-900", f"{SERVER}/Observation/pad-900/_history/3"),
+    "urn-uuid": ("urn:uuid:9b7e1c52-5f0c-4a4e-8d1e-000000000900", "urn:uuid:9b7e1c52-5f0c-4a4e-8d1e-000000000900"),
+    "no-full-url": (None, "Observation/pad-900"),
+    "on-another-server": (f"{OTHER_SERVER}/Observation/pad-900", f"{OTHER_SERVER}/Observation/pad-900"),
+    "unknown": (f"{SERVER}/Observation/pad-900", "Observation/pad-901"),
+}
+CITING = {"s01-compliant-claim-medicare": "procedures", "s04-compliant-order-medicare": "draftOrders",
+          "s36-no-reason-on-service": "procedures"}
+
+
+def _cite(request: dict, reference: str) -> None:
+    """Every 97124 Procedure or draft order cites `reference` as a reason, before its own reasons."""
+    bundle = request["context"]["draftOrders"] if request["hook"] == "order-sign" else request["prefetch"]["procedures"]
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource["resourceType"] in ("Procedure", "ServiceRequest"):
+            resource["reasonReference"] = [{"reference": reference}, *resource.get("reasonReference", [])]
+
+
+def _padded(request: dict, held: dict, full_url: str | None) -> dict:
+    out = copy.deepcopy(request)
+    entries = out["prefetch"]["observations"]["entry"]
+    entries.insert(0, {"resource": held} | ({"fullUrl": full_url} if full_url else {}))
+    entries.extend({"fullUrl": f"{SERVER}/Observation/pad-{n}", "resource": vital(n, _patient(out))} for n in range(300))
+    return out
+
+
+TARGETED = [(f, k, r) for f in CITING for k in KINDS for r in REFERENCES]
+
+
+@pytest.mark.parametrize("fixture,kind,form", TARGETED, ids=["-".join(c) for c in TARGETED])
+def test_a_held_back_observation_a_rule_cites_reads_as_in_the_whole_parse(fixture, kind, form, post):
+    request = fixture_request(next(f for f in SCENARIOS if f.name == fixture))
+    full_url, reference = REFERENCES[form]
+    _cite(request, reference)
+    padded = _padded(request, KINDS[kind](_patient(request)), full_url)
+    data = fhir_json.dumps(padded).encode()
+    assert len(data) >= hook_body.MIN_BYTES
+    held = hook_body.read(data).held.entries["observations"]
+    assert held[0][0] == 0 and held[0][1] == "Observation/pad-900"   # the cited one is held back unparsed
+    reached = _what_the_citations_reach(data, scan=True)
+    assert reached == _what_the_citations_reach(data, scan=False)
+    assert (reached[0] is None) == (form == "unknown") and (form == "unknown" or reached[0][1] == "pad-900")
+    whole = post(request["hook"], data, scan=False)
+    assert whole[0] == 200
+    assert post(request["hook"], data, scan=True) == whole
+    for escaped in (data.replace(b"/", b"\\/"), data.replace(b'"Observation"', b'"\\u004fbservation"')):
+        assert post(request["hook"], escaped, scan=True) == whole
+
+
+def _what_the_citations_reach(data: bytes, scan: bool) -> list:
+    """What each cited reason of the record built from `data` resolves to, and what was skipped."""
+    body = hook_body.read(data) if scan else hook_body.Body(fhir_json.loads(data), hook_body._held({}))
+    value = body.value
+    record = record_from_hook(value["hook"], value["context"])
+    record.add_prefetch(value["prefetch"], held=body.held)
+    citing = record.draft_orders if value["hook"] == "order-sign" else record.all("Procedure")
+    reached = [record.resolve(r, c) for c in citing for r in c.reasonReference or []]
+    return [(t.get_resource_type(), t.id, t.code.coding[0].code) if t is not None else None
+            for t in reached] + [s.path for s in record.skipped]
