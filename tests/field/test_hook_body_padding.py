@@ -141,18 +141,22 @@ REFERENCES = {
     "no-full-url": (None, "Observation/pad-900"),
     "on-another-server": (f"{OTHER_SERVER}/Observation/pad-900", f"{OTHER_SERVER}/Observation/pad-900"),
     "unknown": (f"{SERVER}/Observation/pad-900", "Observation/pad-901"),
+    # both on another server, the citing resource's entry included: relative against its fullUrl
+    "relative-on-another-server": (f"{OTHER_SERVER}/Observation/pad-900", "Observation/pad-900"),
 }
 CITING = {"s01-compliant-claim-medicare": "procedures", "s04-compliant-order-medicare": "draftOrders",
           "s36-no-reason-on-service": "procedures"}
 
 
-def _cite(request: dict, reference: str) -> None:
-    """Every 97124 Procedure or draft order cites `reference` as a reason, before its own reasons."""
+def _cite(request: dict, reference: str, server: str = SERVER) -> None:
+    """Every Procedure or draft order cites `reference` as a reason, before its own reasons, its
+    entry on `server`."""
     bundle = request["context"]["draftOrders"] if request["hook"] == "order-sign" else request["prefetch"]["procedures"]
     for entry in bundle["entry"]:
         resource = entry["resource"]
         if resource["resourceType"] in ("Procedure", "ServiceRequest"):
             resource["reasonReference"] = [{"reference": reference}, *resource.get("reasonReference", [])]
+            entry["fullUrl"] = f"{server}/{resource['resourceType']}/{resource['id']}"
 
 
 def _padded(request: dict, held: dict, full_url: str | None) -> dict:
@@ -170,7 +174,7 @@ TARGETED = [(f, k, r) for f in CITING for k in KINDS for r in REFERENCES]
 def test_a_held_back_observation_a_rule_cites_reads_as_in_the_whole_parse(fixture, kind, form, post):
     request = fixture_request(next(f for f in SCENARIOS if f.name == fixture))
     full_url, reference = REFERENCES[form]
-    _cite(request, reference)
+    _cite(request, reference, OTHER_SERVER if form == "relative-on-another-server" else SERVER)
     padded = _padded(request, KINDS[kind](_patient(request)), full_url)
     data = fhir_json.dumps(padded).encode()
     assert len(data) >= hook_body.MIN_BYTES
@@ -196,3 +200,79 @@ def _what_the_citations_reach(data: bytes, scan: bool) -> list:
     reached = [record.resolve(r, c) for c in citing for r in c.reasonReference or []]
     return [(t.get_resource_type(), t.id, t.code.coding[0].code) if t is not None else None
             for t in reached] + [s.path for s in record.skipped]
+
+
+# -- hostile but valid text -------------------------------------------------------------------
+
+PAIN = '{"coding": [{"system": "http://loinc.org", "code": "72514-3"}]}'
+EXAM = '[{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "exam"}]}]'
+FIRST = b'"resource": {"resourceType": "Observation", "id": "pad-0"'
+OUTCOME = ('{"search": {"mode": "outcome"}, "resource": {"resourceType": "OperationOutcome", '
+           '"issue": [{"severity": "%s", "code": "processing"}]}}, ')
+OBSERVATIONS = b'"observations": {"resourceType": "Bundle"'
+
+
+def _first_entries(text: bytes, entries: bytes) -> bytes:
+    """`text` with `entries` first in the observations Bundle."""
+    at = text.index(b'"entry": [', text.index(OBSERVATIONS)) + len(b'"entry": [')
+    return text[:at] + entries + text[at:]
+
+
+HOSTILE = {
+    "duplicate-context-other-patient-first": lambda t: t.replace(b'"context": {', b'"context": {"patientId": "zz"}, "context": {', 1),
+    "duplicate-context-other-patient-last": lambda t: t.replace(b'"prefetch": {', b'"context": {"patientId": "zz"}, "prefetch": {', 1),
+    "duplicate-prefetch": lambda t: t.replace(b'"prefetch": {', b'"prefetch": null, "prefetch": {', 1),
+    "duplicate-key-null-first": lambda t: t.replace(b'"prefetch": {', b'"prefetch": {"observations": null, ', 1),
+    "duplicate-resource-read-first": lambda t: t.replace(FIRST, b'"resource": {"resourceType": "Observation", "id": "r", "code": '
+                                                         + PAIN.encode() + b'}, ' + FIRST, 1),
+    "duplicate-resource-read-last": lambda t: t.replace(FIRST, FIRST.replace(b'"resource"', b'"resource": {"resourceType": "Observation", "id": "pad-0", "code": '
+                                                         + PAIN.encode() + b', "status": "final"}, "x"'), 1),
+    "duplicate-code-read-first": lambda t: t.replace(b'"id": "pad-1",', b'"id": "pad-1", "code": ' + PAIN.encode() + b',', 1),
+    "duplicate-category-exam-first": lambda t: t.replace(b'"id": "pad-2",', b'"id": "pad-2", "category": ' + EXAM.encode() + b',', 1),
+    "duplicate-subject-other-first": lambda t: t.replace(b'"id": "pad-3",', b'"id": "pad-3", "subject": {"reference": "Patient/zz"},', 1),
+    "duplicate-status-cancelled-first": lambda t: t.replace(b'"id": "pad-4",', b'"id": "pad-4", "status": "cancelled",', 1),
+    "duplicate-resource-type": lambda t: t.replace(FIRST, b'"resource": {"resourceType": "Goal", "resourceType": "Observation", "id": "pad-0"', 1),
+    "duplicate-entry-list": lambda t: t.replace(OBSERVATIONS,
+                                                OBSERVATIONS.replace(b"{", b'{"entry": [], ', 1), 1),
+    "escaped-everything": lambda t: t.replace(b'"Observation"', b'"\\u004f\\u0062servation"').replace(b'"vital-signs"', b'"vital\\u002dsigns"')
+                                    .replace(b'"8867-4"', b'"\\u0038867-4"').replace(b"/", b"\\/"),
+    "escaped-quote-in-display": lambda t: t.replace(b'"id": "pad-5",', b'"id": "pad-5", "text": {"status": "generated", "div": "\\u0022\\\\\\""},', 1),
+    "non-ascii": lambda t: t.replace(b'"id": "pad-6",', '"id": "pad-6", "note": [{"text": "Schmerz \u00fcber \U0001f600 \\ud83d\\ude00"}],'.encode(), 1),
+    "number-1e399": lambda t: t.replace(b'"value": 60,', b'"value": 1E+399,', 1),
+    "number-1e400": lambda t: t.replace(b'"value": 60,', b'"value": 1E+400,', 1),
+    "number-minus-1e-400": lambda t: t.replace(b'"value": 60,', b'"value": -1.0e-400,', 1),
+    "number-0e400": lambda t: t.replace(b'"value": 60,', b'"value": 0E+400,', 1),
+    "number-exponent-0400": lambda t: t.replace(b'"value": 60,', b'"value": 1e0400,', 1),
+    "number-long-mantissa": lambda t: t.replace(b'"value": 60,', b'"value": ' + b'9' * 299 + b'.5e+99,', 1),
+    "number-as-id": lambda t: t.replace(b'"id": "pad-7"', b'"id": 123456789012345678901234567890', 1),
+    "null-and-empty-entries": lambda t: _first_entries(t, b'{"resource": null}, {}, {"fullUrl": "urn:uuid:x"}, '),
+    "outcome-warning-entry": lambda t: _first_entries(t, (OUTCOME % "warning").encode()),
+    "outcome-error-entry": lambda t: _first_entries(t, (OUTCOME % "error").encode()),
+    "next-link": lambda t: t.replace(OBSERVATIONS, b'"observations": {"link": [{"relation": "next", '
+                                     b'"url": "https://ehr.example.org/fhir/Observation?page=2"}], ' + OBSERVATIONS[17:], 1),
+    "collection-bundle": lambda t: t.replace(b'"type": "searchset"', b'"type": "collection"'),
+    "goal-measures-the-vitals": lambda t: _first_entries(t, b'{"resource": {"resourceType": "Goal", "id": "g", '
+                                                          b'"lifecycleStatus": "active", "description": {"text": "HR"}, '
+                                                          b'"subject": {"reference": "Patient\\/x"}, '
+                                                          b'"target": [{"measure": {"coding": [{"system": "http:\\/\\/loinc.org", '
+                                                          b'"code": "8867\\u002d4"}]}}]}}, '),
+    "same-observation-under-another-key": lambda t: t.replace(b'"prefetch": {', b'"prefetch": {"included": {"resourceType": "Bundle", "entry": [{"resource": '
+                                                              + fhir_json.dumps(vital(5, "x")).encode() + b'}]}, ', 1),
+    "null-prefetch": lambda t: t.replace(b'"prefetch": {', b'"prefetch": null, "ignored": {', 1),
+}
+
+
+@pytest.fixture(scope="module")
+def chart_text() -> bytes:
+    """s01 with its observations key grown past 64 KB with the patient's vital signs, the first of them first."""
+    request = fixture_request(next(f for f in SCENARIOS if f.name == "s01-compliant-claim-medicare"))
+    request["prefetch"]["observations"]["entry"][:0] = [
+        {"fullUrl": f"{SERVER}/Observation/pad-{n}", "resource": vital(n, _patient(request))} for n in range(300)]
+    return fhir_json.dumps(request).encode()
+
+
+@pytest.mark.parametrize("change", HOSTILE)
+def test_hostile_text_answers_as_the_whole_parse(change, chart_text, post):
+    data = HOSTILE[change](chart_text)
+    assert data != chart_text and len(data) >= hook_body.MIN_BYTES
+    assert post("claim-prepare", data, scan=True) == post("claim-prepare", data, scan=False)
