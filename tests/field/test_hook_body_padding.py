@@ -236,6 +236,8 @@ HOSTILE = {
                                                 OBSERVATIONS.replace(b"{", b'{"entry": [], ', 1), 1),
     "escaped-everything": lambda t: t.replace(b'"Observation"', b'"\\u004f\\u0062servation"').replace(b'"vital-signs"', b'"vital\\u002dsigns"')
                                     .replace(b'"8867-4"', b'"\\u0038867-4"').replace(b"/", b"\\/"),
+    "escaped-keys": lambda t: t.replace(b'"code":', b'"c\\u006fde":').replace(b'"prefetch":', b'"pr\\u0065fetch":')
+                              .replace(b'"resource":', b'"r\\u0065source":').replace(b'"subject":', b'"subj\\u0065ct":'),
     "escaped-quote-in-display": lambda t: t.replace(b'"id": "pad-5",', b'"id": "pad-5", "text": {"status": "generated", "div": "\\u0022\\\\\\""},', 1),
     "non-ascii": lambda t: t.replace(b'"id": "pad-6",', '"id": "pad-6", "note": [{"text": "Schmerz \u00fcber \U0001f600 \\ud83d\\ude00"}],'.encode(), 1),
     "number-1e399": lambda t: t.replace(b'"value": 60,', b'"value": 1E+399,', 1),
