@@ -31,6 +31,7 @@ CLAIMS_HEADER = ("claim_id", "patient_id", "service_date", "payer_profile", "fin
 GROUPS_PER_BATCH = 16      # patients sent to a worker at once: large enough to pay for the trip
 BATCHES_PER_WORKER = 2     # in flight per worker: keeps each busy, bounds what waits in memory
 SCHEDULER_TIMEOUT = "20s"  # to reach a Dask scheduler
+PHASES = ("read", "index", "audit", "csv", "report")
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,7 @@ def _evaluator(policy: Policy, workers: int, scheduler: str | None) -> Iterator[
         with _dask_client(scheduler) as client:
             slots = max(1, sum(client.nthreads().values())) * BATCHES_PER_WORKER
             shared = client.scatter(policy, broadcast=True)
-            yield lambda batches: _run_bounded(lambda b: client.submit(audit_batch, b, shared, pure=False),
-                                               _dask_wait, batches, slots)
+            yield lambda batches: _run_bounded(lambda b: _dask_submit(client, b, shared), _dask_wait, batches, slots)
     elif workers == 1:
         yield lambda batches: (audit_batch(batch, policy) for batch in batches)
     else:
@@ -103,6 +103,15 @@ def _dask_client(scheduler: str):
         return Client(scheduler, timeout=SCHEDULER_TIMEOUT)
     except (OSError, TimeoutError) as error:
         raise AuditError(f"cannot reach the Dask scheduler at {scheduler} ({error})") from None
+
+
+def _dask_submit(client, batch: list[PatientGroup], policy):
+    """Scatter the batch, then submit a task that names it by key. A task that carried the batch
+    as an argument would stay in the scheduler's and the client's logs of recent messages
+    (`distributed.admin.low-level-log-length`, 1,000 messages a connection): hundreds of MB of
+    patients' JSON lines. Scattered data leaves the cluster once the task's result is taken."""
+    [data] = client.scatter([batch], hash=False)
+    return client.submit(audit_batch, data, policy, pure=False)
 
 
 def _dask_wait(futures, return_when):
@@ -135,10 +144,16 @@ def _write_csv(path: Path, header: tuple[str, ...], rows: Iterable[tuple]) -> No
         writer.writerows(rows)
 
 
+def _no_phase(name: str) -> None:
+    pass
+
+
 def run(source: Path, out: Path, payer_profiles: Path | None = None, workers: int | None = None,
-        scheduler: str | None = None, progress: bool | None = None) -> Summary:
+        scheduler: str | None = None, progress: bool | None = None,
+        phase_done: Callable[[str], None] = _no_phase) -> Summary:
     """Audit every 97124 Claim of the export at `source`; write findings.csv, claims.csv and
-    report.html into `out`. Raises SourceError or AuditError with a message for the user."""
+    report.html into `out`. Raises SourceError or AuditError with a message for the user.
+    `phase_done` is called with each of PHASES as it ends (the bench measures memory by phase)."""
     started = time.perf_counter()
     workers = workers or os.cpu_count() or 1
     try:
@@ -155,24 +170,31 @@ def run(source: Path, out: Path, payer_profiles: Path | None = None, workers: in
         try:
             with _progress(progress, unit="line", desc="read") as bar:
                 store.load(_counted(read_export(source), bar))
+            phase_done("read")
+            store.index()
+            phase_done("index")
             with _progress(progress, total=store.claim_count(), unit="claim", desc="audit") as bar:
                 for results in evaluate(_batches(store.groups())):
                     store.save(results)
                     bar.update(len(results))
-            summary = _write(store, out, source, time.perf_counter() - started, workers)
+            phase_done("audit")
+            summary = _write(store, out, source, time.perf_counter() - started, workers, phase_done)
         finally:
             store.close()
     return summary
 
 
-def _write(store: Store, out: Path, source: Path, seconds: float, workers: int) -> Summary:
+def _write(store: Store, out: Path, source: Path, seconds: float, workers: int,
+           phase_done: Callable[[str], None]) -> Summary:
     from audit.report import write_report
     store.finish()
     _write_csv(out / "findings.csv", FINDINGS_HEADER, store.stream(
         f"SELECT {', '.join(FINDINGS_HEADER)} FROM findings ORDER BY claim_id, position"))
     _write_csv(out / "claims.csv", CLAIMS_HEADER, store.stream(
         f"SELECT {', '.join(CLAIMS_HEADER)} FROM audited ORDER BY claim_id"))
+    phase_done("csv")
     write_report(store, out / "report.html", source)
+    phase_done("report")
     counts = dict(store.query("SELECT name, n FROM counts"))
     return Summary(claims=store.query("SELECT count(*) FROM audited")[0][0],
                    findings=store.query("SELECT count(*) FROM findings")[0][0],

@@ -120,6 +120,9 @@ class Store:
                 self.db.execute("BEGIN")
         self.db.executemany("INSERT INTO counts VALUES (?, ?)", counts.items())
         self.db.execute("COMMIT")
+
+    def index(self) -> None:
+        """Once everything is loaded: index by patient and reference, give each Provenance its patient."""
         self.db.executescript(INDEXES)
         self._provenance_patients()
 

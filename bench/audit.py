@@ -3,11 +3,14 @@ Bulk Data export, one worker vs all cores vs a two-worker Dask LocalCluster, sid
 how both grow with the export; each target from issue 13 marked met or not met.
 
     .venv/bin/python -m bench.audit                       # 20,000 claims; growth 4,000 -> 20,000
-    .venv/bin/python -m bench.audit --large 100000        # growth 20,000 -> 100,000 (~15 min more)
+    .venv/bin/python -m bench.audit --large 100000        # growth 20,000 -> 100,000 (~25 min more)
 
 The export: one patient per claim, each the bench's realistic visit (bench/bodies.py: 29
 resources, six earlier 97124 visits), as NDJSON files per type. Each configuration runs in its
-own process so its peak RSS is its own (`ru_maxrss` of the process and of its largest worker).
+own process so its peak RSS is its own: the command's process by phase (read, index, audit, csv,
+report) and overall, and its largest worker (`ru_maxrss` of the children). Dask's memory is
+measured on its own pair of sizes (a tenth and a half of --claims) with the LocalCluster, whose
+scheduler runs in the command's process.
 The baseline is the hook itself, in process: the same visits posted to claim-prepare through the
 Flask test client on one thread.
 """
@@ -24,6 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from audit.run import PHASES
 from bench.bodies import body, token
 from bench.run import machine
 
@@ -70,24 +74,47 @@ def hook_baseline(workdir: Path) -> float:
     return BASELINE_CLAIMS / (time.perf_counter() - started)
 
 
+class PhasePeaks:
+    """Peak RSS of this process in each phase of the audit (MB): VmHWM read as a phase ends, then
+    reset (`/proc/self/clear_refs`), so each phase's figure is its own high-water mark. The
+    process's peak is the highest of them (what `ru_maxrss` would say without the resets)."""
+
+    def __init__(self):
+        self.mb: dict[str, float] = {}
+        self._reset()
+
+    def __call__(self, phase: str) -> None:
+        status = Path("/proc/self/status").read_text()
+        self.mb[phase] = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
+        self._reset()
+
+    @staticmethod
+    def _reset() -> None:
+        Path("/proc/self/clear_refs").write_text("5")
+
+
 def one(export: Path, out: Path, workers: int, cluster: bool) -> dict:
-    """Run one configuration in this process: wall seconds, peak RSS of this process and of its
-    largest worker (MB), and a digest of the two CSV files."""
+    """Run one configuration in this process: wall seconds, peak RSS of this process by phase and
+    overall and of its largest worker (MB), and a digest of the two CSV files. With `cluster`, the
+    LocalCluster's scheduler runs in this process: its memory is part of this process's."""
     from audit.run import run
+    peaks = PhasePeaks()
     if cluster:
         from distributed import LocalCluster
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                           host="127.0.0.1") as local:
+            peaks("start")
             started = time.perf_counter()
-            summary = run(export, out, scheduler=local.scheduler_address, progress=False)
+            summary = run(export, out, scheduler=local.scheduler_address, progress=False, phase_done=peaks)
             seconds = time.perf_counter() - started
     else:
+        peaks("start")
         started = time.perf_counter()
-        summary = run(export, out, workers=workers, progress=False)
+        summary = run(export, out, workers=workers, progress=False, phase_done=peaks)
         seconds = time.perf_counter() - started
     digest = hashlib.sha256((out / "claims.csv").read_bytes() + (out / "findings.csv").read_bytes()).hexdigest()
     return {"claims": summary.claims, "seconds": seconds, "digest": digest[:12],
-            "rss_main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "rss_main": max(peaks.mb.values()), "rss_phases": peaks.mb,
             "rss_worker": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
@@ -116,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-audit-") as tmp:
         work = Path(tmp)
         small, big = (args.claims, args.large) if args.large else (args.claims // 5, args.claims)
-        print(f"generating exports of {small:,} and {big:,} claims ...", file=sys.stderr, flush=True)
-        for n in {small, big}:
+        dask_small, dask_big = args.claims // 10, args.claims // 2
+        print(f"generating exports of {small:,}, {big:,}, {dask_small:,} and {dask_big:,} claims ...",
+              file=sys.stderr, flush=True)
+        for n in {small, big, dask_small, dask_big}:
             write_export(work / f"export-{n}", n)
         baseline = hook_baseline(work)
         print(f"hook in process: {baseline:.1f} claims/s", file=sys.stderr, flush=True)
@@ -129,38 +158,61 @@ def main(argv: list[str] | None = None) -> int:
             print(label, rows[label], file=sys.stderr, flush=True)
         other = small if main_n == big else big
         grown = measure(work / f"export-{other}", work / "out-growth", cores)
+        print(f"all cores, {other:,} claims", grown, file=sys.stderr, flush=True)
         at = {main_n: rows[f"all cores ({cores})"], other: grown}
-    print(report(baseline, rows, at[small], at[big], small, big, cores))
+        dask = {n: measure(work / f"export-{n}", work / f"out-dask-{n}", 2, cluster=True)
+                for n in (dask_small, dask_big)}
+        print("LocalCluster growth", dask, file=sys.stderr, flush=True)
+    print(report(baseline, rows, (small, at[small]), (big, at[big]), (dask_small, dask[dask_small]),
+                 (dask_big, dask[dask_big]), cores))
     print(machine(load_before))
     return 0
 
 
-def report(baseline: float, rows: dict, small: dict, big: dict, n_small: int, n_big: int, cores: int) -> str:
+def _row(label: str, r: dict, used: int) -> str:
+    rate = r["claims"] / r["seconds"]
+    return (f"{label:<30}{rate:>10.1f}{rate / used:>10.1f}{r['seconds']:>9.1f}{r['rss_main']:>10.0f}"
+            f"{r['rss_worker']:>12.0f}  {r['digest']}")
+
+
+def _growth(s: dict, b: dict) -> tuple[float, str]:
+    """The larger of the main process's and the worker's peak-RSS ratios, and the figures."""
+    ratio = max(b[k] / s[k] for k in ("rss_main", "rss_worker") if s[k])   # each process on its own
+    return ratio, (f"{ratio:.2f}x (main {s['rss_main']:.0f} -> {b['rss_main']:.0f} MB, "
+                   f"worker {s['rss_worker']:.0f} -> {b['rss_worker']:.0f} MB)")
+
+
+def report(baseline: float, rows: dict, small: tuple[int, dict], big: tuple[int, dict],
+           dask_small: tuple[int, dict], dask_big: tuple[int, dict], cores: int) -> str:
     lines = [f"audit: {next(iter(rows.values()))['claims']:,} claims, one patient each (29 resources)",
-             f"{'configuration':<28}{'claims/s':>10}{'per core':>10}{'wall s':>9}{'RSS main':>10}"
+             f"{'configuration':<30}{'claims/s':>10}{'per core':>10}{'wall s':>9}{'RSS main':>10}"
              f"{'RSS worker':>12}  digest",
-             f"{'hook in process, 1 thread':<28}{baseline:>10.1f}{baseline:>10.1f}"]
+             f"{'hook in process, 1 thread':<30}{baseline:>10.1f}{baseline:>10.1f}"]
     for label, r in rows.items():
-        rate = r["claims"] / r["seconds"]
-        used = 1 if label.startswith("1 ") else (2 if "LocalCluster" in label else cores)
-        lines.append(f"{label:<28}{rate:>10.1f}{rate / used:>10.1f}{r['seconds']:>9.1f}{r['rss_main']:>10.0f}"
-                     f"{r['rss_worker']:>12.0f}  {r['digest']}")
-    for n, r in ((n_small, small), (n_big, big)):
-        lines.append(f"{f'all cores, {n:,} claims':<28}{r['claims'] / r['seconds']:>10.1f}"
-                     f"{r['claims'] / r['seconds'] / cores:>10.1f}{r['seconds']:>9.1f}{r['rss_main']:>10.0f}"
-                     f"{r['rss_worker']:>12.0f}  {r['digest']}")
+        lines.append(_row(label, r, 1 if label.startswith("1 ") else (2 if "LocalCluster" in label else cores)))
+    for n, r in (small, big):
+        lines.append(_row(f"all cores, {n:,} claims", r, cores))
+    for n, r in (dask_small, dask_big):
+        lines.append(_row(f"LocalCluster, {n:,} claims", r, 2))
+    phases = ("start", *PHASES)
+    lines += ["", "peak RSS of the main process by phase (MB; LocalCluster: the scheduler included)",
+              f"{'run':<30}" + "".join(f"{p:>8}" for p in phases)]
+    for label, (n, r) in (("all cores", small), ("all cores", big), ("LocalCluster", dask_small),
+                          ("LocalCluster", dask_big)):
+        lines.append(f"{f'{label}, {n:,} claims':<30}" + "".join(f"{r['rss_phases'].get(p, 0):>8.0f}" for p in phases))
     single = rows["1 worker"]["claims"] / rows["1 worker"]["seconds"]
-    peak = max(big[k] / small[k] for k in ("rss_main", "rss_worker") if small[k])  # each process on its own
+    flat, flat_text = _growth(small[1], big[1])
+    dask_flat, dask_text = _growth(dask_small[1], dask_big[1])
     same = len({r["digest"] for r in rows.values()}) == 1
     targets = [
         (single >= baseline / 2, f"throughput per core within 2x of the hook in process: {single:.1f} vs "
                                  f"{baseline:.1f} claims/s ({baseline / single:.2f}x)"),
-        (peak <= 1.2, f"peak RSS flat within 20% from {n_small:,} to {n_big:,} claims: {peak:.2f}x "
-                      f"(main {small['rss_main']:.0f} -> {big['rss_main']:.0f} MB, worker "
-                      f"{small['rss_worker']:.0f} -> {big['rss_worker']:.0f} MB)"),
+        (flat <= 1.2, f"peak RSS flat within 20% from {small[0]:,} to {big[0]:,} claims: {flat_text}"),
+        (dask_flat <= 1.2, f"on Dask, peak RSS flat within 20% from {dask_small[0]:,} to {dask_big[0]:,} "
+                           f"claims (main = command + scheduler): {dask_text}"),
         (same, "same claims.csv and findings.csv in every configuration"),
     ]
-    lines += [f"[{'    met' if ok else 'NOT met'}] {text}" for ok, text in targets]
+    lines += [""] + [f"[{'    met' if ok else 'NOT met'}] {text}" for ok, text in targets]
     return "\n".join(lines)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -133,6 +134,8 @@ def _workbench(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     try:
+        for needed in ("tqdm", "matplotlib"):  # imported late, but the audit cannot finish without them
+            importlib.import_module(needed)
         from audit.run import AuditError, SourceError, run
     except ImportError as error:
         return _missing_extra("the audit", "audit", error)
@@ -147,8 +150,8 @@ def _audit(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{summary.workers} worker(s)"
-    print(f"{summary.claims} claims audited, {summary.findings} findings, {summary.skipped} lines or resources "
-          f"skipped, {summary.lines} lines read in {summary.seconds:.1f} s on {where}; "
+    print(f"{summary.claims} claims audited, {summary.findings} findings; {summary.lines} lines read "
+          f"(skipped, malformed or invalid: {summary.skipped}) in {summary.seconds:.1f} s on {where}; "
           f"wrote {args.out}/findings.csv, claims.csv, report.html", file=sys.stderr)
     return 0
 

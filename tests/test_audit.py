@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import copy
 import csv
+import gc
 import gzip
+import importlib
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from audit.run import AuditError, SourceError, run
-from audit.store import bills_massage
+from audit.store import PatientGroup, bills_massage
 from cds_hooks.app import create_app
 from cds_hooks.cli import main
 from cds_hooks.config import Config
@@ -167,6 +169,10 @@ def test_on_a_dask_cluster_the_rows_are_the_same(audited, tmp_path):
                                   dashboard_address=None, host="127.0.0.1") as cluster:
         run(write_export(tmp_path / "export", all_claim_fixtures()), tmp_path / "out", CLINIC_PROFILES,
             scheduler=cluster.scheduler_address)
+        # The scheduler runs in this process: once the results are in, it holds no patient's data
+        # (a task that carried its batch would stay in Dask's logs of recent messages).
+        gc.collect()
+        assert not [o for o in gc.get_objects() if isinstance(o, PatientGroup)]
     for name in ("findings.csv", "claims.csv"):
         assert (tmp_path / "out" / name).read_text() == (audited / name).read_text()
 
@@ -195,6 +201,20 @@ def test_unreadable_sources_are_clear_errors(tmp_path, capsys):
 
     assert main(["audit", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
     assert "error: " in capsys.readouterr().err
+
+
+def test_without_the_audit_extra_the_command_says_which_to_install(tmp_path, capsys, monkeypatch):
+    real = importlib.import_module
+
+    def without_tqdm(name, *args):
+        if name == "tqdm":
+            raise ModuleNotFoundError("No module named 'tqdm'", name="tqdm")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", without_tqdm)
+    assert main(["audit", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
+    assert "error: the audit needs the audit extra (tqdm is missing): pip install -e '.[audit]'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_the_command_writes_three_files_and_is_quiet_off_a_terminal(tmp_path, capsys):
