@@ -65,6 +65,14 @@ def test_every_shipped_rule_is_complete():
         assert rule.citation.url.startswith("https://"), rule.code
 
 
+def test_each_rule_module_names_the_source_it_cites():
+    # A reader of plugin/rules/<name>.py sees the policy it enforces; the citation stays the one place
+    import importlib
+    for rule in all_rules():
+        module = importlib.import_module(f"plugin.rules.{rule.code.replace('-', '_')}")
+        assert f"Source: {rule.citation}\n{rule.citation.url}" in (module.__doc__ or ""), rule.code
+
+
 PAYER_DEFENCE = ("exam-findings", "plan-of-care", "functional-goal", "objective-measures",
                  "necessity-unsupported", "intent-suggests-97140")
 

@@ -1,4 +1,8 @@
-"""audit-multiple-units: more than one unit of 97124 on a date draws payer review."""
+"""audit-multiple-units: more than one unit of 97124 on a date draws payer review.
+
+Source: HNS Policies: Documentation/Billing, Massage Therapy 97124 (utilisation)
+https://healthnetworksolutions.net/index.php/massage-therapy-97124
+"""
 from collections import defaultdict
 from collections.abc import Iterator
 

@@ -1,4 +1,8 @@
-"""audit-visit-count: more than three 97124 visits in the episode draws payer review."""
+"""audit-visit-count: more than three 97124 visits in the episode draws payer review.
+
+Source: HNS Policies: Documentation/Billing, Massage Therapy 97124 (utilisation)
+https://healthnetworksolutions.net/index.php/massage-therapy-97124
+"""
 from collections.abc import Iterator
 from datetime import date
 from typing import Any

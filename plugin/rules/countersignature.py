@@ -1,4 +1,8 @@
-"""countersignature: the doctor who supervises or delegates the massage countersigns the note."""
+"""countersignature: the doctor who supervises or delegates the massage countersigns the note.
+
+Source: HNS Policies: Documentation/Billing, Massage Therapy 97124 (daily note)
+https://healthnetworksolutions.net/index.php/massage-therapy-97124
+"""
 from collections.abc import Callable, Iterator
 from typing import Any
 

@@ -1,4 +1,8 @@
-"""data-unavailable: say plainly what could not be read or checked, instead of failing silently."""
+"""data-unavailable: say plainly what could not be read or checked, instead of failing silently.
+
+Source: HL7 CDS Hooks 2.0, Prefetch and FHIR resource access
+https://cds-hooks.hl7.org/2.0/
+"""
 from collections.abc import Iterator
 
 from plugin.completeness import Status

@@ -1,4 +1,8 @@
-"""exam-findings: the exam must show a reason for massage (pain, spasm, swelling, lost motion...)."""
+"""exam-findings: the exam must show a reason for massage (pain, spasm, swelling, lost motion...).
+
+Source: HNS Policies: Documentation/Billing, Massage Therapy 97124 (examination)
+https://healthnetworksolutions.net/index.php/massage-therapy-97124
+"""
 from collections.abc import Iterator
 from typing import Any
 

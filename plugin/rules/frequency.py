@@ -1,4 +1,8 @@
-"""frequency: a massage order should say how often and for how long (e.g. 2x/week for 4 weeks)."""
+"""frequency: a massage order should say how often and for how long (e.g. 2x/week for 4 weeks).
+
+Source: HNS Policies: Documentation/Billing, Massage Therapy 97124 (setting and frequency)
+https://healthnetworksolutions.net/index.php/massage-therapy-97124
+"""
 from collections.abc import Iterator
 from typing import Any
 

@@ -1,4 +1,8 @@
-"""functional-goal: the plan needs a direct functional goal with a time frame."""
+"""functional-goal: the plan needs a direct functional goal with a time frame.
+
+Source: HNS Policies: Documentation/Billing, Massage Therapy 97124 (plan and goals)
+https://healthnetworksolutions.net/index.php/massage-therapy-97124
+"""
 from collections.abc import Iterator
 from typing import Any
 

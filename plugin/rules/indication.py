@@ -1,4 +1,8 @@
-"""indication: the 97124 service must carry its rationale (a reason)."""
+"""indication: the 97124 service must carry its rationale (a reason).
+
+Source: Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy, Documentation
+https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/
+"""
 from collections.abc import Iterator
 
 from plugin.findings import Finding, Severity

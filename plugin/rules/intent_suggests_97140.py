@@ -1,4 +1,8 @@
-"""intent-suggests-97140: when the documented goals are manual-therapy goals, the code is 97140."""
+"""intent-suggests-97140: when the documented goals are manual-therapy goals, the code is 97140.
+
+Source: Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy, 97124 vs 97140
+https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/
+"""
 from collections.abc import Iterator
 from typing import Any
 

@@ -4,6 +4,9 @@ Massage by a massage therapist, athletic trainer, aide, student or an unknown pe
 Medicare benefit; massage performed or ordered by a chiropractor is statutorily excluded. Either
 way the line is not billed to Medicare, or is billed with GY (and the discipline modifier) so that
 Medicare denies it to the beneficiary's liability.
+
+Source: 42 CFR 410.60, 410.21(b); CMS Benefit Policy Manual ch. 15, §220, §230.5 (who furnishes outpatient therapy)
+https://www.ecfr.gov/current/title-42/chapter-IV/subchapter-B/part-410/subpart-B/section-410.60
 """
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""modality-count: in the initial phase of care, more than two therapies in one visit is beyond usual."""
+"""modality-count: in the initial phase of care, more than two therapies in one visit is beyond usual.
+
+Source: HNS Policies: Documentation/Billing, Massage Therapy 97124 (modalities per visit)
+https://healthnetworksolutions.net/index.php/massage-therapy-97124
+"""
 from collections.abc import Iterator
 from typing import Any
 

@@ -5,6 +5,9 @@ number of completed therapy services per visit. It is "not decreasing" when the 
 at least as many as the first. "Improving" means a measure taken in that span moved the good way
 from its first to its last value: pain scores (value set pain-scores) down, range of motion in
 degrees (UCUM `deg`) up. Other measures are left alone because their good direction is unknown.
+
+Source: HNS Policies: Documentation/Billing, Massage Therapy 97124 (utilisation trend)
+https://healthnetworksolutions.net/index.php/massage-therapy-97124
 """
 from collections.abc import Iterator
 from typing import Any

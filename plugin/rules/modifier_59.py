@@ -1,4 +1,8 @@
-"""modifier-59: 97124 billed the same date as an E/M or CMT code needs 59 (or an X modifier)."""
+"""modifier-59: 97124 billed the same date as an E/M or CMT code needs 59 (or an X modifier).
+
+Source: CMS National Correct Coding Initiative, Procedure-to-procedure (PTP) edits, modifier 59
+https://www.cms.gov/medicare-medicaid-coordination/national-correct-coding-initiative-ncci/ncci-medicare/medicare-ncci-procedure-procedure-ptp-edits
+"""
 from collections.abc import Iterator
 
 from plugin.facts import line_ref, massage_lines

@@ -1,4 +1,8 @@
-"""modifier-59-gp-order: payers on Zelis edits want 97124 with CMT coded 59 first, then GP."""
+"""modifier-59-gp-order: payers on Zelis edits want 97124 with CMT coded 59 first, then GP.
+
+Source: Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy, Modifiers (Zelis edits)
+https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/
+"""
 from collections.abc import Iterator
 
 from plugin.facts import item_modifiers, line_ref, massage_lines, payer_profile

@@ -1,5 +1,9 @@
 """modifier-cq-co: Medicare pays a 97124 furnished in whole or in part by a therapy assistant at 85%,
-and the line says so: CQ for a physical therapy assistant, CO for an occupational therapy assistant."""
+and the line says so: CQ for a physical therapy assistant, CO for an occupational therapy assistant.
+
+Source: CMS Claims Processing Manual, ch. 5, §20.1 (therapy assistant modifiers CQ and CO, services furnished in whole or in part)
+https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf
+"""
 from collections.abc import Iterator
 
 from plugin.facts import item_modifiers, line_ref, massage_lines, massage_procedures, payer_profile

@@ -1,6 +1,10 @@
 """modifier-gp: payers that require the therapy discipline modifier (Medicare) need the right one on
 97124: GP under a physical-therapy plan, GO under occupational therapy, GN under speech-language
-pathology. The code keeps its historical name (rule codes are a public contract)."""
+pathology. The code keeps its historical name (rule codes are a public contract).
+
+Source: CMS Claims Processing Manual, ch. 5, §10.3, §20.1 (therapy discipline modifiers GN, GO, GP)
+https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf
+"""
 from collections.abc import Iterator
 
 from plugin.facts import item_modifiers, line_ref, massage_lines, payer_profile

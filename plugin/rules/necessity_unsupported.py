@@ -1,4 +1,8 @@
-"""necessity-unsupported: 97124 must cite one of the seven qualifying conditions."""
+"""necessity-unsupported: 97124 must cite one of the seven qualifying conditions.
+
+Source: HNS Policies: Documentation/Billing, Massage Therapy 97124 (indications)
+https://healthnetworksolutions.net/index.php/massage-therapy-97124
+"""
 from collections.abc import Iterator
 
 from plugin.facts import massage_orders, massage_procedures, ref_key

@@ -1,5 +1,9 @@
 """not-medically-necessary: massage whose only documented purpose is relaxation, stress relief,
-wellness or comfort is not billable to the payer (patient-pay at most)."""
+wellness or comfort is not billable to the payer (patient-pay at most).
+
+Source: Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy, Medical necessity
+https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/
+"""
 from collections.abc import Iterator
 from typing import Any
 

@@ -1,4 +1,8 @@
-"""objective-measures: progress toward the goals must be tracked with objective measures."""
+"""objective-measures: progress toward the goals must be tracked with objective measures.
+
+Source: CMS Benefit Policy Manual, ch. 15, §220.3 (documentation: objective measures)
+https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf
+"""
 from collections.abc import Iterator
 from typing import Any
 

@@ -1,4 +1,8 @@
-"""performer: 97124 needs one-on-one contact by a physician or a licensed therapist."""
+"""performer: 97124 needs one-on-one contact by a physician or a licensed therapist.
+
+Source: Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy, Who may bill 97124
+https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/
+"""
 from collections.abc import Iterator
 from typing import Any
 

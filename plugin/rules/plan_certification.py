@@ -1,5 +1,9 @@
 """plan-certification: Medicare pays therapy under a plan of care that a physician/NPP certified (signed
-and dated) within 30 days of the first treatment, and recertified at least every 90 days."""
+and dated) within 30 days of the first treatment, and recertified at least every 90 days.
+
+Source: CMS Benefit Policy Manual, ch. 15, §220.1.3 (certification and recertification of the plan)
+https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf
+"""
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -1,4 +1,8 @@
-"""plan-of-care: massage belongs to an active treatment plan with deficits, goals and the massage."""
+"""plan-of-care: massage belongs to an active treatment plan with deficits, goals and the massage.
+
+Source: CMS Benefit Policy Manual, ch. 15, §220.1.2 (plan of care)
+https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf
+"""
 from collections.abc import Iterator
 from typing import Any
 

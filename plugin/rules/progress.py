@@ -1,4 +1,8 @@
-"""progress: the record must show progress toward the goals and since the last visit."""
+"""progress: the record must show progress toward the goals and since the last visit.
+
+Source: CMS Benefit Policy Manual, ch. 15, §220.3 (progress reports, treatment notes)
+https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf
+"""
 from collections.abc import Iterator
 from typing import Any
 

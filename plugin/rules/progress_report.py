@@ -1,5 +1,9 @@
 """progress-report: under Medicare the therapist writes a progress report at least once every 10 treatment
-days of the episode; a re-evaluation counts as one."""
+days of the episode; a re-evaluation counts as one.
+
+Source: CMS Benefit Policy Manual, ch. 15, §220.3 D (progress report, at least once every 10 treatment days)
+https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf
+"""
 from __future__ import annotations
 
 from collections.abc import Iterator

@@ -1,4 +1,8 @@
-"""regions: the body regions treated must be documented."""
+"""regions: the body regions treated must be documented.
+
+Source: HNS Policies: Documentation/Billing, Massage Therapy 97124 (regions treated)
+https://healthnetworksolutions.net/index.php/massage-therapy-97124
+"""
 from collections.abc import Iterator
 
 from plugin.facts import massage_lines

@@ -1,4 +1,8 @@
-"""same-region-97140: 97124 and 97140 (or 97140 and the manipulation) must not share a body region."""
+"""same-region-97140: 97124 and 97140 (or 97140 and the manipulation) must not share a body region.
+
+Source: Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy, 97124 vs 97140
+https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/
+"""
 from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any

@@ -1,4 +1,8 @@
-"""signature: the day's 97124 note is signed and dated by the person who did the massage."""
+"""signature: the day's 97124 note is signed and dated by the person who did the massage.
+
+Source: CMS Benefit Policy Manual, ch. 15, §220.3 (treatment notes, signatures)
+https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf
+"""
 from collections.abc import Iterator
 from typing import Any
 

@@ -1,4 +1,8 @@
-"""techniques: the note must name the massage techniques used."""
+"""techniques: the note must name the massage techniques used.
+
+Source: Coding Ahead, CPT Code 97124 — Therapeutic Massage Therapy, Description and documentation
+https://www.codingahead.com/cpt-code-97124-description-guidelines-reimbursement-modifiers-examples/
+"""
 from collections.abc import Iterator
 
 from plugin.findings import Finding, Severity

@@ -1,4 +1,8 @@
-"""time-in-out: units come from the clock, so the 97124 service needs a documented time in and out."""
+"""time-in-out: units come from the clock, so the 97124 service needs a documented time in and out.
+
+Source: CMS Benefit Policy Manual, ch. 15, §220.3 (timed-code treatment minutes)
+https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/bp102c15.pdf
+"""
 from collections.abc import Iterator
 
 from plugin.facts import (

@@ -1,4 +1,8 @@
-"""under-8-minutes: 97124 time that no permitted allocation gives a unit must not be billed."""
+"""under-8-minutes: 97124 time that no permitted allocation gives a unit must not be billed.
+
+Source: CMS Claims Processing Manual, ch. 5, §20.2 (8-minute rule)
+https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf
+"""
 from collections.abc import Iterator
 from typing import Any
 

@@ -1,4 +1,8 @@
-"""units: the 97124 line's quantity must be one the 8-minute rule permits under the payer's method."""
+"""units: the 97124 line's quantity must be one the 8-minute rule permits under the payer's method.
+
+Source: CMS Claims Processing Manual, ch. 5, §20.2 (8-minute rule)
+https://www.cms.gov/Regulations-and-Guidance/Guidance/Manuals/Downloads/clm104c05.pdf
+"""
 from collections.abc import Iterator
 
 from plugin.facts import (
