@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cds_hooks.record_from_hook import record_from_hook
-from plugin.record import Record
+from plugin import Record
 
 CPT = "http://www.ama-assn.org/go/cpt"
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"

@@ -13,7 +13,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from plugin.record import iter_resources
+from plugin import iter_resources
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 REQUESTS = {p.name: json.loads((p / "request.json").read_text())

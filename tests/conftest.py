@@ -2,7 +2,7 @@ import pytest
 
 from cds_hooks.app import create_app
 from cds_hooks.config import Config
-from plugin.policy import load_policy
+from plugin import load_policy
 
 
 @pytest.fixture(scope="session")

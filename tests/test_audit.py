@@ -23,8 +23,7 @@ from cds_hooks.app import create_app
 from cds_hooks.cli import main
 from cds_hooks.config import Config
 from cds_hooks.record_from_hook import record_from_hook
-from plugin.policy import load_policy
-from plugin.record import Record, Subject
+from plugin import Record, Subject, load_policy
 from tests.bulk_export import (
     CLAIM_FIXTURES,
     FIXTURES,

@@ -36,7 +36,7 @@ def all_cards(app):
 def app(policy):
     from cds_hooks.app import create_app
     from cds_hooks.config import Config
-    from plugin.policy import load_policy
+    from plugin import load_policy
     from tests.test_scenarios import CLINIC_PROFILES
     return create_app(Config(dev=True, database_url="sqlite://"), load_policy(extra_profiles=CLINIC_PROFILES))
 

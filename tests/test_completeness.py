@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugin.completeness import Status, classify
+from plugin import Status, classify
 
 BUNDLE = {"resourceType": "Bundle", "type": "searchset"}
 GOAL = {"resource": {"resourceType": "Goal", "id": "g"}}

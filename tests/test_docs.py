@@ -7,7 +7,7 @@ import pytest
 from cds_hooks.cli import main
 from cds_hooks.record_from_hook import HOOK_OF_SUBJECT
 from cds_hooks.rule_catalog import rules_markdown
-from plugin.rules import all_rules
+from plugin import all_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_MD = ROOT / "docs" / "rules.md"

@@ -7,8 +7,8 @@ import base64
 
 import pytest
 
-from plugin.documents import note_text, unreadable_notes, visit_notes
-from plugin.engine import evaluate
+from plugin import evaluate, visit_notes
+from plugin.documents import note_text, unreadable_notes
 from tests.builders import ENCOUNTER, Visit, ref
 from tests.rules.signing_support import massage_visit, physician, provenance
 

@@ -1,8 +1,6 @@
 """Engine: subjects select rules, superseded findings drop, a failing rule is reported, not fatal."""
-from plugin.engine import evaluate
-from plugin.findings import Citation, Severity
-from plugin.rules import all_rules
-from plugin.rules._rule import CLAIM_ONLY, Rule
+from plugin import Citation, Rule, Severity, all_rules, evaluate
+from plugin.rules._rule import CLAIM_ONLY
 from tests.builders import Visit
 
 CITE = Citation("Test", "", "https://example.org/test")
@@ -78,7 +76,7 @@ PAYER_DEFENCE = ("exam-findings", "plan-of-care", "functional-goal", "objective-
 
 
 def test_relaxation_only_silences_the_payer_defence_cards_as_data():
-    from plugin.rules import rule
+    from plugin import rule
     for code in PAYER_DEFENCE:
         assert "not-medically-necessary" in rule(code).superseded_by, code
 

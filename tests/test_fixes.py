@@ -1,7 +1,7 @@
 """Fixes produce the whole updated resource, keep every other field, and stay valid FHIR."""
 import pytest
 
-from plugin.findings import ClaimLineFix, OrderFix
+from plugin import ClaimLineFix, OrderFix
 from plugin.fixes import apply
 from tests.builders import Visit
 

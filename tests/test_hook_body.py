@@ -8,7 +8,8 @@ import pytest
 
 from cds_hooks import fhir_json, hook_body
 from cds_hooks.record_from_hook import record_from_hook
-from plugin.prefilter import OBSERVATION_CATEGORY, Prefilter
+from plugin import Prefilter
+from plugin.prefilter import OBSERVATION_CATEGORY
 from tests.builders import Visit
 
 LOINC = "http://loinc.org"

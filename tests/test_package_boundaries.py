@@ -5,9 +5,9 @@
 - nothing under plugin/ imports cds_hooks or flask, and no file under plugin/ names a hook:
   rules declare subjects, cds_hooks maps hooks to them (cds_hooks/record_from_hook.py).
 
-Scope: tests/ is left out on purpose. Unit tests of a rule, the engine or the record reach
-their internals directly (plugin.rules._rule, plugin.record.ValidatedElements, ...); the
-behaviour adapters rely on is tested through the public names like everyone else.
+Tests are held to a looser border: a unit test of a module may reach that module's internals
+(plugin.rules._rule, plugin.record.ValidatedElements, ...), but a name `plugin` exports is
+imported from `plugin` everywhere, so the tests use the public API as the adapters do.
 """
 from __future__ import annotations
 
@@ -54,6 +54,15 @@ def test_adapters_import_the_domain_only_through_its_public_names():
             elif module == "plugin":
                 wrong += [f"{_where(path, line)} imports plugin.{n}, not exported"
                           for n in names if n not in exported]
+    assert wrong == []
+
+
+def test_tests_import_exported_names_from_plugin():
+    exported = set(plugin.__all__)
+    wrong = [f"{_where(path, line)} imports {name} from {module}, not from plugin"
+             for path in _python_files("tests")
+             for line, module, names in _imports(path) if module.startswith("plugin.")
+             for name in names if name in exported]
     assert wrong == []
 
 

@@ -1,7 +1,8 @@
 """Policy data: payer profiles matched by name, alias or identifier; clinic overrides; value sets."""
 import pytest
 
-from plugin.policy import PayerFacts, load_policy
+from plugin import load_policy
+from plugin.policy import PayerFacts
 
 ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 
@@ -110,7 +111,7 @@ def test_based_on_an_unknown_profile_is_refused(tmp_path):
 
 
 def test_claim_coverage_type_and_display_reach_the_profile(policy):
-    from plugin.facts import payer_profile
+    from plugin import payer_profile
     from tests.builders import Visit
     visit = Visit()
     visit.procedure("97124", minutes=15)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from cds_hooks.record_from_hook import record_from_hook
-from plugin.prefilter import OBSERVATION_CATEGORY, Prefilter
+from plugin import Prefilter
+from plugin.prefilter import OBSERVATION_CATEGORY
 
 SERVER = "https://ehr.example.org/fhir"
 LOINC = "http://loinc.org"

@@ -1,6 +1,6 @@
 """Record: each resource validated on its own; a bad one is skipped and reported, never fatal."""
 from cds_hooks.record_from_hook import record_from_hook
-from plugin.record import Record
+from plugin import Record
 from tests.builders import Visit
 
 

@@ -6,9 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cds_hooks.record_from_hook import record_from_hook
-from plugin.facts import ref_key
-from plugin.record import Record
-from plugin.references import base_of, bases_of, logical_key, split
+from plugin import Record, logical_key, ref_key
+from plugin.references import base_of, bases_of, split
 
 BASE = "https://ehr.example.org/fhir"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin.policy import load_policy
+from plugin import load_policy
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SCENARIOS = sorted(p for p in FIXTURES.iterdir() if (p / "expected.json").is_file())

@@ -3,14 +3,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plugin.units import (
-    cms_allocations,
-    explain,
-    nearest_allocation,
-    per_code_units,
-    permitted_allocations,
-    units_for,
-)
+from plugin import nearest_allocation
+from plugin.units import cms_allocations, explain, per_code_units, permitted_allocations, units_for
 
 CODES = ["97110", "97112", "97124", "97140", "97530", "97035"]
 minutes = st.integers(min_value=0, max_value=240)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cds_hooks import fhir_json, hook_body
-from plugin.policy import load_policy
+from plugin import load_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"

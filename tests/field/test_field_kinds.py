@@ -15,7 +15,7 @@ import pytest
 from cds_hooks import fhir_json
 from cds_hooks.prefetch import follow_up_queries
 from cds_hooks.record_from_hook import record_from_hook
-from plugin.facts import payer_profile
+from plugin import payer_profile
 from tests.builders import Visit
 from tests.field.conftest import SCENARIOS, codes, fixture_request, load_json
 from tests.field.transforms import _walk, contained_coverage, decimals_with_trailing_zeros, effects

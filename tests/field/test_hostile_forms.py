@@ -10,8 +10,7 @@ import pytest
 
 from cds_hooks import fhir_json
 from cds_hooks.record_from_hook import record_from_hook
-from plugin.facts import massage_procedures
-from plugin.rules import rule
+from plugin import massage_procedures, rule
 from tests.field.conftest import SCENARIOS, codes, fixture_request
 from tests.field.hostile_transforms import (
     HOSTILE,

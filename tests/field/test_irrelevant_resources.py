@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from plugin.prefilter import OBSERVATION_CATEGORY, Prefilter
+from plugin import Prefilter
+from plugin.prefilter import OBSERVATION_CATEGORY
 from tests.field.conftest import SCENARIOS, fixture_request
 from tests.field.transforms import TRANSFORMS
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 
 from cds_hooks.record_from_hook import SUBJECT_OF_HOOK, record_from_hook
-from plugin.facts import has_subject, payer_profile
-from plugin.rules import all_rules
+from plugin import all_rules, has_subject, payer_profile
 from tests.field.conftest import SCENARIOS, codes, fixture_request
 
 ABSENCE_RULES = {r.code: set(r.needs_complete) for r in all_rules() if r.needs_complete}
@@ -58,7 +57,7 @@ def _needed_whole(body: dict, key: str, policy) -> bool:
 # -- a key is reported only where a rule that applies to this payer needs it --------------------
 def _evaluate(visit, policy, *, unavailable=(), drop=()):
     """Findings by code for `visit` whose `drop` prefetch keys were not sent and could not be fetched."""
-    from plugin.engine import evaluate
+    from plugin import evaluate
     prefetch = {k: v for k, v in visit.prefetch().items() if k not in drop}
     record = record_from_hook("claim-prepare", visit.context("claim-prepare"), prefetch,
                           unavailable=[*unavailable, *drop])

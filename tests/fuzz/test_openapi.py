@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from cds_hooks.app import create_app
-from plugin.policy import load_policy
+from plugin import load_policy
 from tests.fuzz.conftest import FUZZ_EXAMPLES, check_answer, fuzz_config
 
 SPEC = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"

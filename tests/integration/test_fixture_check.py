@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 from cds_hooks.app import create_app
 from cds_hooks.cli import main
 from cds_hooks.fixture_check import clinic_payers, fold, payer_names
-from plugin.policy import load_policy
+from plugin import load_policy
 from tests.integration.conftest import ServerThread
 from tests.integration.support import loaded
 

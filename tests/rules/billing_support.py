@@ -1,8 +1,7 @@
 """Helpers for the billing/modifier/audit/performer rule tests: evaluate a visit, apply a fix, re-evaluate."""
 from __future__ import annotations
 
-from plugin.engine import evaluate
-from plugin.findings import Finding
+from plugin import Finding, evaluate
 from plugin.fixes import apply
 from tests.builders import Visit
 

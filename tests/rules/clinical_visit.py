@@ -5,8 +5,7 @@ removing or changing the one part they guard makes them speak.
 """
 from __future__ import annotations
 
-from plugin.record import Record
-from plugin.rules import rule
+from plugin import Record, rule
 from tests.builders import Visit, ref
 
 SERVICES = {"order-sign": "/cds-services/massage-97124-order-check",

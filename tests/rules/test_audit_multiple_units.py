@@ -1,4 +1,4 @@
-from plugin.policy import load_policy
+from plugin import load_policy
 from tests.builders import Visit
 from tests.rules.billing_support import run
 

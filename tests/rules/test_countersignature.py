@@ -1,6 +1,6 @@
 import pytest
 
-from plugin.policy import load_policy
+from plugin import load_policy
 from tests.builders import concept, ref
 from tests.rules.billing_support import run
 from tests.rules.signing_support import massage_visit, note, physician, provenance

@@ -1,7 +1,7 @@
 import pytest
 
+from plugin import load_policy
 from plugin.fixes import apply
-from plugin.policy import load_policy
 from tests.builders import NUCC, concept, ref
 from tests.rules.billing_support import CLAIM_SERVICE, apply_fix, line_modifiers, run
 from tests.rules.medicare_support import (

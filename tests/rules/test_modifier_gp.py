@@ -1,6 +1,6 @@
 import pytest
 
-from plugin.policy import load_policy
+from plugin import load_policy
 from tests.builders import Visit
 from tests.rules.billing_support import apply_fix, cards_by_code, line_modifiers, run
 from tests.rules.medicare_support import OT, OTA, PT, MedicareVisit, discipline_category

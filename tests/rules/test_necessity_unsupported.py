@@ -1,7 +1,7 @@
 import pytest
 
 from cds_hooks.record_from_hook import record_from_hook
-from plugin.engine import evaluate
+from plugin import evaluate
 from plugin.fixes import apply
 from tests.builders import Visit, ref
 from tests.rules.clinical_visit import HOOKS, card, documented_visit, findings, quiet

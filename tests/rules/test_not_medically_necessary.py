@@ -1,7 +1,6 @@
 from cds_hooks.record_from_hook import record_from_hook
-from plugin.engine import evaluate
+from plugin import Record, evaluate
 from plugin.fixes import apply
-from plugin.record import Record
 from tests.builders import Visit
 from tests.rules.clinical_visit import HOOKS, card, documented_visit, findings, quiet
 

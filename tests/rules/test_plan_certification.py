@@ -2,8 +2,7 @@ from datetime import timedelta
 
 import pytest
 
-from plugin.engine import evaluate
-from plugin.policy import load_policy
+from plugin import evaluate, load_policy
 from tests.builders import concept, ref
 from tests.rules.billing_support import run
 from tests.rules.medicare_support import (

@@ -1,7 +1,6 @@
 import pytest
 
-from plugin.engine import evaluate
-from plugin.policy import load_policy
+from plugin import evaluate, load_policy
 from tests.rules.billing_support import run
 from tests.rules.medicare_support import PHYSICIAN, PLAN_START, PTA, MedicareVisit
 

@@ -2,11 +2,8 @@
 import pytest
 
 from cds_hooks.record_from_hook import record_from_hook
-from plugin.engine import evaluate
-from plugin.findings import Evaluation
+from plugin import Evaluation, evaluate, load_policy, rule
 from plugin.fixes import apply
-from plugin.policy import load_policy
-from plugin.rules import rule
 from tests.builders import Visit
 
 

@@ -4,9 +4,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cds_hooks.record_from_hook import record_from_hook
-from plugin.engine import evaluate
+from plugin import evaluate, rule
 from plugin.fixes import apply
-from plugin.rules import rule
 from plugin.units import cms_allocations, units_for
 from tests.builders import Visit
 
