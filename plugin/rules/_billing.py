@@ -150,6 +150,13 @@ def active_care_plan(record: Record, day: date | None) -> Any | None:
     return None
 
 
+def active_plan_start(record: Record, day: date) -> tuple[Any, date] | None:
+    """(the active plan of care covering the day, its first day), or None without one."""
+    plan = active_care_plan(record, day)
+    start = first_day(plan.period.start) if plan is not None else None
+    return (plan, start) if start is not None else None
+
+
 def episode_window(record: Record, day: date) -> tuple[date, date, str]:
     """(first day, last day, how it was chosen): the plan-of-care period, else the past 12 months."""
     plan = active_care_plan(record, day)

@@ -17,7 +17,7 @@ from plugin.policy import Policy
 from plugin.record import Record
 from plugin.rules._billing import (
     PLAN_EVIDENCE,
-    active_care_plan,
+    active_plan_start,
     agent_types,
     credentials,
     holds,
@@ -83,12 +83,9 @@ def check(record: Record, policy: Policy) -> Iterator[Finding]:
     day = visit_day(record)
     if not (profile.certification_days or profile.recertification_days) or day is None:
         return
-    plan = active_care_plan(record, day)
-    if plan is None:
+    if (episode := active_plan_start(record, day)) is None:
         return
-    start = first_day(plan.period.start)
-    if start is None:   # an active plan always has one
-        return
+    plan, start = episode
     first = next((d for d in therapy_days(record, policy) if start <= d <= day), day)
     certs, unknown = certifications(record, policy, plan)
     problem = None

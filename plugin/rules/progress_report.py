@@ -23,7 +23,7 @@ from plugin.facts import (
 from plugin.findings import Finding, Severity
 from plugin.policy import Policy
 from plugin.record import Record
-from plugin.rules._billing import PLAN_EVIDENCE, active_care_plan, credentials, holds, therapy_days
+from plugin.rules._billing import PLAN_EVIDENCE, active_plan_start, credentials, holds, therapy_days
 from plugin.rules._rule import CLAIM_ONLY, Rule
 from plugin.vocabulary import CMS_BENEFIT_POLICY_CH15, CPT
 
@@ -81,12 +81,9 @@ def check(record: Record, policy: Policy) -> Iterator[Finding]:
     day = visit_day(record)
     if not profile.progress_report_days or day is None:
         return
-    plan = active_care_plan(record, day)
-    if plan is None:
+    if (episode := active_plan_start(record, day)) is None:
         return
-    start = first_day(plan.period.start)
-    if start is None:   # an active plan always has one
-        return
+    plan, start = episode
     found = reports(record, policy, start, day)
     since = found[-1][0] if found else None
     counted = [d for d in therapy_days(record, policy) if (d > since if since else d >= start) and d <= day]
