@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from typing import Any
 from urllib.parse import quote, urljoin
 
@@ -184,7 +184,7 @@ def _merge(data: dict, fetched: dict) -> None:
 
 # -- gathering ----------------------------------------------------------------------------------
 
-def _sent_status(value: Any, held: list[Any] | None) -> Status:
+def _sent_status(value: Any, held: Sized | None) -> Status:
     """A key's status as the EHR sent it, its entries held back unparsed counted: a Bundle that
     held some back had data (and no next link: cds_hooks/hook_body.py)."""
     status = classify(value)

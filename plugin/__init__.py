@@ -60,7 +60,7 @@ from plugin.findings import (
 )
 from plugin.fixes import apply as apply_fix
 from plugin.policy import PayerProfile, Policy, load_policy
-from plugin.prefilter import OBSERVATION_FIELDS, HeldBack, Prefilter, goal_measures
+from plugin.prefilter import OBSERVATION_FIELDS, HeldBack, HeldEntries, Prefilter, goal_measures
 from plugin.record import KNOWN_TYPES, Record, Subject, iter_resources
 from plugin.references import id_part, logical_key, normal_base, reference_string
 from plugin.rules import all_rules, rule
@@ -84,7 +84,7 @@ __all__ = [
     "visit_massage_lines", "visit_units", "visit_billed_units", "item_quantity", "payer_profile",
     "nearest_allocation",
     # holding back what no rule reads before it is parsed (a reader of large requests)
-    "Prefilter", "OBSERVATION_FIELDS", "HeldBack", "goal_measures",
+    "Prefilter", "OBSERVATION_FIELDS", "HeldBack", "HeldEntries", "goal_measures",
     # vocabulary
     "CPT", "LOINC", "MASSAGE",
 ]

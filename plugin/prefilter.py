@@ -27,7 +27,7 @@ Anything the checks cannot read (odd shapes, missing fields) is admitted and val
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -49,11 +49,36 @@ OBSERVATION_FIELDS = ("subject", "patient", "status", "category", "valueQuantity
                       "valueCodeableConcept", "interpretation", "component")
 
 
+class HeldEntries(Sequence[tuple[int, "str | None", "str | None", Any]]):
+    """One prefetch key's entries that a request's reader held back before parsing them, as
+    parallel lists (a chart holds back thousands: no object each): their places among the key's
+    resources, `Type/id`s, fullUrls (stripped) and JSON texts. Item j is (place, `Type/id`,
+    fullUrl, text) of the j-th."""
+
+    __slots__ = ("places", "type_ids", "urls", "texts")
+
+    def __init__(self, places: list[int], type_ids: list[str | None], urls: list[str | None],
+                 texts: list[Any]) -> None:
+        self.places, self.type_ids, self.urls, self.texts = places, type_ids, urls, texts
+
+    def __len__(self) -> int:
+        return len(self.places)
+
+    def __getitem__(self, j: Any) -> Any:
+        if isinstance(j, slice):
+            return list(zip(self.places[j], self.type_ids[j], self.urls[j], self.texts[j], strict=True))
+        return self.places[j], self.type_ids[j], self.urls[j], self.texts[j]
+
+    def __iter__(self) -> Iterator[tuple[int, str | None, str | None, Any]]:
+        return zip(self.places, self.type_ids, self.urls, self.texts, strict=True)
+
+
 class HeldBack(NamedTuple):
     """Prefetch entries a request's reader held back before parsing them (cds_hooks/hook_body.py):
-    per prefetch key, (place among the key's resources, `Type/id`, fullUrl, JSON text) of each,
-    and `read`, which parses such a text into the resource when a rule needs it after all."""
-    entries: dict[str, list[tuple[int, str | None, str | None, Any]]]
+    per prefetch key, their places, names and texts (HeldEntries), and `read`, which parses such
+    a text into the resource when a rule needs it after all. No other resource of the request
+    carries the `Type/id` or fullUrl of one of them (the reader parses those instead)."""
+    entries: dict[str, HeldEntries]
     read: Callable[[Any], Any]
 
 

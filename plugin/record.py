@@ -30,7 +30,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from plugin.completeness import Status, classify
-from plugin.prefilter import HeldBack, Prefilter, goal_measures
+from plugin.prefilter import HeldBack, HeldEntries, Prefilter, goal_measures
 from plugin.references import (
     against,
     base_of,
@@ -324,6 +324,9 @@ class Record:
     # Type/id or fullUrl -> held back: (its JSON, or its text when held back unparsed; place; fullUrl)
     _held: dict[str, tuple[Any, str, str | None]] = field(default_factory=dict)
     _held_places: dict[str, set[int]] = field(default_factory=dict)  # prefetch key -> places held back unparsed
+    _unparsed: dict[str, HeldEntries] = field(default_factory=dict)   # prefetch key -> held back unparsed
+    # name -> (prefetch key, j) of what is held back unparsed: built on the first lookup that needs it
+    _unparsed_names: dict[str, tuple[str, int]] | None = None
     _read_held: Callable[[Any], Any] | None = None  # parses what was held back unparsed (HeldBack.read)
     claim: Any | None = None            # the draft Claim (subject CLAIM), once validated
     draft_orders: list[Any] = field(default_factory=list)  # the draft ServiceRequests (subject ORDER)
@@ -372,8 +375,13 @@ class Record:
         are held back here too, and keep their places among the key's resources."""
         if self.prefilter is not None:
             self._learn_measures(self.prefilter, prefetch)
+        unparsed = {key: held.entries[key] for key in prefetch if key in held.entries} if held is not None else {}
         if held is not None:
-            self._hold_unparsed({key: held.entries[key] for key in prefetch if key in held.entries}, held.read)
+            self._read_held = held.read
+        for key, entries in unparsed.items():   # their places and servers before any resource is admitted
+            self._held_places.setdefault(key, set()).update(entries.places)
+            for base in bases_of(filter(None, entries.urls)):
+                self._add_base(base)
         found = [(f"prefetch.{key}[{i}]", resource, url) for key, value in prefetch.items()
                  for i, (resource, url) in zip(self._places(key), iter_entries(value), strict=False)]
         # The servers these Bundles name are known before any of their resources is admitted.
@@ -384,6 +392,7 @@ class Record:
             ident = _entry_identity(resource, url)
             if ident is None or latest.get(ident, n) == n:
                 self._add(resource, where, url)
+        self._hold_unparsed(unparsed)   # after: no resource of their request shares their names (HeldBack)
         for key, value in prefetch.items():
             self.states[key] = (states or {}).get(key) or classify(value)
         for key in unavailable:
@@ -399,24 +408,44 @@ class Record:
         if not new:
             return
         prefilter.measures |= new
+        self._take_unparsed()
         for held, where, url in list({id(value): value for value in self._held.values()}.values()):
             raw = self._parsed(held, where)   # each held resource once, whatever its names
             if raw is not None and prefilter.admits(raw):
                 self._unhold(held, raw, url)
                 self._add(raw, where, url)
 
-    def _hold_unparsed(self, entries: dict[str, list[tuple[int, str | None, str | None, Any]]],
-                       read: Callable[[Any], Any]) -> None:
-        self._read_held = read
+    def _hold_unparsed(self, entries: dict[str, HeldEntries]) -> None:
+        self._unparsed.update(entries)
+        if self._unparsed_names is not None:
+            self._index_unparsed(entries)
+
+    def _index_unparsed(self, entries: dict[str, HeldEntries]) -> None:
+        names = self._unparsed_names if self._unparsed_names is not None else {}
         for key, held in entries.items():
-            self._held_places.setdefault(key, set()).update(position for position, _, _, _ in held)
-            for position, type_id, url, text in held:
-                value = (text, f"prefetch.{key}[{position}]", url)
-                for name in (type_id, url):
-                    if name and name not in self._held:
-                        self._held[name] = value
-            for base in bases_of(url for _, _, url, _ in held if url):
-                self._add_base(base)
+            for j, (_, type_id, url, _) in enumerate(held):
+                names.update((name, (key, j)) for name in (url, type_id) if name)
+        self._unparsed_names = names
+
+    def _take_unparsed(self, name: str | None = None) -> tuple[Any, str, str | None] | None:
+        """What is held back unparsed under `name` (`Type/id` or fullUrl), moved to `_held` (or,
+        without a name, all of it); the names are indexed on the first call (most requests make none)."""
+        if not self._unparsed:
+            return None
+        if self._unparsed_names is None:
+            self._index_unparsed(self._unparsed)
+        names = typing.cast(dict[str, tuple[str, int]], self._unparsed_names)
+        if name is not None and name not in names:
+            return None
+        value = None
+        for key, j in [names[name]] if name is not None else set(names.values()):
+            position, type_id, url, text = self._unparsed[key][j]
+            value = (text, f"prefetch.{key}[{position}]", url)
+            for each in (type_id, url):
+                if each:
+                    names.pop(each, None)
+                    self._held.setdefault(each, value)
+        return value
 
     def _places(self, key: str) -> Iterator[int]:
         """The places of a key's parsed resources among all its resources (0, 1, 2, ... less those
@@ -463,7 +492,7 @@ class Record:
             model = self._by_ref[ref]
             self._index_url(full_url, model)
             return model
-        if ref and ref in self._held:
+        if ref and (ref in self._held or self._take_unparsed(ref)):
             return None   # a later copy of a held-back resource: the first copy wins, as above
         if self.prefilter is not None and not self.prefilter.admits(raw):
             for name in (ref, full_url):
@@ -579,6 +608,8 @@ class Record:
         key = logical_key(ref, self._bases or None)
         found = self._by_ref.get(key) if key else None
         held = self._held.get(ref) or (self._held.get(key) if key else None)
+        if found is None and held is None:
+            held = self._take_unparsed(ref) or (self._take_unparsed(key) if key else None)
         return found if found is not None or held is None else self._admit_held(*held)
 
     def _admit_held(self, held: Any, where: str, full_url: str | None) -> Any | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from operator import methodcaller
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -67,24 +68,27 @@ def base_of(full_url: str) -> str | None:
 
 
 _ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+_IDS = re.compile(r"(?:[A-Za-z0-9\-.]{1,64}/)*")   # ids, each followed by a slash
+_RPARTITION = methodcaller("rpartition", "/")
 
 
 def bases_of(full_urls: Iterable[str]) -> set[str]:
     """The server bases of many fullUrls: {base_of(url)} without None, each path in front of an
     id parsed once. When a URL's last segment is a valid id, its base depends on the path in
     front of it only (the `Type/id` tail and the `_history` form are both decided there); a
-    search page's thousands of fullUrls share one such path."""
-    bases: set[str] = set()
-    by_path: dict[str, str | None] = {}
-    for url in full_urls:
-        path, _, last = url.rpartition("/")
-        if _ID.fullmatch(last):
-            base = by_path[path] if path in by_path else by_path.setdefault(path, base_of(url))
-        else:
-            base = base_of(url)
-        if base:
-            bases.add(base)
-    return bases
+    search page's thousands of fullUrls share one such path (their last segments are checked
+    in one match, so that a chart's many fullUrls cost little)."""
+    urls = list(full_urls)
+    if not urls:
+        return set()
+    paths, _, lasts = zip(*map(_RPARTITION, urls), strict=True)
+    if _IDS.fullmatch("/".join(lasts) + "/"):
+        urls = list(dict(zip(paths, urls, strict=True)).values())   # one URL per path
+    else:
+        by_path: dict[str, str] = {}
+        urls = [by_path.setdefault(path, url) if _ID.fullmatch(last) else url
+                for path, last, url in zip(paths, lasts, urls, strict=True)]
+    return {base for url in set(urls) if (base := base_of(url))}
 
 
 def against(ref: str, base: str | None) -> str | None:
