@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from itertools import count
+from itertools import count, repeat
 from typing import Any, TypeVar
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -326,7 +326,7 @@ class Record:
     _held_places: dict[str, set[int]] = field(default_factory=dict)  # prefetch key -> places held back unparsed
     _unparsed: dict[str, HeldEntries] = field(default_factory=dict)   # prefetch key -> held back unparsed
     # name -> (prefetch key, j) of what is held back unparsed: built on the first lookup that needs it
-    _unparsed_names: dict[str, tuple[str, int]] | None = None
+    _unparsed_names: dict[str | None, tuple[str, int]] | None = None
     _read_held: Callable[[Any], Any] | None = None  # parses what was held back unparsed (HeldBack.read)
     claim: Any | None = None            # the draft Claim (subject CLAIM), once validated
     draft_orders: list[Any] = field(default_factory=list)  # the draft ServiceRequests (subject ORDER)
@@ -421,10 +421,12 @@ class Record:
             self._index_unparsed(entries)
 
     def _index_unparsed(self, entries: dict[str, HeldEntries]) -> None:
-        names = self._unparsed_names if self._unparsed_names is not None else {}
+        names: dict[str | None, tuple[str, int]] = self._unparsed_names if self._unparsed_names is not None else {}
         for key, held in entries.items():
-            for j, (_, type_id, url, _) in enumerate(held):
-                names.update((name, (key, j)) for name in (url, type_id) if name)
+            places = list(zip(repeat(key), range(len(held)), strict=False))
+            names.update(zip(held.urls, places, strict=True))
+            names.update(zip(held.type_ids, places, strict=True))
+        names.pop(None, None)
         self._unparsed_names = names
 
     def _take_unparsed(self, name: str | None = None) -> tuple[Any, str, str | None] | None:
@@ -434,7 +436,7 @@ class Record:
             return None
         if self._unparsed_names is None:
             self._index_unparsed(self._unparsed)
-        names = typing.cast(dict[str, tuple[str, int]], self._unparsed_names)
+        names = typing.cast(dict[str | None, tuple[str, int]], self._unparsed_names)
         if name is not None and name not in names:
             return None
         value = None

@@ -143,3 +143,18 @@ def test_an_invalid_resource_after_held_back_ones_keeps_its_place(client):
         answers.append([{k: v for k, v in c.items() if k != "uuid"} for c in response.get_json()["cards"]])
     assert answers[0] == answers[1]
     assert "`prefetch.observations[13]`" in str(answers[0])
+
+
+def test_a_later_copy_of_an_observation_held_back_unparsed_loses_to_it():
+    """Names of what the reader held back are indexed only when needed; a later page that repeats
+    one (the same Type/id) still finds it held, and the first copy is the one a rule reaches."""
+    request = chart(10)
+    body = hook_body.read(fhir_json.dumps(request).encode())
+    record = record_from_hook("claim-prepare", body.value["context"])
+    record.add_prefetch(body.value["prefetch"], held=body.held)
+    later = vital(3, request["context"]["patientId"], code="72514-3", valueQuantity={"value": 9, "unit": "/min"})
+    record.add_prefetch({"more": {"resourceType": "Bundle", "type": "searchset", "entry": [{"resource": later}]}})
+    assert [o.id for o in record.all("Observation")] == ["vs-1000", "vs-1001"]
+    found = record.resolve("Observation/vs-3")
+    assert found is not None and found.valueQuantity.value == 63
+    assert record.key_of(found) == "Observation/vs-3"
