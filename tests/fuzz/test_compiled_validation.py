@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from plugin import fhir_validation
-from plugin.record import _MODELS, KNOWN_TYPES
+from plugin import KNOWN_TYPES, fhir_validation
+from plugin.record import _MODELS
 from tests.fuzz.conftest import FUZZ_EXAMPLES
 from tests.fuzz.test_hostile_bodies import BASES, json_values, paths, prefetch_resources, replaced
 from tests.fuzz.test_validated_elements import outcome
