@@ -147,30 +147,36 @@ class _Compiler:
                               for c in schema["choices"]]
         return out
 
-    def validator(self, klass: type[FHIRAbstractModel]) -> SchemaValidator | None:
-        root = self.reference(klass)
-        if root is None:
-            return None
-        definitions = [typing.cast(CoreSchema, d) for d in self.definitions.values() if d]
-        try:
-            return SchemaValidator(core_schema.definitions_schema(typing.cast(CoreSchema, root), definitions))
-        except Exception:  # noqa: BLE001 - a shape not foreseen (a model refused after others referred to it)
-            return None
 
+def _compile(names: list[str]) -> tuple[SchemaValidator | None, frozenset[str]]:
+    """One validator for the resource types `names`, and those it compiled.
 
-def _compile(types: list[str]) -> dict[type, SchemaValidator]:
+    Its input is `(resource type, JSON without resourceType)`. One validator for all types, as
+    they share their element definitions: ~2 MB, where one validator per type would hold a copy
+    of them each (~28 MB measured).
+    """
+    def resource_type(pair: tuple[str, Any]) -> str:
+        return pair[0]
+
+    def resource(pair: tuple[str, Any]) -> Any:
+        return pair[1]
+
     compiler = _Compiler()
-    out = {}
-    for name in types:
-        klass = get_fhir_model_class(name)
-        validator = compiler.validator(klass)
-        if validator is not None:
-            out[klass] = validator
-    return out
+    roots = {}
+    for name in names:
+        root = compiler.reference(get_fhir_model_class(name))
+        if root is not None:
+            roots[name] = core_schema.no_info_before_validator_function(resource, typing.cast(CoreSchema, root))
+    definitions = [typing.cast(CoreSchema, d) for d in compiler.definitions.values() if d]
+    try:
+        union = core_schema.tagged_union_schema(typing.cast(dict[Any, CoreSchema], roots), discriminator=resource_type)
+        return SchemaValidator(core_schema.definitions_schema(union, definitions)), frozenset(roots)
+    except Exception:  # noqa: BLE001 - a shape not foreseen (a model refused after others referred to it)
+        return None, frozenset()
 
 
 # The resource types this service reads (plugin/record.py), plus what suggestions update.
-_VALIDATORS = _compile([
+_VALIDATOR, _COMPILED = _compile([
     "Patient", "Encounter", "Procedure", "Observation", "Condition", "Goal", "CarePlan",
     "ServiceRequest", "Claim", "Coverage", "Organization", "Practitioner", "PractitionerRole",
     "Provenance", "DocumentReference", "Binary",
@@ -178,8 +184,8 @@ _VALIDATORS = _compile([
 
 
 def compiled_types() -> frozenset[str]:
-    """The resource types validated by a compiled validator (the others by the library alone)."""
-    return frozenset(k.__name__ for k in _VALIDATORS)
+    """The resource types validated by the compiled validator (the others by the library alone)."""
+    return _COMPILED
 
 
 def validate(model_cls: type[Any], raw: Any) -> Any:
@@ -198,9 +204,9 @@ def validate(model_cls: type[Any], raw: Any) -> Any:
 def compiled(model_cls: type[Any], raw: Any) -> Any:
     """The compiled validator's own verdict: the model, or ValueError/ValidationError if it refuses
     (or `model_cls` is not compiled). Never accepts what fhir.resources refuses."""
-    validator = _VALIDATORS.get(model_cls)
-    if validator is None or not isinstance(raw, dict):
-        raise ValueError(f"no compiled validator for {model_cls.__name__} input")
-    if raw.get("resourceType", model_cls.__name__) != model_cls.__name__:
+    name = model_cls.__name__
+    if _VALIDATOR is None or name not in _COMPILED or not isinstance(raw, dict):
+        raise ValueError(f"no compiled validator for {name} input")
+    if raw.get("resourceType", name) != name:
         raise ValueError("another resourceType")
-    return validator.validate_python({k: v for k, v in raw.items() if k != "resourceType"})
+    return _VALIDATOR.validate_python((name, {k: v for k, v in raw.items() if k != "resourceType"}))
