@@ -225,12 +225,18 @@ def validate(model_cls: type[Any], raw: Any) -> Any:
 
     `raw` is a resource's JSON (dict); elements inside it may already be models of their type.
     Raises what `model_cls.model_validate` raises (pydantic ValidationError, and TypeError or
-    ValueError for some shapes).
+    ValueError for some shapes), and TypeError where fhir.resources itself fails on a malformed
+    resource (AttributeError for JSON text of a non-object given as a primitive's extension,
+    KeyError for a contained resource of no known type).
     """
     try:
         return compiled(model_cls, raw)
-    except (ValidationError, TypeError, ValueError):
-        return model_cls.model_validate(raw)  # refused or not compiled: the library decides, with its own errors
+    except (ValidationError, TypeError, ValueError, AttributeError, KeyError):
+        pass  # refused, not compiled, or the library's code it kept (contained resources) failed: the library decides
+    try:
+        return model_cls.model_validate(raw)
+    except (AttributeError, KeyError) as error:
+        raise TypeError(f"fhir.resources failed on this resource ({type(error).__name__})") from error
 
 
 def compiled(model_cls: type[Any], raw: Any) -> Any:

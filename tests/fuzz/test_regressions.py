@@ -63,3 +63,17 @@ def test_feedback_time_pushed_out_of_range_by_its_offset_is_a_400(fuzz_client):
     status, answer = post(fuzz_client, f"/cds-services/{HOOKS['claim-prepare']}/feedback",
                           json.dumps(body), "regression")
     assert status == 400 and "outcomeTimestamp" in answer["issue"][0]["expression"][0]
+
+
+def test_malformed_elements_of_a_claim_are_a_clear_400(fuzz_client):
+    # The compiled validator (plugin/fhir_validation.py) crashed on a primitive's extension that is
+    # not an object and accepted a null contained resource, which the reader then tripped on; and
+    # fhir.resources itself raised AttributeError / KeyError on the last two (500s).
+    for change in ({"_status": "unknown"}, {"_status": [None]}, {"contained": [None]},
+                   {"_status": "[1]"}, {"contained": [{"resourceType": "NoSuchResource", "id": "x"}]}):
+        body = json.loads(json.dumps(BASES["claim-prepare"]))
+        body["context"]["claim"].update(change)
+        status, answer = post(fuzz_client, f"/cds-services/{HOOKS['claim-prepare']}", json.dumps(body),
+                              "regression")
+        assert status == 400, (change, answer)
+        assert answer["issue"][0]["expression"] == ["context.claim"]
