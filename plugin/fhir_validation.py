@@ -91,6 +91,16 @@ def _after_construction(klass: type[FHIRAbstractModel]) -> Callable[[Any], Any] 
     return check
 
 
+def _given_model(klass: type[FHIRAbstractModel]) -> Callable[[Any], Any]:
+    """The library's check of a `klass` model given as an element: taken as it is, if it still
+    names klass's FHIR type (`__resource_type__` can be set on an instance)."""
+    def given(model: Any) -> Any:
+        if model.__resource_type__ != klass.__resource_type__:
+            raise ValueError("a model naming another FHIR type")
+        return model
+    return given
+
+
 def _not_null(value: Any) -> Any:
     if value is None:
         raise ValueError("null element")
@@ -143,10 +153,11 @@ class _Compiler:
             model = core_schema.no_info_after_validator_function(check, model)
         # The library's wrapper builds the element from a dict, and takes a model of the element's
         # FHIR type as it is. Chosen by the input's exact type, in C: a dict is built, a `klass`
-        # model taken; anything else (JSON text, other mappings, subclasses, a Duration where a
-        # Quantity is expected, ...) is refused here and left to the library.
+        # model checked and taken; anything else (JSON text, other mappings, subclasses, a
+        # Duration where a Quantity is expected, ...) is refused here and left to the library.
+        given = core_schema.no_info_plain_validator_function(_given_model(klass))
         return dict(core_schema.tagged_union_schema(
-            typing.cast(dict[Any, CoreSchema], {dict: model, klass: core_schema.any_schema()}), discriminator=type, ref=name))
+            typing.cast(dict[Any, CoreSchema], {dict: model, klass: given}), discriminator=type, ref=name))
 
     def _fields(self, schema: dict[str, Any]) -> dict[str, Any] | None:
         """The model's fields with element wrappers compiled; the null check dropped."""

@@ -116,6 +116,11 @@ def mutated(model, **values):
     return model
 
 
+def renamed(model, resource_type):
+    model.__resource_type__ = resource_type  # an instance attribute: the class keeps its own
+    return model
+
+
 SPECIAL_SHAPES = {
     "null in a list of elements": {"note": [None]},
     "an element given as JSON text": {"code": '{"text": "massage"}'},
@@ -150,6 +155,7 @@ SPECIAL_SHAPES = {
     "an element model holding two values of one choice": {"extension": [
         Extension.model_construct(url="http://example.org/x", valueString="a", valueInteger=1)]},
     "a mutated element model": {"code": mutated(CodeableConcept(text="massage"), text=["not", "a", "string"])},
+    "an element model renamed to another type": {"code": renamed(CodeableConcept(text="massage"), "Coding")},
 }
 
 
