@@ -10,9 +10,9 @@ each. For a 13 KB visit that is ~125 model validations and most of the request's
 import from the models' own core schemas with those layers taken out:
 
 - an element's Python wrapper becomes a reference to the element model's compiled schema, which
-  takes a dict, or a model as the wrapper takes it (an instance of the class naming the same FHIR
-  type: a Duration is no Quantity), and refuses anything else (JSON text, other mappings, lists:
-  the library decides those);
+  takes a dict, or a model of exactly that class still naming its FHIR type, and refuses
+  anything else (JSON text, other mappings, lists, subclasses such as a Duration given for a
+  Quantity): the library decides those;
 - the null-in-list check goes: a list of complex elements holds model schemas, which refuse null
   natively, and the wrappers kept (contained resources) refuse it in front;
 - the custom `__init__` goes: it only pops `resourceType`/`resource_type` and checks it, which
@@ -178,9 +178,9 @@ class _Compiler:
             klass = _wrapped_model(schema)
             if klass is None:
                 return schema  # a primitive type's own validator
-            compiled = self.reference(klass) if klass.__name__ not in _POLYMORPHIC else None
+            ref = self.reference(klass) if klass.__name__ not in _POLYMORPHIC else None
             # The library's element wrapper takes null: only its null check kept it out of lists.
-            return compiled or dict(core_schema.no_info_before_validator_function(_not_null, typing.cast(CoreSchema, schema)))
+            return ref or dict(core_schema.no_info_before_validator_function(_not_null, typing.cast(CoreSchema, schema)))
         out = dict(schema)
         for key in ("schema", "items_schema"):
             if isinstance(schema.get(key), dict):
@@ -252,7 +252,8 @@ def validate(model_cls: type[Any], raw: Any) -> Any:
 
 def compiled(model_cls: type[Any], raw: Any) -> Any:
     """The compiled validator's own verdict: the model, or ValueError/ValidationError if it refuses
-    (or `model_cls` is not compiled). Never accepts what fhir.resources refuses."""
+    (or `model_cls` is not compiled); a contained resource is validated by the library's own code,
+    which may raise anything it raises. Never accepts what fhir.resources refuses."""
     name = model_cls.__name__
     if _VALIDATOR is None or _COMPILED.get(name) is not model_cls or not isinstance(raw, dict):
         raise ValueError(f"no compiled validator for {name} input")  # another FHIR version or a subclass too

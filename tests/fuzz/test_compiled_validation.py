@@ -1,9 +1,11 @@
 """The compiled validator (plugin/fhir_validation.py) must decide exactly as fhir.resources does.
 
 Whatever the compiled validator accepts on its own, fhir.resources accepts too, with an equal
-model (class, values, fields set); what it refuses goes to fhir.resources, so `validate` always
-gives the library's outcome. Checked on every valid resource of the scenarios and on hostile
-variants of them, and on the shapes the library treats specially.
+model (class, values, fields set, nested classes); what it refuses goes to fhir.resources, so
+`validate` always gives the library's outcome. Checked on every valid resource of the scenarios,
+on hostile variants of them (values replaced, keys inserted anywhere), on the shapes the library
+treats specially, on element models handed in (as plugin/record.py's memory does), and on deep
+nesting.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import collections.abc
 import copy
 import json
 
+import fhir.resources.procedure
 import pytest
 from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.coding import Coding
@@ -86,6 +89,7 @@ def test_broken_resources_get_the_library_verdict(data, value):
 PROCEDURE = {"resourceType": "Procedure", "id": "p1", "status": "completed",
              "code": {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "97124"}]},
              "subject": {"reference": "Patient/1"}, "performedDateTime": "2026-03-02"}
+
 
 class Mapping(collections.abc.Mapping):
     """A mapping that is not a dict (fhir.resources takes only dicts, JSON text and models)."""
@@ -167,7 +171,6 @@ def test_shapes_the_library_treats_specially_get_its_verdict(change):
     assert_agrees(_MODELS["Procedure"], raw)
 
 
-
 class LocalProcedure(Procedure):
     pass
 
@@ -176,8 +179,7 @@ LocalProcedure.__name__ = "Procedure"  # a subclass that keeps the name
 
 
 def test_a_model_class_that_only_shares_the_name_gets_its_own_verdict():
-    import fhir.resources.procedure  # fhir.resources' default version (R5), another Procedure
-    for model_cls in (fhir.resources.procedure.Procedure, LocalProcedure):
+    for model_cls in (fhir.resources.procedure.Procedure, LocalProcedure):  # R5's, and a subclass
         assert_agrees(model_cls, PROCEDURE)
 
 
@@ -232,6 +234,11 @@ hostile_values = (json_values | st.just([None]) | st.just({}) | st.just([])
                   | st.sampled_from(RESOURCES[:8]).map(lambda r: [r]))           # resources, as contained
 
 
+MEMORY = ValidatedElements()  # shared by the examples: what one remembers, the next may reuse
+for resource in RESOURCES:
+    MEMORY.validate(_MODELS[resource["resourceType"]], resource)
+
+
 @settings(max_examples=FUZZ_EXAMPLES * 4, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data(), value=hostile_values)
 def test_inserted_keys_get_the_library_verdict(data, value):
@@ -245,7 +252,3 @@ def test_inserted_keys_get_the_library_verdict(data, value):
     # and through the element memory of plugin/record.py, which hands validated models down
     assert verdict(MEMORY.validate, model_cls, changed) == verdict(fhir_validation.validate, model_cls, changed)
 
-
-MEMORY = ValidatedElements()  # shared by the examples: what one remembers, the next may reuse
-for resource in RESOURCES:
-    MEMORY.validate(_MODELS[resource["resourceType"]], resource)
