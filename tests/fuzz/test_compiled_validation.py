@@ -226,8 +226,19 @@ def at(node, path):
     return node
 
 
+def models_in(model):
+    """Every element model inside a model."""
+    for name in type(model).model_fields:
+        for value in (lambda v: v if isinstance(v, list) else [v])(getattr(model, name)):
+            if isinstance(value, BaseModel):
+                yield value
+                yield from models_in(value)
+
+
 ELEMENTS = [at(raw, path) for raw in RESOURCES[:8] for path in paths(raw) if isinstance(at(raw, path), (dict, list))]
+ELEMENT_MODELS = [m for raw in RESOURCES for m in models_in(_MODELS[raw["resourceType"]].model_validate(raw))]
 hostile_values = (json_values | st.just([None]) | st.just({}) | st.just([])
+                  | st.sampled_from(ELEMENT_MODELS) | st.sampled_from(ELEMENT_MODELS).map(lambda m: [m])
                   | st.sampled_from(ELEMENTS)                                    # an element moved elsewhere
                   | st.sampled_from(ELEMENTS).map(json.dumps)                    # or given as JSON text
                   | st.sampled_from(ELEMENTS).map(lambda e: [e, None])           # or in a list with a null
