@@ -77,3 +77,17 @@ def test_malformed_elements_of_a_claim_are_a_clear_400(fuzz_client):
                               "regression")
         assert status == 400, (change, answer)
         assert answer["issue"][0]["expression"] == ["context.claim"]
+
+
+def test_nesting_built_up_through_remembered_elements_is_skipped_not_a_500():
+    # The element memory (plugin/record.py) hands validation the model of an element it validated
+    # before, so validation no longer sees how deep the JSON goes: each resource nesting 60 levels
+    # deeper than the last passed, until the walk looking for modifierExtension ran out of stack.
+    procedure = {"resourceType": "Procedure", "id": "deeper", "status": "completed", "subject": {"reference": "Patient/p"}}
+    extension = {"url": "http://example.org/x", "valueString": "modifierExtension"}  # the word makes that walk go all the way
+    for _ in range(12):
+        for _ in range(60):
+            extension = {"url": "http://example.org/x", "extension": [extension]}
+        record = record_from_hook("claim-prepare", {}, {"procedures": {**procedure, "extension": [extension]}})
+    assert record.all("Procedure") == []  # 720 levels
+    assert [(s.where, s.reason) for s in record.skipped] == [("Procedure/deeper", "resource: nested too deeply to validate")]
