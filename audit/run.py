@@ -9,6 +9,7 @@ so memory does not grow with the export.
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -88,7 +89,10 @@ def _evaluator(policy: Policy, workers: int, scheduler: str | None) -> Iterator[
     elif workers == 1:
         yield lambda batches: (audit_batch(batch, policy) for batch in batches)
     else:
-        with ProcessPoolExecutor(workers, initializer=_set_policy, initargs=(policy,)) as pool:
+        # forkserver, not fork: a fork copies whatever lock another thread holds at that moment
+        # (logging, a database driver) and the worker can wait on it forever.
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"),
+                                 initializer=_set_policy, initargs=(policy,)) as pool:
             yield lambda batches: _run_bounded(lambda b: pool.submit(_audit_with_process_policy, b), wait_local,
                                                batches, workers * BATCHES_PER_WORKER)
 
