@@ -147,8 +147,11 @@ def item_day(item: Any) -> date | None:
 
 
 def massage_lines(record: Record) -> list[Any]:
-    claim = record.claim
-    return [i for i in (claim.item or []) if item_cpt(i) == MASSAGE] if claim is not None else []
+    """The claim's 97124 lines (once per request: most rules start from them)."""
+    def compute() -> list[Any]:
+        claim = record.claim
+        return [i for i in (claim.item or []) if item_cpt(i) == MASSAGE] if claim is not None else []
+    return record.memo("massage_lines", compute)
 
 
 def visit_massage_lines(record: Record) -> list[Any]:
@@ -285,8 +288,9 @@ def _during_visit(record: Record, proc: Any) -> bool:
 
 
 def massage_procedures(record: Record) -> list[Any]:
-    """This visit's completed 97124 Procedures."""
-    return [p for p in visit_procedures(record) if MASSAGE in cpt_codes(p.code)]
+    """This visit's completed 97124 Procedures (once per request: most rules start from them)."""
+    return record.memo("massage_procedures",
+                       lambda: [p for p in visit_procedures(record) if MASSAGE in cpt_codes(p.code)])
 
 
 def timed_minutes(record: Record, policy: Policy) -> dict[str, int]:

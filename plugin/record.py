@@ -443,6 +443,8 @@ class Record:
     def incomplete(self, *keys: str) -> list[str]:
         """Those of the prefetch keys whose data is partial or could not be had, or holds a resource
         that was skipped (the one that is missing may be the one a rule looks for)."""
+        if not self.unavailable and not self.skipped:  # the usual request: only the states can say
+            return [k for k in keys if k in self.states and not self.states[k].usable]
         return [k for k in keys if k in self.unavailable or not self.states.get(k, Status.COMPLETE).usable
                 or self.has_skipped(k)]
 

@@ -10,6 +10,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,14 +44,22 @@ class PayerProfile:
     coverage_types: str = ""            # value set of Coverage.type codes that mean this payer
     name_contains: tuple[str, ...] = ()  # words in a plan or payer name that mean this payer
 
+    # The profile's own names folded once per process (a profile never changes), not per request.
+    @cached_property
+    def _identifiers(self) -> frozenset[str]:
+        return frozenset(_fold(i) for i in self.identifiers)
+
+    @cached_property
+    def _names(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        return frozenset(_fold(a) for a in (self.name, self.id, *self.aliases)), tuple(_fold(w) for w in self.name_contains)
+
     def has_identifier(self, identifiers: Iterable[str]) -> bool:
-        wanted = {_fold(i) for i in self.identifiers}
+        wanted = self._identifiers
         return any(_fold(i) in wanted for i in identifiers)
 
     def has_name(self, names: Iterable[str]) -> bool:
         """A name equal to the profile's name, id or an alias, or containing one of `name_contains`."""
-        wanted = {_fold(a) for a in (self.name, self.id, *self.aliases)}
-        parts = [_fold(w) for w in self.name_contains]
+        wanted, parts = self._names
         return any(_fold(n) in wanted or any(w in _fold(n) for w in parts) for n in names)
 
 
@@ -80,21 +89,20 @@ class ValueSet:
         self.name: str = resource.get("name") or resource.get("id", "")
         self.title: str = resource.get("title") or self.name
         self._codes: set[tuple[str, str]] = set()
-        self._prefixes: list[tuple[str, str]] = []
+        self._prefixes: dict[str, tuple[str, ...]] = {}   # system -> its `is-a` code prefixes
         for include in resource.get("compose", {}).get("include", []):
             system = include.get("system", "")
             for concept in include.get("concept", []):
                 self._codes.add((system, _norm(system, concept["code"])))
             for flt in include.get("filter", []):
                 if flt.get("op") == "is-a":
-                    self._prefixes.append((system, _norm(system, flt["value"])))
+                    self._prefixes[system] = (*self._prefixes.get(system, ()), _norm(system, flt["value"]))
 
     def contains(self, system: str | None, code: str | None) -> bool:
         if not system or not code:
             return False
         code = _norm(system, code)
-        return (system, code) in self._codes or any(
-            system == s and code.startswith(p) for s, p in self._prefixes)
+        return (system, code) in self._codes or code.startswith(self._prefixes.get(system, ()))
 
     def codes(self, system: str) -> set[str]:
         return {c for s, c in self._codes if s == system}
