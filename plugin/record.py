@@ -606,7 +606,8 @@ class Record:
         if target is not None:
             return self.key_of(target)
         ref = reference_string(reference)
-        return logical_key(ref, self._bases or None) if ref else None
+        # Once per reference and request: every resource names the same patient and encounter.
+        return self.memo(("logical_key", ref), lambda: logical_key(ref, self._bases or None)) if ref else None
 
     def key_of(self, model: Any) -> str:
         """A resource's identity in this record: `Type/id`, else its fullUrl, else its place."""

@@ -139,7 +139,8 @@ def is_current_condition(condition: Any) -> bool:
 
 
 def current_conditions(record: Record) -> list[Any]:
-    return [c for c in for_patient(record, "Condition") if is_current_condition(c)]
+    return record.memo("current_conditions",
+                       lambda: [c for c in for_patient(record, "Condition") if is_current_condition(c)])
 
 
 def withdrawn_codes(record: Record) -> dict[str, Any]:
@@ -240,8 +241,8 @@ def set_aside(sources: Iterable[Source]) -> str:
 
 
 def goal_sources(record: Record) -> list[Source]:
-    return [source_of(record, g, (g.description,)) for g in current_goals(record)
-            if g.description is not None]
+    return record.memo("goal_sources", lambda: [source_of(record, g, (g.description,)) for g in current_goals(record)
+                                                if g.description is not None])
 
 
 def careplan_activity_sources(record: Record) -> list[Source]:
@@ -258,10 +259,13 @@ def careplan_activity_sources(record: Record) -> list[Source]:
 
 
 def massage_service_sources(record: Record, notes: bool = True) -> list[Source]:
-    """Reasons (and notes) of the 97124 orders being signed, or of this visit's 97124 services."""
-    services = massage_orders(record) if record.subject is Subject.ORDER else massage_procedures(record)
-    read = purpose_sources if notes else reason_sources
-    return [s for service in services for s in read(record, service)]
+    """Reasons (and notes) of the 97124 orders being signed, or of this visit's 97124 services
+    (once per request: several rules read them)."""
+    def compute() -> list[Source]:
+        services = massage_orders(record) if record.subject is Subject.ORDER else massage_procedures(record)
+        read = purpose_sources if notes else reason_sources
+        return [s for service in services for s in read(record, service)]
+    return record.memo(("massage_service_sources", notes), compute)
 
 
 # -- matching codes and words ------------------------------------------------------------
