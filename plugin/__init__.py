@@ -13,6 +13,8 @@ The package, one concern a module:
 
 - record.py         `Record`: the validated, indexed resources of one evaluation, its `Subject`
                     (a draft Claim or draft orders), patient and visit; what was skipped and why.
+- fhir_validation.py fhir.resources' R4B validation, compiled into one pydantic-core validator per
+                    resource type (same models, same errors, several times faster).
 - completeness.py   how complete a search result is (`Status`: complete, partial, ...).
 - references.py     every form of FHIR reference read as one key (relative, absolute, urn, #id).
 - dates.py          dates of service: FHIR date, dateTime, Period and instant as days.

@@ -1,13 +1,13 @@
 """A validated, indexed view of the FHIR resources one evaluation reads: its subject (a draft
 Claim or draft orders), the patient and visit, and what the rules may read about them.
 
-Every resource is validated on its own with the fhir.resources R4B model of its type.
-One bad resource is skipped and reported; it never sinks the request.
+Every resource is validated on its own with the fhir.resources R4B model of its type (through
+plugin/fhir_validation.py, which decides as the library does at compiled speed). One bad
+resource is skipped and reported; it never sinks the request.
 
-Validation is the costliest step of a request (fhir.resources checks each element in Python),
-so validated elements are remembered by content: an element (a whole resource, a
-CodeableConcept, a Period, ...) whose exact JSON passed validation before is not checked
-again, its model is reused. Everything a rule reads was validated, only not twice. Reused
+Validation is still the costliest step of reading a record, so validated elements are also
+remembered by content: an element (a whole resource, a CodeableConcept, a Period, ...) whose
+exact JSON passed validation before is not checked again, its model is reused. Everything a rule reads was validated, only not twice. Reused
 models are shared across requests, so they must never be mutated: updates are built from
 `Record.raw` (plugin/fixes.py), never by assigning to a model.
 """
@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from plugin import fhir_validation
 from plugin.completeness import Status, classify
 from plugin.prefilter import HeldBack, Prefilter, goal_measures
 from plugin.references import (
@@ -112,13 +113,13 @@ class ValidatedElements:
         return self._fields[model_cls]
 
     def validate(self, model_cls: type[Any], raw: dict[str, Any]) -> Any:
-        """model_cls.model_validate(raw), reusing any element validated before; raises the same errors."""
+        """model_cls.model_validate(raw) (compiled), reusing any element validated before; raises the same errors."""
         key = self.key(model_cls, raw)
         model = self._lookup(key)
         if model is not None:
             return model
         prepared, fresh = self._substitute(model_cls, raw, ())
-        model = model_cls.model_validate(prepared)
+        model = fhir_validation.validate(model_cls, prepared)
         self._store(key, model)
         for path, sub_key in fresh:
             sub = _follow(model, path)
