@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from plugin.documents import service_note, unreadable_notes
@@ -54,7 +55,7 @@ class Source:
     label: str = ""
     excluded: str = ""
 
-    @property
+    @cached_property  # read once per lexicon that searches it; a Source never changes
     def text(self) -> str:
         return "\n".join([*texts(list(self.concepts)), self.notes]).strip()
 
