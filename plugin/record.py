@@ -52,6 +52,7 @@ KNOWN_TYPES = frozenset({
 })
 _MODELS = {name: get_fhir_model_class(name) for name in KNOWN_TYPES}
 T = TypeVar("T")
+_UNSET = object()   # Record.memo: no fact computed yet (None is a fact)
 CACHE_ENTRIES = 10_000   # validated elements kept per process (about 25 MB at most, measured)
 
 
@@ -631,9 +632,10 @@ class Record:
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """Compute a derived fact once per request."""
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return typing.cast(T, self._memo[key])
+        found = self._memo.get(key, _UNSET)   # one lookup: the rules ask a few hundred times a request
+        if found is _UNSET:
+            found = self._memo[key] = compute()
+        return found  # type: ignore[no-any-return]  # (typing.cast is a call per lookup)
 
     @staticmethod
     def ref_of(model: Any) -> str:
