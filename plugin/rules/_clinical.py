@@ -47,12 +47,14 @@ _CURRENT_GOAL = {"active", "accepted", "planned", "proposed"}
 @dataclass(frozen=True)
 class Source:
     """Codes and text read from one place: `ref` names it in the evidence line, `label` in the
-    prose. A source with `excluded` set was read but does not count (the words say why)."""
+    prose (or a function that words it: most sources are never named on a card, and wording
+    one costs more than reading it). A source with `excluded` set was read but does not count
+    (the words say why)."""
 
     ref: str
     concepts: tuple[Any, ...] = ()
     notes: str = ""
-    label: str = ""
+    label: str | Callable[[], str] = ""
     excluded: str = ""
 
     @cached_property  # read once per lexicon that searches it; a Source never changes
@@ -61,7 +63,7 @@ class Source:
 
     @property
     def name(self) -> str:
-        return self.label or "the record"
+        return (self.label() if callable(self.label) else self.label) or "the record"
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,7 @@ def refs(hits: Iterable[Hit], *more: Iterable[str]) -> list[str]:
 
 def source_of(record: Record, model: Any, concepts: Iterable[Any] = (), notes: str = "") -> Source:
     return Source(Record.ref_of(model), tuple(c for c in concepts if c is not None), notes,
-                  label(record, model))
+                  lambda: label(record, model))
 
 
 # -- whose and whether current ----------------------------------------------------------
