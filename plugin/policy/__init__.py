@@ -54,13 +54,15 @@ class PayerProfile:
         return frozenset(_fold(a) for a in (self.name, self.id, *self.aliases)), tuple(_fold(w) for w in self.name_contains)
 
     def has_identifier(self, identifiers: Iterable[str]) -> bool:
-        wanted = self._identifiers
-        return any(_fold(i) in wanted for i in identifiers)
+        return not self._identifiers.isdisjoint(_fold(i) for i in identifiers)
 
     def has_name(self, names: Iterable[str]) -> bool:
         """A name equal to the profile's name, id or an alias, or containing one of `name_contains`."""
+        return self._has_folded_name([_fold(n) for n in names])
+
+    def _has_folded_name(self, folded: Iterable[str]) -> bool:
         wanted, parts = self._names
-        return any(_fold(n) in wanted or any(w in _fold(n) for w in parts) for n in names)
+        return any(n in wanted or any(w in n for w in parts) for n in folded)
 
 
 @dataclass(frozen=True)
@@ -144,13 +146,17 @@ class Policy:
         profile lists; the Coverage.type (a profile's coverage_types value set); the payer
         Organization's name or alias; the plan name; `payor.display`; else `default`."""
         named = [p for p in self.profiles.values() if p.id != "default"]
+        # The facts folded once, not once per profile they are held against.
+        ids = {_fold(i) for i in facts.identifiers}
+        orgs, plans, displays = ([_fold(n) for n in names]
+                                 for names in (facts.organization_names, facts.plan_names, facts.displays))
         steps: list[Callable[[PayerProfile], bool]] = [
-            lambda p: p.has_identifier(facts.identifiers),
+            lambda p: not p._identifiers.isdisjoint(ids),
             lambda p: bool(p.coverage_types) and any(
                 self.valueset(p.coverage_types).contains(system, code) for system, code in facts.coverage_types),
-            lambda p: p.has_name(facts.organization_names),
-            lambda p: p.has_name(facts.plan_names),
-            lambda p: p.has_name(facts.displays),
+            lambda p: p._has_folded_name(orgs),
+            lambda p: p._has_folded_name(plans),
+            lambda p: p._has_folded_name(displays),
         ]
         for step in steps:
             found = next((p for p in named if step(p)), None)
