@@ -51,7 +51,9 @@ class PayerProfile:
 
     @cached_property
     def _names(self) -> tuple[frozenset[str], tuple[str, ...]]:
-        return frozenset(_fold(a) for a in (self.name, self.id, *self.aliases)), tuple(_fold(w) for w in self.name_contains)
+        """(the profile's name, id and aliases; the words of `name_contains`), folded."""
+        return (frozenset(_fold(a) for a in (self.name, self.id, *self.aliases)),
+                tuple(_fold(w) for w in self.name_contains))
 
     def has_identifier(self, identifiers: Iterable[str]) -> bool:
         return not self._identifiers.isdisjoint(_fold(i) for i in identifiers)

@@ -244,8 +244,8 @@ def set_aside(sources: Iterable[Source]) -> str:
 
 
 def goal_sources(record: Record) -> list[Source]:
-    return record.memo("goal_sources", lambda: [source_of(record, g, (g.description,)) for g in current_goals(record)
-                                                if g.description is not None])
+    return record.memo("goal_sources", lambda: [
+        source_of(record, g, (g.description,)) for g in current_goals(record) if g.description is not None])
 
 
 def careplan_activity_sources(record: Record) -> list[Source]:
