@@ -477,16 +477,17 @@ class Record:
             return None
         try:
             model = VALIDATED.validate(model_cls, raw)
+            modifier = _modifier_extension(raw, rtype)
         except ValidationError as error:
             self.skipped.append(Skipped(where=ref or where, path=where, reason=_describe(error)))
             return None
         except (TypeError, ValueError) as error:  # fhir.resources raises these for some shapes
             self.skipped.append(Skipped(where=ref or where, path=where, reason=type(error).__name__))
             return None
-        except RecursionError:  # fhir.resources recurses per level: ~150 nested extensions exhaust the stack
+        except RecursionError:  # fhir.resources recurses per level: ~150 nested extensions exhaust the stack,
+            # and so may the walk for modifierExtension where validation reused remembered elements
             self.skipped.append(Skipped(where=ref or where, path=where, reason="resource: nested too deeply to validate"))
             return None
-        modifier = _modifier_extension(raw, rtype)
         if modifier:
             self.skipped.append(Skipped(where=ref or where, path=where, reason=modifier,
                                         why="carries a modifierExtension this service does not understand"))

@@ -63,3 +63,31 @@ def test_feedback_time_pushed_out_of_range_by_its_offset_is_a_400(fuzz_client):
     status, answer = post(fuzz_client, f"/cds-services/{HOOKS['claim-prepare']}/feedback",
                           json.dumps(body), "regression")
     assert status == 400 and "outcomeTimestamp" in answer["issue"][0]["expression"][0]
+
+
+def test_malformed_elements_of_a_claim_are_a_clear_400(fuzz_client):
+    # The compiled validator (plugin/fhir_validation.py) crashed on a primitive's extension that is
+    # not an object and accepted a null contained resource, which the reader then tripped on; and
+    # fhir.resources itself raised AttributeError / KeyError on the last two (500s).
+    for change in ({"_status": "unknown"}, {"_status": [None]}, {"contained": [None]},
+                   {"_status": "[1]"}, {"contained": [{"resourceType": "NoSuchResource", "id": "x"}]}):
+        body = json.loads(json.dumps(BASES["claim-prepare"]))
+        body["context"]["claim"].update(change)
+        status, answer = post(fuzz_client, f"/cds-services/{HOOKS['claim-prepare']}", json.dumps(body),
+                              "regression")
+        assert status == 400, (change, answer)
+        assert answer["issue"][0]["expression"] == ["context.claim"]
+
+
+def test_nesting_built_up_through_remembered_elements_is_skipped_not_a_500():
+    # The element memory (plugin/record.py) hands validation the model of an element it validated
+    # before, so validation no longer sees how deep the JSON goes: each resource nesting 60 levels
+    # deeper than the last passed, until the walk looking for modifierExtension ran out of stack.
+    procedure = {"resourceType": "Procedure", "id": "deeper", "status": "completed", "subject": {"reference": "Patient/p"}}
+    extension = {"url": "http://example.org/x", "valueString": "modifierExtension"}  # the word makes that walk go all the way
+    for _ in range(12):
+        for _ in range(60):
+            extension = {"url": "http://example.org/x", "extension": [extension]}
+        record = record_from_hook("claim-prepare", {}, {"procedures": {**procedure, "extension": [extension]}})
+    assert record.all("Procedure") == []  # 720 levels
+    assert [(s.where, s.reason) for s in record.skipped] == [("Procedure/deeper", "resource: nested too deeply to validate")]
