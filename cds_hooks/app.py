@@ -106,6 +106,8 @@ def log_requests(app: Flask) -> None:
     @app.after_request
     def finish(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        if not log.isEnabledFor(logging.INFO):  # nobody writes the line: do not build it
+            return response
         log.info(json.dumps({
             "request_id": g.get("request_id"), "method": request.method, "path": request.path,
             "status": response.status_code, "hook": g.get("hook"), "rules": g.get("rule_codes"),

@@ -214,16 +214,17 @@ def gather(service: Service, request: HookRequest, config: Config, record: Recor
     queries, pages = {}, {}
     partial_refetch: set[str] = set()  # partial keys searched again in full
     for key, template in service.prefetch.items():
-        query = render(template, request.context)
+        # A query is rendered only for a key that needs one (the EHR usually sent them all).
         if states.get(key) is Status.PARTIAL:
             link = urljoin(server + "/", next_link(sent[key])) if server else None
             if server and link and origin(link) == origin(server):
                 pages[key] = link  # the rest, from where the EHR's own search left off
-            elif query is not None:
+            elif (query := render(template, request.context)) is not None:
                 queries[key] = query  # a link to elsewhere: the whole search again, on fhirServer
                 partial_refetch.add(key)
-        elif (key not in sent or states[key] is Status.FAILED) and query is not None:
-            queries[key] = query
+        elif key not in sent or states[key] is Status.FAILED:
+            if (query := render(template, request.context)) is not None:
+                queries[key] = query
     allowed = server is not None and allowed_server(server, config)
     if server and not allowed and service.required.intersection(set(queries) - partial_refetch):
         raise ServerNotAllowed()  # deciding would mean calling it: refuse, never contact it

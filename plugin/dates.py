@@ -54,6 +54,8 @@ def days(value: Any) -> Days | None:
 
 
 def first_day(value: Any) -> date | None:
+    if isinstance(value, date):  # a full date or a dateTime: its own day, without building Days
+        return value.date() if isinstance(value, datetime) else value
     found = days(value)
     return found.first if found else None
 

@@ -5,7 +5,7 @@ Each function is pure over the record; expensive ones are memoised per request.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -147,8 +147,11 @@ def item_day(item: Any) -> date | None:
 
 
 def massage_lines(record: Record) -> list[Any]:
-    claim = record.claim
-    return [i for i in (claim.item or []) if item_cpt(i) == MASSAGE] if claim is not None else []
+    """The claim's 97124 lines (once per request: most rules start from them)."""
+    def compute() -> list[Any]:
+        claim = record.claim
+        return [i for i in (claim.item or []) if item_cpt(i) == MASSAGE] if claim is not None else []
+    return record.memo("massage_lines", compute)
 
 
 def visit_massage_lines(record: Record) -> list[Any]:
@@ -158,7 +161,7 @@ def visit_massage_lines(record: Record) -> list[Any]:
 
 
 def massage_orders(record: Record) -> list[Any]:
-    return [o for o in record.draft_orders if is_massage(o.code)]
+    return record.memo("massage_orders", lambda: [o for o in record.draft_orders if is_massage(o.code)])
 
 
 def has_subject(record: Record) -> bool:
@@ -275,18 +278,28 @@ def visit_procedures(record: Record) -> list[Any]:
 def _during_visit(record: Record, proc: Any) -> bool:
     """Whether a Procedure's start falls within the hook encounter's period, compared as instants
     (its calendar day may differ when the two were written in different offsets)."""
-    enc = record.resolve(f"Encounter/{record.encounter_id}") if record.encounter_id else None
-    period = enc.period if enc is not None and enc.get_resource_type() == "Encounter" else None
+    span = _visit_span(record)
     start = proc.performedPeriod.start if proc.performedPeriod is not None else proc.performedDateTime
-    if period is None or not has_time(start) or not has_time(period.start) or not has_time(period.end):
-        return False
-    begins, at, ends = instant(period.start), instant(start), instant(period.end)
-    return begins is not None and at is not None and ends is not None and begins <= at <= ends
+    at = instant(start) if span is not None and has_time(start) else None
+    return at is not None and span is not None and span[0] <= at <= span[1]
+
+
+def _visit_span(record: Record) -> tuple[datetime, datetime] | None:
+    """The hook encounter's period as instants, when both ends carry a time of day (once per request)."""
+    def compute() -> tuple[datetime, datetime] | None:
+        enc = record.resolve(f"Encounter/{record.encounter_id}") if record.encounter_id else None
+        period = enc.period if enc is not None and enc.get_resource_type() == "Encounter" else None
+        if period is None or not has_time(period.start) or not has_time(period.end):
+            return None
+        begins, ends = instant(period.start), instant(period.end)
+        return (begins, ends) if begins is not None and ends is not None else None
+    return record.memo("visit_span", compute)
 
 
 def massage_procedures(record: Record) -> list[Any]:
-    """This visit's completed 97124 Procedures."""
-    return [p for p in visit_procedures(record) if MASSAGE in cpt_codes(p.code)]
+    """This visit's completed 97124 Procedures (once per request: most rules start from them)."""
+    return record.memo("massage_procedures",
+                       lambda: [p for p in visit_procedures(record) if MASSAGE in cpt_codes(p.code)])
 
 
 def timed_minutes(record: Record, policy: Policy) -> dict[str, int]:

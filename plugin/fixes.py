@@ -4,7 +4,6 @@ The original JSON is never touched; every field the fix does not name is kept as
 """
 from __future__ import annotations
 
-import copy
 from decimal import Decimal
 from typing import Any
 
@@ -146,12 +145,22 @@ def _apply_order(order: dict[str, Any], fix: OrderFix) -> dict[str, Any]:
     return order
 
 
+def _copy(value: Any) -> Any:
+    """A deep copy of parsed JSON: new dicts and lists, the immutable leaves (str, int, Decimal,
+    bool, None) shared, as copy.deepcopy leaves them, without deepcopy's memo and dispatch."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
 def apply(fix: Fix, resource: dict[str, Any]) -> dict[str, Any]:
     """The updated copy of `resource`, validated with its fhir.resources R4B model.
 
     Raises ValueError if the fix does not fit the resource or the result is not valid FHIR.
     """
-    updated = copy.deepcopy(resource)
+    updated = _copy(resource)
     if isinstance(fix, ClaimLineFix):
         updated = _apply_claim(updated, fix)
     elif isinstance(fix, OrderFix):

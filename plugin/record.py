@@ -52,6 +52,7 @@ KNOWN_TYPES = frozenset({
 })
 _MODELS = {name: get_fhir_model_class(name) for name in KNOWN_TYPES}
 T = TypeVar("T")
+_UNSET = object()   # Record.memo: no fact computed yet (None is a fact)
 CACHE_ENTRIES = 10_000   # validated elements kept per process (about 25 MB at most, measured)
 
 
@@ -475,6 +476,8 @@ class Record:
     def incomplete(self, *keys: str) -> list[str]:
         """Those of the prefetch keys whose data is partial or could not be had, or holds a resource
         that was skipped (the one that is missing may be the one a rule looks for)."""
+        if not self.unavailable and not self.skipped:  # the usual request: only the states can say
+            return [k for k in keys if k in self.states and not self.states[k].usable]
         return [k for k in keys if k in self.unavailable or not self.states.get(k, Status.COMPLETE).usable
                 or self.has_skipped(k)]
 
@@ -639,7 +642,8 @@ class Record:
         if target is not None:
             return self.key_of(target)
         ref = reference_string(reference)
-        return logical_key(ref, self._bases or None) if ref else None
+        # Once per reference and request: every resource names the same patient and encounter.
+        return self.memo(("logical_key", ref), lambda: logical_key(ref, self._bases or None)) if ref else None
 
     def key_of(self, model: Any) -> str:
         """A resource's identity in this record: `Type/id`, else its fullUrl, else its place."""
@@ -662,9 +666,10 @@ class Record:
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """Compute a derived fact once per request."""
-        if key not in self._memo:
-            self._memo[key] = compute()
-        return typing.cast(T, self._memo[key])
+        found = self._memo.get(key, _UNSET)   # one lookup: the rules ask a few hundred times a request
+        if found is _UNSET:
+            found = self._memo[key] = compute()
+        return found  # type: ignore[no-any-return]  # not typing.cast: a call on every lookup
 
     @staticmethod
     def ref_of(model: Any) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from plugin.dates import first_day
@@ -22,7 +23,13 @@ CPT_WORDS = {"97124": "massage", "97140": "manual therapy", "97110": "therapeuti
 def day_label(value: date | datetime | None) -> str:
     """`3 Feb 2026`; empty when there is no date."""
     day = first_day(value)
-    return f"{day.day} {day:%b %Y}" if day else ""
+    return _day_words(day) if day else ""
+
+
+@lru_cache(maxsize=4096)
+def _day_words(day: date) -> str:
+    # A pure function of the day (strftime is slow, and a card names the same few days many times).
+    return f"{day.day} {day:%b %Y}"
 
 
 def quote(text: str | None, limit: int = MAX_QUOTE) -> str:
@@ -70,7 +77,12 @@ def line_label(item: Any) -> str:
 
 
 def label(record: Record, model: Any) -> str:
-    """A short human name for any resource the rules cite."""
+    """A short human name for any resource the rules cite (once per resource and request: several
+    rules name the same resources)."""
+    return record.memo(("label", id(model)), lambda: _label(record, model))
+
+
+def _label(record: Record, model: Any) -> str:
     kind = model.get_resource_type()
     if kind == "Condition":
         return f"the diagnosis {concept_label(model.code)}"

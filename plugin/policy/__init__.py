@@ -10,6 +10,7 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,15 +44,27 @@ class PayerProfile:
     coverage_types: str = ""            # value set of Coverage.type codes that mean this payer
     name_contains: tuple[str, ...] = ()  # words in a plan or payer name that mean this payer
 
+    # The profile's own names folded once per process (a profile never changes), not per request.
+    @cached_property
+    def _identifiers(self) -> frozenset[str]:
+        return frozenset(_fold(i) for i in self.identifiers)
+
+    @cached_property
+    def _names(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        """(the profile's name, id and aliases; the words of `name_contains`), folded."""
+        return (frozenset(_fold(a) for a in (self.name, self.id, *self.aliases)),
+                tuple(_fold(w) for w in self.name_contains))
+
     def has_identifier(self, identifiers: Iterable[str]) -> bool:
-        wanted = {_fold(i) for i in self.identifiers}
-        return any(_fold(i) in wanted for i in identifiers)
+        return not self._identifiers.isdisjoint(_fold(i) for i in identifiers)
 
     def has_name(self, names: Iterable[str]) -> bool:
         """A name equal to the profile's name, id or an alias, or containing one of `name_contains`."""
-        wanted = {_fold(a) for a in (self.name, self.id, *self.aliases)}
-        parts = [_fold(w) for w in self.name_contains]
-        return any(_fold(n) in wanted or any(w in _fold(n) for w in parts) for n in names)
+        return self._has_folded_name([_fold(n) for n in names])
+
+    def _has_folded_name(self, folded: Iterable[str]) -> bool:
+        wanted, parts = self._names
+        return any(n in wanted or any(w in n for w in parts) for n in folded)
 
 
 @dataclass(frozen=True)
@@ -80,21 +93,20 @@ class ValueSet:
         self.name: str = resource.get("name") or resource.get("id", "")
         self.title: str = resource.get("title") or self.name
         self._codes: set[tuple[str, str]] = set()
-        self._prefixes: list[tuple[str, str]] = []
+        self._prefixes: dict[str, tuple[str, ...]] = {}   # system -> its `is-a` code prefixes
         for include in resource.get("compose", {}).get("include", []):
             system = include.get("system", "")
             for concept in include.get("concept", []):
                 self._codes.add((system, _norm(system, concept["code"])))
             for flt in include.get("filter", []):
                 if flt.get("op") == "is-a":
-                    self._prefixes.append((system, _norm(system, flt["value"])))
+                    self._prefixes[system] = (*self._prefixes.get(system, ()), _norm(system, flt["value"]))
 
     def contains(self, system: str | None, code: str | None) -> bool:
         if not system or not code:
             return False
         code = _norm(system, code)
-        return (system, code) in self._codes or any(
-            system == s and code.startswith(p) for s, p in self._prefixes)
+        return (system, code) in self._codes or code.startswith(self._prefixes.get(system, ()))
 
     def codes(self, system: str) -> set[str]:
         return {c for s, c in self._codes if s == system}
@@ -136,13 +148,17 @@ class Policy:
         profile lists; the Coverage.type (a profile's coverage_types value set); the payer
         Organization's name or alias; the plan name; `payor.display`; else `default`."""
         named = [p for p in self.profiles.values() if p.id != "default"]
+        # The facts folded once, not once per profile they are held against.
+        ids = {_fold(i) for i in facts.identifiers}
+        orgs, plans, displays = ([_fold(n) for n in names]
+                                 for names in (facts.organization_names, facts.plan_names, facts.displays))
         steps: list[Callable[[PayerProfile], bool]] = [
-            lambda p: p.has_identifier(facts.identifiers),
+            lambda p: not p._identifiers.isdisjoint(ids),
             lambda p: bool(p.coverage_types) and any(
                 self.valueset(p.coverage_types).contains(system, code) for system, code in facts.coverage_types),
-            lambda p: p.has_name(facts.organization_names),
-            lambda p: p.has_name(facts.plan_names),
-            lambda p: p.has_name(facts.displays),
+            lambda p: p._has_folded_name(orgs),
+            lambda p: p._has_folded_name(plans),
+            lambda p: p._has_folded_name(displays),
         ]
         for step in steps:
             found = next((p for p in named if step(p)), None)

@@ -200,10 +200,15 @@ def person_keys(record: Record, reference: Any, within: Any = None) -> set[str]:
 
 
 def credentials(record: Record, reference: Any, within: Any = None) -> list[Any] | None:
-    """Qualification and role codes of a Practitioner / PractitionerRole; None when unresolvable."""
+    """Qualification and role codes of a Practitioner / PractitionerRole; None when unresolvable.
+    Once per person and request: the performer, countersignature and modifier rules all ask."""
     target = record.resolve(reference, within)
     if target is None:
         return None
+    return record.memo(("credentials", id(target)), lambda: _credentials(record, target))
+
+
+def _credentials(record: Record, target: Any) -> list[Any] | None:
     kind = target.get_resource_type()
     if kind == "Practitioner":
         return [q.code for q in target.qualification or []]

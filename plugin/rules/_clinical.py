@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from plugin.documents import service_note, unreadable_notes
@@ -46,21 +47,23 @@ _CURRENT_GOAL = {"active", "accepted", "planned", "proposed"}
 @dataclass(frozen=True)
 class Source:
     """Codes and text read from one place: `ref` names it in the evidence line, `label` in the
-    prose. A source with `excluded` set was read but does not count (the words say why)."""
+    prose (or a function that words it: most sources are never named on a card, and wording
+    one costs more than reading it). A source with `excluded` set was read but does not count
+    (the words say why)."""
 
     ref: str
     concepts: tuple[Any, ...] = ()
     notes: str = ""
-    label: str = ""
+    label: str | Callable[[], str] = ""
     excluded: str = ""
 
-    @property
+    @cached_property  # read once per lexicon that searches it; a Source never changes
     def text(self) -> str:
         return "\n".join([*texts(list(self.concepts)), self.notes]).strip()
 
     @property
     def name(self) -> str:
-        return self.label or "the record"
+        return (self.label() if callable(self.label) else self.label) or "the record"
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def refs(hits: Iterable[Hit], *more: Iterable[str]) -> list[str]:
 
 def source_of(record: Record, model: Any, concepts: Iterable[Any] = (), notes: str = "") -> Source:
     return Source(Record.ref_of(model), tuple(c for c in concepts if c is not None), notes,
-                  label(record, model))
+                  lambda: label(record, model))
 
 
 # -- whose and whether current ----------------------------------------------------------
@@ -139,7 +142,8 @@ def is_current_condition(condition: Any) -> bool:
 
 
 def current_conditions(record: Record) -> list[Any]:
-    return [c for c in for_patient(record, "Condition") if is_current_condition(c)]
+    return record.memo("current_conditions",
+                       lambda: [c for c in for_patient(record, "Condition") if is_current_condition(c)])
 
 
 def withdrawn_codes(record: Record) -> dict[str, Any]:
@@ -240,8 +244,8 @@ def set_aside(sources: Iterable[Source]) -> str:
 
 
 def goal_sources(record: Record) -> list[Source]:
-    return [source_of(record, g, (g.description,)) for g in current_goals(record)
-            if g.description is not None]
+    return record.memo("goal_sources", lambda: [
+        source_of(record, g, (g.description,)) for g in current_goals(record) if g.description is not None])
 
 
 def careplan_activity_sources(record: Record) -> list[Source]:
@@ -258,10 +262,13 @@ def careplan_activity_sources(record: Record) -> list[Source]:
 
 
 def massage_service_sources(record: Record, notes: bool = True) -> list[Source]:
-    """Reasons (and notes) of the 97124 orders being signed, or of this visit's 97124 services."""
-    services = massage_orders(record) if record.subject is Subject.ORDER else massage_procedures(record)
-    read = purpose_sources if notes else reason_sources
-    return [s for service in services for s in read(record, service)]
+    """Reasons (and notes) of the 97124 orders being signed, or of this visit's 97124 services
+    (once per request: several rules read them)."""
+    def compute() -> list[Source]:
+        services = massage_orders(record) if record.subject is Subject.ORDER else massage_procedures(record)
+        read = purpose_sources if notes else reason_sources
+        return [s for service in services for s in read(record, service)]
+    return record.memo(("massage_service_sources", notes), compute)
 
 
 # -- matching codes and words ------------------------------------------------------------

@@ -48,7 +48,8 @@ def _by_someone_else(record: Record, performers: set[str],
                      supervises: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     """A Provenance agent test: a signer who is not a performer and supervises the massage."""
     def by_doctor(prov: Any, agent: Any) -> bool:
-        signs = not agent_types(agent) or bool(agent_types(agent) & SIGNING_TYPES)  # not enterer/custodian
+        types = agent_types(agent)
+        signs = not types or bool(types & SIGNING_TYPES)  # not enterer/custodian
         second = not person_keys(record, agent.who, prov) & performers
         return signs and second and supervises(agent.who, prov)
     return by_doctor
