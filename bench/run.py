@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=5, help="seconds per endpoint per run")
     p.add_argument("--concurrency", type=int, default=4, help="wrk connections")
     p.add_argument("--growth-runs", type=int, default=9)
-    p.add_argument("--chart-runs", type=int, default=5)
+    p.add_argument("--chart-runs", type=int, default=11)
     p.add_argument("--requests", type=int, default=1500, help="requests per run of the serving-model comparison")
     p.add_argument("--nofetch-patients", type=int, default=15)
     p.add_argument("--only-serving", action="store_true",
