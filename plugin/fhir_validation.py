@@ -6,8 +6,9 @@ is wrapped in a Python function that calls its model's `model_validate`, every m
 all its declared fields in Python looking for nulls in lists, and a custom `__init__` runs for
 each. For a 13 KB visit that is ~125 model validations and most of the request's CPU.
 
-`validate(model_cls, raw)` uses one compiled pydantic-core validator per resource type, built at
-import from the models' own core schemas with those layers taken out:
+`validate(model_cls, raw)` uses one compiled pydantic-core validator for all the resource types
+the rules read (a tagged union sharing their element definitions), built at import from the
+models' own core schemas with those layers taken out:
 
 - an element's Python wrapper becomes a reference to the element model's compiled schema, which
   takes a dict, or a model of exactly that class still naming its FHIR type, and refuses

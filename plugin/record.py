@@ -7,9 +7,10 @@ resource is skipped and reported; it never sinks the request.
 
 Validation is still the costliest step of reading a record, so validated elements are also
 remembered by content: an element (a whole resource, a CodeableConcept, a Period, ...) whose
-exact JSON passed validation before is not checked again, its model is reused. Everything a rule reads was validated, only not twice. Reused
-models are shared across requests, so they must never be mutated: updates are built from
-`Record.raw` (plugin/fixes.py), never by assigning to a model.
+exact JSON passed validation before is not checked again, its model is reused. Everything a
+rule reads was validated, only not twice. Reused models are shared across requests, so they
+must never be mutated: updates are built from `Record.raw` (plugin/fixes.py), never by
+assigning to a model.
 """
 from __future__ import annotations
 
