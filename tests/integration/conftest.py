@@ -1,7 +1,9 @@
 """Session-wide real servers on loopback: the sekmet FHIR server, this service, and small
 misbehaving HTTP servers that play a broken EHR FHIR server.
 
-The service runs with short FHIR timeouts (LIVE_CONFIG) so failure cases finish in seconds.
+Two instances of the service run: `service` talks to the real FHIR server with roomy limits (a
+loaded CI machine can take seconds over one search), and `strict_service` talks to the broken
+servers with short limits so the failure cases finish in seconds.
 """
 from __future__ import annotations
 
@@ -27,8 +29,10 @@ SEKMET_SETTINGS = """\
 simulator: {enabled: false}    # no auto-processing of ServiceRequests or Claims
 log_inbound: false
 """
+# Roomy limits against the real FHIR server: a parity test must never turn into a deadline test.
+LIVE_LIMITS = dict(fhir_connect_timeout=5.0, fhir_read_timeout=20.0, fhir_deadline=30.0, fhir_page_cap=5)
 # Short limits keep the failure tests fast; the margin covers thread start-up and evaluation.
-LIVE_LIMITS = dict(fhir_connect_timeout=0.5, fhir_read_timeout=1.0, fhir_deadline=2.0, fhir_page_cap=5)
+STRICT_LIMITS = dict(fhir_connect_timeout=0.5, fhir_read_timeout=1.0, fhir_deadline=2.0, fhir_page_cap=5)
 DEADLINE_MARGIN = 1.5
 SLOW_SECONDS = 6.0
 
@@ -106,6 +110,16 @@ def live_config(tmp_path_factory) -> Config:
 def service(live_config, policy) -> str:
     """This CDS service, for real, on a loopback port (dev mode: loopback FHIR servers allowed)."""
     running = ServerThread(make_server("127.0.0.1", 0, create_app(live_config, policy), threaded=True))
+    yield running.base
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def strict_service(tmp_path_factory, policy) -> str:
+    """The service with STRICT_LIMITS, for the broken FHIR servers."""
+    db = tmp_path_factory.mktemp("strict") / "feedback.db"
+    config = Config(dev=True, database_url=f"sqlite:///{db}", **STRICT_LIMITS)
+    running = ServerThread(make_server("127.0.0.1", 0, create_app(config, policy), threaded=True))
     yield running.base
     running.stop()
 

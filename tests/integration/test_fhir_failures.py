@@ -11,7 +11,7 @@ import requests
 
 from cds_hooks.integrator import as_ehr_without_prefetch
 from tests.builders import Visit
-from tests.integration.conftest import DEADLINE_MARGIN, LIVE_LIMITS
+from tests.integration.conftest import DEADLINE_MARGIN, STRICT_LIMITS
 from tests.integration.support import card_codes
 
 pytestmark = pytest.mark.integration
@@ -39,27 +39,27 @@ def server_for(mode: str, broken_fhir: str, closed_port_base: str) -> str:
 
 
 @pytest.mark.parametrize("mode", ["down", *BROKEN_MODES])
-def test_required_data_unobtainable_answers_412_in_time(mode, service, broken_fhir, closed_port_base):
+def test_required_data_unobtainable_answers_412_in_time(mode, strict_service, broken_fhir, closed_port_base):
     body = as_ehr_without_prefetch(claim_visit(mode).request("claim-prepare"),
                                    server_for(mode, broken_fhir, closed_port_base))
-    resp, took = timed_post(service, body)
+    resp, took = timed_post(strict_service, body)
 
     assert resp.status_code == 412, resp.text
     outcome = resp.json()
     assert outcome["resourceType"] == "OperationOutcome"
     assert "procedures" in outcome["issue"][0]["diagnostics"]
-    assert took < LIVE_LIMITS["fhir_deadline"] + DEADLINE_MARGIN
+    assert took < STRICT_LIMITS["fhir_deadline"] + DEADLINE_MARGIN
 
 
 @pytest.mark.parametrize("mode", ["down", *BROKEN_MODES])
-def test_optional_data_unobtainable_gives_data_unavailable_card(mode, service, broken_fhir, closed_port_base):
+def test_optional_data_unobtainable_gives_data_unavailable_card(mode, strict_service, broken_fhir, closed_port_base):
     request = claim_visit(f"opt-{mode}").request("claim-prepare")
     body = as_ehr_without_prefetch(request, server_for(mode, broken_fhir, closed_port_base))
     body["prefetch"] = {k: v for k, v in request["prefetch"].items() if k not in OPTIONAL_LEFT_OUT}
-    resp, took = timed_post(service, body)
+    resp, took = timed_post(strict_service, body)
 
     assert resp.status_code == 200, resp.text
-    assert took < LIVE_LIMITS["fhir_deadline"] + DEADLINE_MARGIN
+    assert took < STRICT_LIMITS["fhir_deadline"] + DEADLINE_MARGIN
     cards = {c["source"]["topic"]["code"]: c for c in resp.json()["cards"]}
     assert "data-unavailable" in cards
     for key in OPTIONAL_LEFT_OUT:
@@ -68,31 +68,31 @@ def test_optional_data_unobtainable_gives_data_unavailable_card(mode, service, b
 
 
 @pytest.mark.parametrize("mode", ["foreign", "redirect"])
-def test_token_never_travels_to_another_origin(mode, service, broken_fhir, recorder):
+def test_token_never_travels_to_another_origin(mode, strict_service, broken_fhir, recorder):
     before = len(recorder.hits)
     body = as_ehr_without_prefetch(claim_visit(f"leak-{mode}").request("claim-prepare"),
                                    f"{broken_fhir}/{mode}/fhir", token="secret-ehr-token")
-    resp, _ = timed_post(service, body)
+    resp, _ = timed_post(strict_service, body)
 
     assert resp.status_code == 412
     assert recorder.hits[before:] == []
 
 
-def test_server_off_the_allowlist_is_refused_without_contact(service):
+def test_server_off_the_allowlist_is_refused_without_contact(strict_service):
     # 10.255.255.1 is not loopback, so dev mode does not allow it; a connection attempt would
     # hang until the connect timeout instead of answering at once.
     body = as_ehr_without_prefetch(claim_visit("not-allowed").request("claim-prepare"),
                                    "http://10.255.255.1:9/fhir")
-    resp, took = timed_post(service, body)
+    resp, took = timed_post(strict_service, body)
 
     assert resp.status_code == 400
     issue = resp.json()["issue"][0]
     assert issue["expression"] == ["fhirServer"]
     assert "not an allowed FHIR server" in issue["diagnostics"]
-    assert took < LIVE_LIMITS["fhir_connect_timeout"]
+    assert took < STRICT_LIMITS["fhir_connect_timeout"]
 
 
-def test_complete_prefetch_with_server_down_loses_only_follow_ups(service, closed_port_base):
+def test_complete_prefetch_with_server_down_loses_only_follow_ups(strict_service, closed_port_base):
     """Complete prefetch + an unreachable fhirServer: answered from prefetch; only the signature search is missed."""
     visit = claim_visit("complete")
     body = as_ehr_without_prefetch(visit.request("claim-prepare"), closed_port_base)
@@ -100,7 +100,7 @@ def test_complete_prefetch_with_server_down_loses_only_follow_ups(service, close
     for key in ("goals", "observations", "carePlans", "coverage", "serviceRequests", "documents",
                 "conditions"):
         body["prefetch"].setdefault(key, {"resourceType": "Bundle", "type": "searchset", "entry": []})
-    resp, _ = timed_post(service, body)
+    resp, _ = timed_post(strict_service, body)
 
     assert resp.status_code == 200
     codes = card_codes(resp)
