@@ -13,12 +13,13 @@ The package, one concern a module:
 
 - record.py         `Record`: the validated, indexed resources of one evaluation, its `Subject`
                     (a draft Claim or draft orders), patient and visit; what was skipped and why.
-- fhir_validation.py fhir.resources' R4B validation, compiled into one pydantic-core validator per
-                    resource type (same models, same errors, several times faster).
+- fhir_validation.py fhir.resources' R4B validation, compiled into one pydantic-core validator for
+                    the types read (same models, same errors, several times faster).
 - completeness.py   how complete a search result is (`Status`: complete, partial, ...).
 - references.py     every form of FHIR reference read as one key (relative, absolute, urn, #id).
 - dates.py          dates of service: FHIR date, dateTime, Period and instant as days.
-- vocabulary.py     code systems, the 97124 code and the sources rules cite, defined once.
+- vocabulary.py     code systems, the 97124 code, the resource types the rules read and the
+                    sources rules cite, defined once.
 - policy/           payer profiles (payers.toml, validated by pydantic models), value sets and
                     lexicons: the policy as data; `load_policy` reads it.
 - facts.py          what the record says: the visit, its day, units billed, the payer, ...
@@ -63,12 +64,12 @@ from plugin.findings import (
 from plugin.fixes import apply as apply_fix
 from plugin.policy import PayerProfile, Policy, load_policy
 from plugin.prefilter import OBSERVATION_FIELDS, HeldBack, HeldEntries, Prefilter, goal_measures
-from plugin.record import KNOWN_TYPES, Record, Subject, iter_resources
+from plugin.record import Record, Subject, iter_resources
 from plugin.references import id_part, logical_key, normal_base, reference_string
 from plugin.rules import all_rules, rule
 from plugin.rules._rule import Rule
 from plugin.units import nearest_allocation
-from plugin.vocabulary import CPT, LOINC, MASSAGE
+from plugin.vocabulary import CPT, KNOWN_TYPES, LOINC, MASSAGE
 
 __all__ = [
     # building a record

@@ -45,6 +45,8 @@ from fhir_core.fhirabstractmodel import FHIRAbstractModel
 from pydantic import ValidationError
 from pydantic_core import CoreSchema, SchemaValidator, core_schema
 
+from plugin.vocabulary import KNOWN_TYPES
+
 __all__ = ["MAX_NESTING", "compiled", "compiled_types", "validate"]
 
 # Abstract types stand for any resource (contained resources, Bundle entries): the library's
@@ -219,12 +221,7 @@ def _compile(names: list[str]) -> tuple[SchemaValidator | None, dict[str, type]]
         return None, {}
 
 
-# The resource types this service reads (plugin/record.py), plus what suggestions update.
-_VALIDATOR, _COMPILED = _compile([
-    "Patient", "Encounter", "Procedure", "Observation", "Condition", "Goal", "CarePlan",
-    "ServiceRequest", "Claim", "Coverage", "Organization", "Practitioner", "PractitionerRole",
-    "Provenance", "DocumentReference", "Binary",
-])
+_VALIDATOR, _COMPILED = _compile(sorted(KNOWN_TYPES))
 
 
 def compiled_types() -> frozenset[str]:

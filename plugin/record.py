@@ -43,14 +43,8 @@ from plugin.references import (
     reference_string,
     resource_key,
 )
+from plugin.vocabulary import KNOWN_TYPES
 
-# The resource types the rules read. Anything else is ignored, not reported:
-# an EHR may legitimately send more than we ask for.
-KNOWN_TYPES = frozenset({
-    "Patient", "Encounter", "Procedure", "Observation", "Condition", "Goal", "CarePlan",
-    "ServiceRequest", "Claim", "Coverage", "Organization", "Practitioner", "PractitionerRole",
-    "Provenance", "DocumentReference", "Binary",
-})
 _MODELS = {name: get_fhir_model_class(name) for name in KNOWN_TYPES}
 T = TypeVar("T")
 _UNSET = object()   # Record.memo: no fact computed yet (None is a fact)

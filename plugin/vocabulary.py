@@ -20,6 +20,14 @@ OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-catego
 
 MASSAGE = "97124"   # CPT: therapeutic massage, each 15 minutes
 
+# The FHIR resource types the rules read (plugin/record.py) and suggestions update. Anything else
+# is ignored, not reported: an EHR may legitimately send more than we ask for.
+KNOWN_TYPES = frozenset({
+    "Patient", "Encounter", "Procedure", "Observation", "Condition", "Goal", "CarePlan",
+    "ServiceRequest", "Claim", "Coverage", "Organization", "Practitioner", "PractitionerRole",
+    "Provenance", "DocumentReference", "Binary",
+})
+
 
 # -- sources ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
