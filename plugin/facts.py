@@ -88,7 +88,7 @@ def procedure_day(proc: Any, record: Record | None = None) -> date | None:
     walk the whole history."""
     if record is None:
         return _procedure_day(proc, None)
-    return record.memo(("procedure_day", id(proc)), lambda: _procedure_day(proc, record))
+    return record.memo_of("procedure_day", proc, lambda: _procedure_day(proc, record))
 
 
 def _procedure_day(proc: Any, record: Record | None) -> date | None:

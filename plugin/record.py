@@ -669,6 +669,16 @@ class Record:
             found = self._memo[key] = compute()
         return found  # type: ignore[no-any-return]  # not typing.cast: a call on every lookup
 
+    def memo_of(self, name: str, model: Any, compute: Callable[[], T]) -> T:
+        """Compute a derived fact of one resource model once per request. The model is kept with
+        the fact, so its id() cannot pass to another object while the request lasts (models are
+        not hashable)."""
+        key = (name, id(model))
+        found = self._memo.get(key)
+        if found is None or found[0] is not model:
+            found = self._memo[key] = (model, compute())
+        return found[1]
+
     @staticmethod
     def ref_of(model: Any) -> str:
         return f"{model.get_resource_type()}/{model.id}" if getattr(model, "id", None) else model.get_resource_type()

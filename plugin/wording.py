@@ -79,7 +79,7 @@ def line_label(item: Any) -> str:
 def label(record: Record, model: Any) -> str:
     """A short human name for any resource the rules cite (once per resource and request: several
     rules name the same resources)."""
-    return record.memo(("label", id(model)), lambda: _label(record, model))
+    return record.memo_of("label", model, lambda: _label(record, model))
 
 
 def _label(record: Record, model: Any) -> str:

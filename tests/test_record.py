@@ -67,3 +67,17 @@ def test_memo_computes_once_per_request():
     assert record.memo("k", lambda: calls.append(1) or 7) == 7
     assert record.memo("k", lambda: calls.append(1) or 8) == 7
     assert calls == [1]
+
+
+def test_memo_of_a_model_never_answers_for_another_object_at_the_same_id():
+    record = Visit().record()
+    calls = []
+    first = object()
+    assert record.memo_of("label", first, lambda: calls.append(1) or "first") == "first"
+    assert record.memo_of("label", first, lambda: calls.append(1) or "again") == "first"
+    # The memo keeps `first` alive, so no later object can reuse its id while the request lasts;
+    # were one to (a key built by hand), the identity check computes afresh.
+    other = object()
+    record._memo[("label", id(other))] = (first, "first")
+    assert record.memo_of("label", other, lambda: calls.append(1) or "other") == "other"
+    assert calls == [1, 1]

@@ -205,7 +205,7 @@ def credentials(record: Record, reference: Any, within: Any = None) -> list[Any]
     target = record.resolve(reference, within)
     if target is None:
         return None
-    return record.memo(("credentials", id(target)), lambda: _credentials(record, target))
+    return record.memo_of("credentials", target, lambda: _credentials(record, target))
 
 
 def _credentials(record: Record, target: Any) -> list[Any] | None:
