@@ -59,10 +59,13 @@ _PART = "#"  # key#2, key#3: further parts of a follow-up search split to keep U
 class DataUnavailable(RequestError):
     """Required data could not be had: CDS Hooks answers 412 Precondition Failed."""
 
-    def __init__(self, keys: list[str]):
-        super().__init__(f"required data unavailable: {', '.join(sorted(keys))}; send it in prefetch "
-                         "or give fhirServer and fhirAuthorization", "prefetch", status=412,
-                         code="not-found")
+    def __init__(self, keys: list[str], server_asked: bool = False):
+        remedy = ("fhirServer did not return it (unreachable, token refused or a server error: the "
+                  "service log's fhir-fetch lines say which); send it in prefetch or check fhirServer "
+                  "and fhirAuthorization") if server_asked else \
+            "send it in prefetch or give fhirServer and fhirAuthorization"
+        super().__init__(f"required data unavailable: {', '.join(sorted(keys))}; {remedy}", "prefetch",
+                         status=412, code="not-found")
 
 
 class ServerNotAllowed(RequestError):
@@ -239,7 +242,7 @@ def gather(service: Service, request: HookRequest, config: Config, record: Recor
     unfetched = sorted(set(failed) - set(pages) - partial_refetch)
     missing_required = sorted(service.required.intersection(unfetched))
     if missing_required:
-        raise DataUnavailable(missing_required)
+        raise DataUnavailable(missing_required, server_asked=allowed)
     record.add_prefetch({}, unavailable=unfetched)
     partial = sorted(k for k, status in record.states.items() if status is Status.PARTIAL)
     return data, sorted(set(unfetched) | set(partial))

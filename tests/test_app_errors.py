@@ -55,7 +55,9 @@ def test_missing_required_prefetch_without_fhir_server_is_a_412(client):
     del body["prefetch"]["procedures"]
     resp = client.post("/cds-services/massage-97124-claim-check", json=body)
     assert resp.status_code == 412
-    assert "procedures" in resp.get_json()["issue"][0]["diagnostics"]
+    diagnostics = resp.get_json()["issue"][0]["diagnostics"]
+    assert "procedures" in diagnostics
+    assert "give fhirServer and fhirAuthorization" in diagnostics  # none was given: say how to
 
 
 def test_missing_optional_prefetch_gives_a_data_unavailable_card(client):

@@ -48,6 +48,8 @@ def test_required_data_unobtainable_answers_412_in_time(mode, strict_service, br
     outcome = resp.json()
     assert outcome["resourceType"] == "OperationOutcome"
     assert "procedures" in outcome["issue"][0]["diagnostics"]
+    # fhirServer was given and asked: the answer blames it, not a missing fhirServer
+    assert "fhirServer did not return it" in outcome["issue"][0]["diagnostics"]
     assert took < STRICT_LIMITS["fhir_deadline"] + DEADLINE_MARGIN
 
 
