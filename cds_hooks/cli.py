@@ -65,8 +65,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from cds_hooks.app import create_app
     from cds_hooks.config import Config
 
-    body = Path(args.request).read_text()
     try:
+        body = Path(args.request).read_text()  # UnicodeDecodeError is a ValueError: not JSON either
         hook = json.loads(body).get("hook") if body.strip().startswith("{") else None
     except ValueError as error:
         print(f"error: {args.request} is not valid JSON: {error}", file=sys.stderr)
@@ -108,17 +108,23 @@ def _missing_extra(what: str, extra: str, error: ImportError) -> int:
 
 
 def _feedback_report(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from cds_hooks.config import Config
     from cds_hooks.database import connect
     from cds_hooks.feedback_report import html_report, report
     config = Config.from_env()
-    engine = connect(config.database_url, config.database_timeout)
-    print(report(engine))
-    if args.html:
-        try:
-            page = html_report(engine)
-        except ImportError as error:  # matplotlib draws the charts
-            return _missing_extra("--html", "report", error)
+    try:  # a URL that does not parse, a server that does not answer: one line, no traceback
+        engine = connect(config.database_url, config.database_timeout)
+        print(report(engine))
+        page = html_report(engine) if args.html else None
+    except SQLAlchemyError as error:
+        print(f"error: the database in CPT97124_DATABASE_URL could not be read ({type(error).__name__})",
+              file=sys.stderr)
+        return 1
+    except ImportError as error:  # matplotlib draws the charts
+        return _missing_extra("--html", "report", error)
+    if page is not None:
         Path(args.html).write_text(page)
         print(f"\nHTML report written to {args.html}", file=sys.stderr)
     return 0

@@ -26,3 +26,10 @@ def test_evaluate_refuses_a_file_for_no_known_hook(tmp_path, capsys):
     request.write_text(json.dumps({"hook": "patient-view"}))
     assert main(["evaluate", str(request)]) == 2
     assert "hook must be one of" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_a_file_that_is_not_text(tmp_path, capsys):
+    request = tmp_path / "r.json"
+    request.write_bytes(b"\xff\xfe{}")
+    assert main(["evaluate", str(request)]) == 2
+    assert f"error: {request} is not valid JSON" in capsys.readouterr().err

@@ -84,3 +84,12 @@ def test_an_empty_database_says_so(tmp_path, monkeypatch):
     out = tmp_path / "report.html"
     assert main(["feedback", "report", "--html", str(out)]) == 0
     assert "No cards issued and no feedback received yet." in out.read_text()
+
+
+@pytest.mark.parametrize("url", ["not a database url", "postgresql://cds@127.0.0.1:1/cds"])
+def test_a_database_that_cannot_be_read_is_one_error_line(url, monkeypatch, capsys):
+    monkeypatch.setenv("CPT97124_DATABASE_URL", url)
+    assert main(["feedback", "report"]) == 1
+    err = capsys.readouterr().err
+    assert "error: the database in CPT97124_DATABASE_URL could not be read" in err
+    assert "Traceback" not in err
