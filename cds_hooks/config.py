@@ -26,6 +26,19 @@ class Issuer:
     jku_allowlist: tuple[str, ...] = ()
 
 
+def _issuers(path: str) -> tuple[Issuer, ...]:
+    """CPT97124_ISSUERS: a JSON file [{"iss": ..., "jwks_url" | "jwks_file": ..., "jku_allowlist": [...]}].
+
+    Anything else stops start-up with one line naming the file (OSError when it cannot be read)."""
+    try:
+        data = json.loads(Path(path).read_text())
+        return tuple(Issuer(iss=i["iss"], jwks_url=i.get("jwks_url"), jwks_file=i.get("jwks_file"),
+                            jku_allowlist=tuple(i.get("jku_allowlist", ()))) for i in data)
+    except (ValueError, TypeError, LookupError, AttributeError) as error:
+        raise SystemExit(f"CPT97124_ISSUERS={path}: not a JSON list of issuers each with an \"iss\" "
+                         f"({type(error).__name__}: {error})") from None
+
+
 @dataclass(frozen=True)
 class Config:
     dev: bool = False
@@ -76,17 +89,12 @@ class Config:
         def yes(key: str, default: str) -> bool:
             return setting(key, default).lower() in ("1", "true", "yes")
 
-        issuers: tuple[Issuer, ...] = ()
-        if issuers_file := get("ISSUERS"):
-            # A JSON file: [{"iss": ..., "jwks_url" | "jwks_file": ..., "jku_allowlist": [...]}]
-            data = json.loads(Path(issuers_file).read_text())
-            issuers = tuple(Issuer(iss=i["iss"], jwks_url=i.get("jwks_url"), jwks_file=i.get("jwks_file"),
-                                   jku_allowlist=tuple(i.get("jku_allowlist", ()))) for i in data)
+        issuers_file = get("ISSUERS")
         values: dict[str, Any] = dict(
             dev=yes("DEV", "0"),
             database_url=setting("DATABASE_URL", cls.database_url),
             database_timeout=float(setting("DATABASE_TIMEOUT", cls.database_timeout)),
-            issuers=issuers,
+            issuers=_issuers(issuers_file) if issuers_file else (),
             fhir_allowlist=_list(get("FHIR_ALLOWLIST")),
             cors_origins=_list(get("CORS_ORIGINS")),
             max_request_bytes=int(setting("MAX_REQUEST_BYTES", cls.max_request_bytes)),
@@ -106,7 +114,22 @@ class Config:
         return cls(**values)
 
     def check(self) -> None:
-        """Refuse configurations that would be unsafe in production."""
+        """Refuse configurations that would be unsafe in production, or that no worker could start
+        with (a database URL that does not parse, a payer-profile file that does not load): one
+        line naming the setting, before any worker starts, instead of each worker's traceback."""
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        from plugin import load_policy
+        try:
+            make_url(self.database_url)
+        except ArgumentError:
+            raise SystemExit("CPT97124_DATABASE_URL is not a database URL "
+                             "(e.g. sqlite:///var/feedback.db, postgresql://user@host/db)") from None
+        try:
+            load_policy(self.payer_profiles)
+        except (OSError, ValueError) as error:  # TOMLDecodeError is a ValueError
+            raise SystemExit(f"CPT97124_PAYER_PROFILES={self.payer_profiles}: {error}") from None
         if not self.dev and not self.issuers:
             raise SystemExit("production mode needs at least one trusted issuer (CPT97124_ISSUERS); "
                              "use --dev for local testing")
