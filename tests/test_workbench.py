@@ -173,3 +173,8 @@ def test_mistakes_and_unreachable_servers_are_messages_on_the_page(tmp_path):
     page = page_after(client, ("/patients/fixture", {"fixture": "s06-cms-mixed-remainder-underbilled"}),
                       ("/claim/prepare", {"claim": "Claim/s06-claim"}))
     assert f"cannot reach {down}/cds-services" in page
+    assert "pick a patient from the search results" in page_after(client, ("/patients/open", {}))
+    assert "visits a week must be a whole number of at least 1, not &#39;two&#39;" in \
+        page_after(client, ("/order/sign", {"per_week": "two", "weeks": "4"}))
+    assert "weeks must be a whole number of at least 1, not &#39;0&#39;" in \
+        page_after(client, ("/order/sign", {"per_week": "2", "weeks": "0"}))

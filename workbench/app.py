@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -130,6 +131,16 @@ class Bench:
             self.say("error", f"feedback not stored: {exchange.error or f'HTTP {exchange.status}'}")
 
 
+def _whole(form: Mapping[str, str], field: str, what: str, default: int) -> int:
+    """A positive whole number from the order form; its default when left empty."""
+    value = form.get(field, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise EhrError(f"{what} must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
 def _code(card: dict) -> str:
     return ((card.get("source") or {}).get("topic") or {}).get("code") or "?"
 
@@ -201,7 +212,9 @@ def create_app(service: str, fhir: str | None, fixtures: Path, key_folder: Path)
     @app.post("/patients/open")
     @act
     def open_patient():
-        _start(charts.from_fhir(bench.ehr, request.form["patient"]))
+        if not (patient := request.form.get("patient", "").strip()):
+            raise EhrError("pick a patient from the search results")
+        _start(charts.from_fhir(bench.ehr, patient))
         if bench.prefetch_mode == "recorded":
             bench.prefetch_mode = "templates"
         bench.say("info", f"Patient {bench.chart.name} read from the FHIR server.")
@@ -234,7 +247,7 @@ def create_app(service: str, fhir: str | None, fixtures: Path, key_folder: Path)
             orders = copy.deepcopy(c.orders)
         else:
             orders = [compose_order(c.id, c.encounter_id, c.condition(form.get("reason", "")),
-                                    int(form.get("per_week") or 2), int(form.get("weeks") or 4),
+                                    _whole(form, "per_week", "visits a week", 2), _whole(form, "weeks", "weeks", 4),
                                     form.get("body_site", ""), form.get("note", ""), c.coverage, c.user_id)]
         bench.hook, bench.drafts, bench.last_diff = "order-sign", orders, ""
         bench.fire()
