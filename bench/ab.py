@@ -1,6 +1,6 @@
 """A/B in one process: this tree's service against a git revision's, on the same distinct bodies.
 
-    python -m bench.ab REV [--count 300] [--hooks claim-prepare,order-sign]
+    python -m bench.ab REV [--count 300] [--hooks claim-prepare,order-sign] [--prior 6]
 
 The revision's `plugin` and `cds_hooks` are extracted (`git archive`) into a temporary folder as
 the packages `plugin_ab` and `cds_hooks_ab` (their imports rewritten), so that both versions
@@ -87,13 +87,13 @@ class Version:
         return cpu, answer
 
 
-def compare(before: Version, after: Version, hook: str, count: int, first: int) -> None:
+def compare(before: Version, after: Version, hook: str, count: int, first: int, prior: int) -> None:
     for n in range(first - 20, first):   # warm-up, both alike
         before.post(hook, body(hook, n))
         after.post(hook, body(hook, n))
     cpu: dict[str, dict[str, list[float]]] = {"before": {}, "after": {}}
     for n in range(first, first + count):
-        data = body(hook, n)
+        data = body(hook, n, prior_massage=prior)
         order = (("before", before), ("after", after)) if n % 2 else (("after", after), ("before", before))
         answers = {}
         for tag, version in order:
@@ -102,7 +102,7 @@ def compare(before: Version, after: Version, hook: str, count: int, first: int) 
                 cpu[tag].setdefault(name, []).append(seconds)
         if answers["before"] != answers["after"]:
             raise SystemExit(f"{hook}: body {n} answered differently")
-    print(f"{hook}: {count} distinct bodies, CPU ms per request, median (before -> after)")
+    print(f"{hook}: {count} distinct bodies, {prior} prior 97124 each, CPU ms per request, median (before -> after)")
     for name in ("total", *STAGES, "rest"):
         b, a = (statistics.median(cpu[tag][name]) * 1e3 for tag in ("before", "after"))
         print(f"  {name:18s} {b:7.3f} -> {a:7.3f}  {a / b if b else 0:5.2f}x")
@@ -113,13 +113,15 @@ def main() -> None:
     parser.add_argument("rev", help="the git revision to compare against (before)")
     parser.add_argument("--count", type=int, default=300, help="distinct bodies per hook")
     parser.add_argument("--hooks", default="claim-prepare,order-sign")
+    parser.add_argument("--prior", type=int, default=6,
+                        help="prior 97124 Procedures in each body (the ordinary visit has 6)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         extract(args.rev, Path(tmp))
         sys.path.insert(0, tmp)
         before, after = Version("cds_hooks_ab", Path(tmp)), Version("cds_hooks", Path(tmp))
         for hook in args.hooks.split(","):
-            compare(before, after, hook, args.count, first=9_000_000)
+            compare(before, after, hook, args.count, first=9_000_000, prior=args.prior)
 
 
 if __name__ == "__main__":

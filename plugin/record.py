@@ -74,11 +74,17 @@ def _element_fields(model_cls: type[Any]) -> dict[str, tuple[str, type, bool]]:
 
 
 class ValidatedElements:
-    """A bounded, least-recently-used memory of validated models, keyed by class and exact JSON."""
+    """A bounded, least-recently-used memory of validated models, keyed by class and exact JSON.
+
+    Each model is kept with its height in element levels (1: no complex element inside). A
+    remembered model stands in for its JSON only where the whole stays within
+    `fhir_validation.MAX_NESTING` levels: deeper, the substitute would hide from validation a
+    depth that plain validation refuses or runs out of stack on.
+    """
 
     def __init__(self, max_entries: int = CACHE_ENTRIES):
         self.max_entries = max_entries
-        self._models: OrderedDict[tuple[type, bytes], Any] = OrderedDict()
+        self._models: OrderedDict[tuple[type, bytes], tuple[Any, int]] = OrderedDict()
         self._fields: dict[type, dict[str, tuple[str, type, bool]]] = {}
         self._lock = threading.Lock()
 
@@ -93,16 +99,16 @@ class ValidatedElements:
         except ValueError:
             return model_cls, b"p" + pickle.dumps(value, 5)
 
-    def _lookup(self, key: tuple[type, bytes]) -> Any | None:
+    def _lookup(self, key: tuple[type, bytes]) -> tuple[Any, int] | None:
         with self._lock:
-            model = self._models.get(key)
-            if model is not None:
+            found = self._models.get(key)
+            if found is not None:
                 self._models.move_to_end(key)
-            return model
+            return found
 
-    def _store(self, key: tuple[type, bytes], model: Any) -> None:
+    def _store(self, key: tuple[type, bytes], model: Any, height: int) -> None:
         with self._lock:
-            self._models[key] = model
+            self._models[key] = (model, height)
             if len(self._models) > self.max_entries:
                 self._models.popitem(last=False)
 
@@ -114,22 +120,26 @@ class ValidatedElements:
     def validate(self, model_cls: type[Any], raw: dict[str, Any]) -> Any:
         """model_cls.model_validate(raw) (compiled), reusing any element validated before; raises the same errors."""
         key = self.key(model_cls, raw)
-        model = self._lookup(key)
-        if model is not None:
-            return model
-        prepared, fresh = self._substitute(model_cls, raw, ())
+        found = self._lookup(key)
+        if found is not None:
+            return found[0]
+        prepared, fresh, height = self._substitute(model_cls, raw, (), 0)
         model = fhir_validation.validate(model_cls, prepared)
-        self._store(key, model)
-        for path, sub_key in fresh:
+        self._store(key, model, height)
+        for path, sub_key, sub_height in fresh:
             sub = _follow(model, path)
             if type(sub) is sub_key[0]:
-                self._store(sub_key, sub)
+                self._store(sub_key, sub, sub_height)
         return model
 
-    def _substitute(self, model_cls: type[Any], raw: dict[str, Any], path: tuple[Any, ...]) -> tuple[dict[str, Any], list[Any]]:
-        """A copy of raw with remembered elements replaced by their models, and the new elements' paths."""
+    def _substitute(self, model_cls: type[Any], raw: dict[str, Any], path: tuple[Any, ...],
+                    level: int) -> tuple[dict[str, Any], list[Any], int]:
+        """A copy of raw (an element `level` levels inside its resource; the resource is 0) with
+        remembered elements replaced by their models; the new elements' paths, keys and heights;
+        and raw's own height."""
         prepared, fields = dict(raw), self.fields(model_cls)
         fresh: list[Any] = []
+        below = 0
         for json_key, value in raw.items():  # the few keys present, not the model's many fields
             spec = fields.get(json_key)
             if spec is None:
@@ -138,23 +148,25 @@ class ValidatedElements:
             if is_list and isinstance(value, list):
                 items = list(value)
                 for i, item in enumerate(items):
-                    items[i] = self._element(klass, item, path + ((attr, i),), fresh)
+                    items[i], height = self._element(klass, item, path + ((attr, i),), level + 1, fresh)
+                    below = max(below, height)
                 prepared[json_key] = items
             elif not is_list and isinstance(value, dict):
-                prepared[json_key] = self._element(klass, value, path + ((attr, None),), fresh)
-        return prepared, fresh
+                prepared[json_key], height = self._element(klass, value, path + ((attr, None),), level + 1, fresh)
+                below = max(below, height)
+        return prepared, fresh, below + 1
 
-    def _element(self, klass: type, value: Any, path: tuple[Any, ...], fresh: list[Any]) -> Any:
+    def _element(self, klass: type, value: Any, path: tuple[Any, ...], level: int, fresh: list[Any]) -> tuple[Any, int]:
         if not isinstance(value, dict):
-            return value  # left for validation to refuse
+            return value, 0  # left for validation to refuse
         key = self.key(klass, value)
-        model = self._lookup(key)
-        if model is not None:
-            return model
-        fresh.append((path, key))
-        prepared, deeper = self._substitute(klass, value, path)
+        found = self._lookup(key)
+        if found is not None and level - 1 + found[1] <= fhir_validation.MAX_NESTING:
+            return found
+        prepared, deeper, height = self._substitute(klass, value, path, level)
+        fresh.append((path, key, height))
         fresh.extend(deeper)
-        return prepared
+        return prepared, height
 
 
 def _follow(model: Any, path: tuple[Any, ...]) -> Any:

@@ -7,12 +7,14 @@ the same model content as fhir.resources' own model_validate.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from plugin.fhir_validation import MAX_NESTING
 from plugin.record import _MODELS, ValidatedElements
 from tests.fuzz.conftest import FUZZ_EXAMPLES
 from tests.fuzz.test_hostile_bodies import BASES, json_values, paths, prefetch_resources, replaced
@@ -67,11 +69,8 @@ def test_memory_stays_within_its_bound():
     assert len(memory._models) <= 50
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "a remembered element's model hides its depth: validation of the rest cannot see that the whole "
-    "is nested deeper than fhir.resources can validate (found by the hostile review of the compiled "
-    "validator; the memory would need each remembered element's height)"))
 def test_memory_accepts_no_nesting_plain_validation_cannot():
+    # A remembered element's model hides its depth; the memory keeps each one's height to see it.
     procedure = {"resourceType": "Procedure", "id": "deep", "status": "completed", "subject": {"reference": "Patient/p"}}
     inner = {"url": "http://example.org/x", "valueString": "innermost"}
     for _ in range(80):
@@ -88,3 +87,27 @@ def test_memory_accepts_no_nesting_plain_validation_cannot():
     except RecursionError:
         return
     raise AssertionError("the memory accepted a resource nested deeper than plain validation can go")
+
+
+def _extension_chain(levels: int, inner: dict) -> dict:
+    for _ in range(levels):
+        inner = {"url": "http://example.org/x", "extension": [inner]}
+    return inner
+
+
+def _innermost_at(model: Any, levels: int) -> Any:
+    for _ in range(levels):
+        model = model.extension[0]
+    return model
+
+
+@pytest.mark.parametrize("wraps, reused", [(10, True), (MAX_NESTING - 41, True), (MAX_NESTING - 40, False)])
+def test_a_remembered_element_stands_in_only_while_the_whole_stays_within_the_compiled_depth(wraps, reused):
+    procedure = {"resourceType": "Procedure", "id": "deep", "status": "completed", "subject": {"reference": "Patient/p"}}
+    chain = _extension_chain(40, {"url": "http://example.org/x", "valueString": "innermost"})   # 41 levels
+    memory = ValidatedElements()
+    first = memory.validate(_MODELS["Procedure"], {**procedure, "extension": [chain]})
+    wrapped = memory.validate(_MODELS["Procedure"], {**procedure, "extension": [_extension_chain(wraps, chain)]})
+    assert (_innermost_at(wrapped.extension[0], wraps) is first.extension[0]) is reused
+    plain = _MODELS["Procedure"].model_validate({**procedure, "extension": [_extension_chain(wraps, chain)]})
+    assert wrapped == plain
