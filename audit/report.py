@@ -173,6 +173,7 @@ by the same rules and payer profiles as the claim-prepare hook, with the patient
 <div class="tile"><b>{{ totals.flagged }}</b>claims with findings</div>
 <div class="tile"><b>{{ by_worst.get('critical', 0) }}</b>with a critical finding</div>
 <div class="tile"><b>{{ by_worst.get('warning', 0) }}</b>worst finding a warning</div>
+<div class="tile"><b>{{ by_worst.get('info', 0) }}</b>information only</div>
 <div class="tile"><b>{{ totals.findings }}</b>findings</div>
 <div class="tile"><b>{{ money(units[5]) }}</b>{{ units[7] or '' }} of 97124 at risk</div>
 </div>

@@ -60,7 +60,8 @@ def read_lines(path: Path) -> Iterator[Line | Problem]:
                     yield _parse(f"{path.name}:{number}", raw)
     except (OSError, EOFError, zlib.error) as error:  # gzip.BadGzipFile is an OSError
         reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        raise SourceError(f"{path}: cannot be read after line {number} ({reason})") from None
+        where = f"after line {number}" if number else "from its start"
+        raise SourceError(f"{path}: cannot be read {where} ({reason})") from None
 
 
 def _parse(where: str, raw: bytes) -> Line | Problem:

@@ -12,7 +12,7 @@ import csv
 import gc
 import gzip
 import importlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -104,6 +104,12 @@ def test_the_files_follow_the_contract(audited):
     page = (audited / "report.html").read_text()
     assert "<svg" in page and "<script" not in page and "<link" not in page and 'src="http' not in page
     assert "Findings by rule" in page and "The worst claims" in page and "at risk" in page
+    # The claims with findings are split by their worst finding, information-only ones included.
+    worst = Counter(row["worst_indicator"] for row in claims if row["findings"] != "0")
+    assert set(worst) == {"critical", "warning", "info"}
+    for count, tile in ((sum(worst.values()), "claims with findings"), (worst["critical"], "with a critical finding"),
+                        (worst["warning"], "worst finding a warning"), (worst["info"], "information only")):
+        assert f"<b>{count}</b>{tile}" in page
 
 
 def test_gzip_split_files_and_malformed_lines_change_no_row(audited, tmp_path):
@@ -193,8 +199,12 @@ def test_unreadable_sources_are_clear_errors(tmp_path, capsys):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "Claim.ndjson.gz").write_bytes(gzip.compress(b'{"resourceType": "Claim"}\n' * 50)[:-20])
-    with pytest.raises(SourceError, match="Claim.ndjson.gz: cannot be read"):
+    with pytest.raises(SourceError, match=r"Claim.ndjson.gz: cannot be read after line \d+ \(Compressed file ended"):
         run(broken, tmp_path / "out", workers=1)
+    (broken / "Claim.ndjson.gz").write_bytes(b'{"resourceType": "Claim"}\n')   # named .gz, not gzip
+    with pytest.raises(SourceError, match="Claim.ndjson.gz: cannot be read from its start"):
+        run(broken, tmp_path / "out", workers=1)
+    (broken / "Claim.ndjson.gz").write_bytes(gzip.compress(b'{"resourceType": "Claim"}\n' * 50)[:-20])
     with pytest.raises(AuditError, match="cannot read the payer profiles"):
         run(broken, tmp_path / "out", tmp_path / "no-profiles.toml", workers=1)
 
